@@ -1,0 +1,32 @@
+"""GoLive: the owner starts a new stream; one LIVE stream per channel at a time."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import msgspec
+
+from commands.ports import Store
+from domain.channel import Channel
+from domain.stream import Stream, clean_title
+
+
+class GoLive(msgspec.Struct, frozen=True, kw_only=True):
+    actor_id: UUID
+    channel_id: UUID
+    title: str | None = None
+
+
+class WentLive(msgspec.Struct, frozen=True, kw_only=True):
+    stream: Stream
+    position: int
+
+
+def go_live(cmd: GoLive, store: Store) -> WentLive:
+    channel = store.get(cmd.channel_id, Channel)
+    channel.require_owner(cmd.actor_id)
+    stream = Stream(channel_id=channel.id, owner_id=channel.owner_id, title=clean_title(cmd.title))
+    channel.go_live(stream.id)
+    stream.start()
+    # Saved together: the channel's version guards against a concurrent GoLive.
+    return WentLive(stream=stream, position=store.save(channel, stream))

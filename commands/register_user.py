@@ -1,0 +1,43 @@
+"""RegisterUser: an account with email, username, display name and password."""
+
+from __future__ import annotations
+
+import msgspec
+
+from commands.ports import PasswordHasher, Store
+from domain.errors import Conflict, Invalid
+from domain.unique_name import UniqueName
+from domain.user import User, clean_display_name, normalise_email, normalise_username
+
+
+class RegisterUser(msgspec.Struct, frozen=True, kw_only=True):
+    email: str
+    username: str
+    password: str
+    display_name: str | None = None
+
+
+class UserRegistered(msgspec.Struct, frozen=True, kw_only=True):
+    user: User
+    position: int
+
+
+def register_user(cmd: RegisterUser, store: Store, hasher: PasswordHasher) -> UserRegistered:
+    email = normalise_email(cmd.email)
+    username = normalise_username(cmd.username)
+    display_name = clean_display_name(cmd.display_name, cmd.username.strip())
+    if not 8 <= len(cmd.password) <= 128:
+        raise Invalid("password must be 8-128 characters", field="password")
+    if store.find(UniqueName.create_id("email", email), UniqueName):
+        raise Conflict("an account with this email exists", field="email")
+    if store.find(UniqueName.create_id("username", username), UniqueName):
+        raise Conflict("this username is taken", field="username")
+    user = User(email=email, username=username, display_name=display_name,
+                password_hash=hasher.hash(cmd.password))
+    claims = (UniqueName.claim("email", email, user.id),
+              UniqueName.claim("username", username, user.id))
+    try:
+        position = store.save(user, *claims)
+    except Conflict:  # lost a race for the same email or username
+        raise Conflict("this email or username was just taken", field="username") from None
+    return UserRegistered(user=user, position=position)

@@ -1,0 +1,108 @@
+"""SendMessage: a signed-in user posts to a LIVE stream's chat.
+
+`send_messages` decides a whole batch and saves it in one transaction (group commit);
+each command still gets its own result or error. `send_message` is the one-at-a-time form.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import msgspec
+
+from commands.ports import Store
+from domain.channel import Channel
+from domain.chat import ChatMessage, clean_content
+from domain.errors import Conflict, DomainError, NotFound
+from domain.stream import Stream, StreamStatus
+
+
+class Author(msgspec.Struct, frozen=True, kw_only=True):
+    id: UUID
+    username: str
+    display_name: str
+
+
+class SendMessage(msgspec.Struct, frozen=True, kw_only=True):
+    stream_id: UUID
+    author: Author
+    content: str
+
+
+class MessageSent(msgspec.Struct, frozen=True, kw_only=True):
+    message: ChatMessage
+    position: int
+
+
+def _badges(author_id: UUID, channel: Channel) -> list[str]:
+    if author_id == channel.owner_id:
+        return ["broadcaster"]
+    if author_id in channel.moderator_ids:
+        return ["moderator"]
+    return []
+
+
+def _decide(
+    cmd: SendMessage, streams: dict[UUID, Stream | None], channels: dict[UUID, Channel]
+) -> ChatMessage:
+    content = clean_content(cmd.content)
+    stream = streams.get(cmd.stream_id)
+    if stream is None:
+        raise NotFound(f"stream {cmd.stream_id} not found", field="streamId")
+    if stream.status is not StreamStatus.LIVE:
+        state = "has ended" if stream.status in (StreamStatus.ENDING, StreamStatus.ARCHIVED) \
+            else "is not live"
+        raise Conflict(f"the stream {state}; chat is closed", field="streamId")
+    channel = channels[stream.channel_id]
+    return ChatMessage(
+        stream_id=stream.id,
+        channel_id=stream.channel_id,
+        author_id=cmd.author.id,
+        username=cmd.author.username,
+        display_name=cmd.author.display_name,
+        badges=_badges(cmd.author.id, channel),
+        content=content,
+    )
+
+
+def send_messages(cmds: list[SendMessage], store: Store) -> list[MessageSent | DomainError]:
+    """Decides every command, then saves all accepted messages in one transaction."""
+    streams: dict[UUID, Stream | None] = {}
+    channels: dict[UUID, Channel] = {}
+    for stream_id in {c.stream_id for c in cmds}:
+        stream = store.find(stream_id, Stream)
+        streams[stream_id] = stream
+        if stream is not None and stream.is_live and stream.channel_id not in channels:
+            channels[stream.channel_id] = store.get(stream.channel_id, Channel)
+
+    results: list[MessageSent | DomainError | None] = [None] * len(cmds)
+    accepted: list[tuple[int, ChatMessage]] = []
+    for i, cmd in enumerate(cmds):
+        try:
+            accepted.append((i, _decide(cmd, streams, channels)))
+        except DomainError as e:
+            results[i] = e
+    # Each stream's messages side by side in the log: the relay then sends them as one run.
+    accepted.sort(key=lambda item: item[1].stream_id.int)
+    if accepted:
+        try:
+            positions = store.save_positions(*(m for _, m in accepted))
+        except DomainError:
+            positions = {}
+            for i, message in accepted:
+                try:
+                    positions[message.id] = store.save(message)
+                except DomainError as e:
+                    results[i] = e
+        for i, message in accepted:
+            if message.id in positions:
+                results[i] = MessageSent(message=message, position=positions[message.id])
+    return [r for r in results if r is not None]
+
+
+def send_message(cmd: SendMessage, store: Store) -> MessageSent:
+    """One command, one transaction (the baseline the group commit is measured against)."""
+    result = send_messages([cmd], store)[0]
+    if isinstance(result, DomainError):
+        raise result
+    return result

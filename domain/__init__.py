@@ -1,0 +1,1 @@
+"""The domain: aggregates and their events. Plain Python, no I/O."""

@@ -1,0 +1,170 @@
+"""The Channel aggregate: a creator's place, its stream key and its moderators."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from domain.errors import Conflict, Forbidden, Invalid
+
+SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,38})[a-z0-9]$")
+MAX_TAGS = 10
+
+
+def new_stream_key() -> str:
+    """A high-entropy secret (256 bits) that an encoder presents to ingest."""
+    return "live_" + secrets.token_urlsafe(32)
+
+
+def normalise_slug(slug: str) -> str:
+    value = slug.strip().lower()
+    if not SLUG_RE.fullmatch(value):
+        raise Invalid("slug must be 3-40 of a-z, 0-9 and '-', not starting or ending with '-'",
+                      field="slug")
+    return value
+
+
+def clean_tags(tags: list[str]) -> list[str]:
+    cleaned: list[str] = []
+    for tag in tags:
+        value = tag.strip().lower()
+        if not value or len(value) > 25:
+            raise Invalid("each tag must be 1-25 characters", field="tags")
+        if value not in cleaned:
+            cleaned.append(value)
+    if len(cleaned) > MAX_TAGS:
+        raise Invalid(f"at most {MAX_TAGS} tags", field="tags")
+    return cleaned
+
+
+class Channel(Aggregate):
+    """A creator's channel. At most one stream is current (LIVE or not yet ended) at a time."""
+
+    class Created(Aggregate.Created):
+        owner_id: UUID
+        slug: str
+        name: str
+        description: str
+        category: str
+        tags: list[str]
+        is_public: bool
+        stream_key: str
+
+    class Updated(Aggregate.Event):
+        name: str | None
+        description: str | None
+        category: str | None
+        tags: list[str] | None
+        is_public: bool | None
+
+        def apply(self, channel: Channel) -> None:
+            for field in ("name", "description", "category", "tags", "is_public"):
+                value = getattr(self, field)
+                if value is not None:
+                    setattr(channel, field, value)
+
+    class StreamKeyRotated(Aggregate.Event):
+        stream_key: str
+
+        def apply(self, channel: Channel) -> None:
+            channel.stream_key = self.stream_key
+
+    class WentLive(Aggregate.Event):
+        stream_id: UUID
+
+        def apply(self, channel: Channel) -> None:
+            channel.current_stream_id = self.stream_id
+
+    class WentOffline(Aggregate.Event):
+        stream_id: UUID
+
+        def apply(self, channel: Channel) -> None:
+            channel.current_stream_id = None
+
+    class ModeratorGranted(Aggregate.Event):
+        user_id: UUID
+
+        def apply(self, channel: Channel) -> None:
+            channel.moderator_ids.add(self.user_id)
+
+    class ModeratorRevoked(Aggregate.Event):
+        user_id: UUID
+
+        def apply(self, channel: Channel) -> None:
+            channel.moderator_ids.discard(self.user_id)
+
+    def __init__(
+        self,
+        owner_id: UUID,
+        slug: str,
+        name: str,
+        description: str,
+        category: str,
+        tags: list[str],
+        is_public: bool,
+        stream_key: str,
+    ) -> None:
+        self.owner_id = owner_id
+        self.slug = slug
+        self.name = name
+        self.description = description
+        self.category = category
+        self.tags = list(tags)
+        self.is_public = is_public
+        self.stream_key = stream_key
+        self.current_stream_id: UUID | None = None
+        self.moderator_ids: set[UUID] = set()
+
+    # -- decisions -------------------------------------------------------------
+
+    def require_owner(self, user_id: UUID) -> None:
+        if user_id != self.owner_id:
+            raise Forbidden("only the channel owner may do this")
+
+    def may_moderate(self, user_id: UUID) -> bool:
+        return user_id == self.owner_id or user_id in self.moderator_ids
+
+    def update(
+        self,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        category: str | None = None,
+        tags: list[str] | None = None,
+        is_public: bool | None = None,
+    ) -> None:
+        if all(v is None for v in (name, description, category, tags, is_public)):
+            return
+        self.trigger_event(
+            self.Updated,
+            name=name,
+            description=description,
+            category=category,
+            tags=tags,
+            is_public=is_public,
+        )
+
+    def rotate_stream_key(self) -> None:
+        self.trigger_event(self.StreamKeyRotated, stream_key=new_stream_key())
+
+    def go_live(self, stream_id: UUID) -> None:
+        if self.current_stream_id is not None:
+            raise Conflict("the channel already has a live stream", field="channelId")
+        self.trigger_event(self.WentLive, stream_id=stream_id)
+
+    def go_offline(self, stream_id: UUID) -> None:
+        if self.current_stream_id == stream_id:
+            self.trigger_event(self.WentOffline, stream_id=stream_id)
+
+    def grant_moderator(self, user_id: UUID) -> None:
+        if user_id == self.owner_id:
+            raise Invalid("the owner is already a moderator", field="userId")
+        if user_id not in self.moderator_ids:
+            self.trigger_event(self.ModeratorGranted, user_id=user_id)
+
+    def revoke_moderator(self, user_id: UUID) -> None:
+        if user_id in self.moderator_ids:
+            self.trigger_event(self.ModeratorRevoked, user_id=user_id)

@@ -1,0 +1,93 @@
+"""The ChatMessage aggregate: one per message, so senders never contend."""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from domain.errors import Forbidden, Invalid
+
+MAX_MESSAGE_LENGTH = 500
+
+
+def clean_content(content: str) -> str:
+    """Strips control characters and surrounding space; 1-500 characters remain or Invalid."""
+    if not isinstance(content, str):
+        raise Invalid("content must be text", field="content")
+    kept = "".join(
+        " " if ch in "\t\n\r" else ch
+        for ch in content
+        if ch in "\t\n\r" or unicodedata.category(ch) not in {"Cc", "Cs"}
+    ).strip()
+    if not kept:
+        raise Invalid("a message needs at least one visible character", field="content")
+    if len(kept) > MAX_MESSAGE_LENGTH:
+        raise Invalid(f"a message is at most {MAX_MESSAGE_LENGTH} characters", field="content")
+    return kept
+
+
+class ChatMessage(Aggregate):
+    """A message in a stream's chat. Once deleted it stays deleted."""
+
+    class Sent(Aggregate.Created):
+        """Version 2 added `badges`; version 1 events are upcast with no badges."""
+
+        class_version = 2
+
+        stream_id: UUID
+        channel_id: UUID
+        author_id: UUID
+        username: str
+        display_name: str
+        badges: list[str]
+        content: str
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["badges"] = []
+
+    class Deleted(Aggregate.Event):
+        stream_id: UUID
+        channel_id: UUID
+        deleted_by: UUID
+
+        def apply(self, message: ChatMessage) -> None:
+            message.deleted_at = self.timestamp
+            message.deleted_by = self.deleted_by
+
+    def __init__(
+        self,
+        stream_id: UUID,
+        channel_id: UUID,
+        author_id: UUID,
+        username: str,
+        display_name: str,
+        badges: list[str],
+        content: str,
+    ) -> None:
+        self.stream_id = stream_id
+        self.channel_id = channel_id
+        self.author_id = author_id
+        self.username = username
+        self.display_name = display_name
+        self.badges = list(badges)
+        self.content = content
+        self.deleted_at = None
+        self.deleted_by: UUID | None = None
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+    def delete(self, by: UUID, *, may_moderate: bool) -> bool:
+        """Deletes once; returns False when it was already deleted (idempotent)."""
+        if by != self.author_id and not may_moderate:
+            raise Forbidden("only the author, the channel owner or a moderator may delete")
+        if self.is_deleted:
+            return False
+        self.trigger_event(self.Deleted, stream_id=self.stream_id, channel_id=self.channel_id,
+                           deleted_by=by)
+        return True

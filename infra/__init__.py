@@ -1,0 +1,1 @@
+"""Adapters and the composition root: everything that touches the outside world."""

@@ -1,0 +1,137 @@
+"""The composition root: the one place that picks adapters (SQLite or PostgreSQL,
+in-process bus or RabbitMQ) from settings and wires them into handlers and workers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import structlog
+
+from commands.group_commit import GroupCommitter
+from commands.send_message import MessageSent, SendMessage, send_messages
+from domain.errors import DomainError
+from infra.auth import Argon2Hasher, Authenticator, LocalTokens
+from infra.bus import EventBus, InProcessBus, LiveHandler
+from infra.database import Database, PostgresDatabase, SqliteDatabase
+from infra.event_store import EventStore
+from infra.log_watcher import LogWatcher
+from infra.rabbitmq import RabbitBus
+from infra.settings import Settings, SettingsError, postgres_params
+from projections.base import Projection, migrate
+from projections.registry import all_projections
+from read_api.consistency import PositionBoard
+from workers.projector import ProjectorRunner
+from workers.relay import Relay
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
+
+
+def open_read_db(settings: Settings) -> Database:
+    if settings.database_url:
+        return PostgresDatabase(settings.database_url, settings.namespace)
+    return SqliteDatabase(settings.var / "read.sqlite")
+
+
+def open_bus(settings: Settings) -> EventBus:
+    if settings.rabbitmq_url:
+        return RabbitBus(settings.rabbitmq_url, settings.namespace)
+    return InProcessBus()
+
+
+class Services:
+    """Everything a process needs, built from settings; `start` runs the chosen workers."""
+
+    def __init__(self, settings: Settings) -> None:
+        if settings.require_services and not (settings.database_url and settings.rabbitmq_url):
+            raise SettingsError("services are required but AETHEX_DATABASE_URL or "
+                                "AETHEX_RABBITMQ_URL is not set")
+        self.settings = settings
+        self.db = open_read_db(settings)  # first: it creates the PostgreSQL schema
+        self.store = EventStore(settings.eventsourcing_env())
+        self.projections: list[Projection] = all_projections()
+        migrate(self.db, self.projections)
+        self.bus = open_bus(settings)
+        self.hasher = Argon2Hasher()
+        self.tokens = LocalTokens(
+            settings.signing_key(), issuer=settings.jwt_issuer, audience=settings.jwt_audience,
+            ttl_s=settings.access_token_ttl_s)
+        self.authenticator: Authenticator = self.tokens
+        self.positions = PositionBoard(self.db)
+        self.chat: GroupCommitter[SendMessage, MessageSent | DomainError] = GroupCommitter(
+            lambda cmds: send_messages(cmds, self.store),
+            window_s=settings.group_commit_window_ms / 1000.0,
+            max_batch=settings.group_commit_max_batch, name="chat-group-commit")
+        self.relay: Relay | None = None
+        self.runners: dict[str, ProjectorRunner] = {}
+        self._stopping = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.started = False
+
+    def projection(self, name: str) -> Projection:
+        for p in self.projections:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Runs blocking work (the event store, the read database) off the event loop."""
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+    def log_watcher(self) -> LogWatcher:
+        if self.settings.database_url:
+            channel = getattr(self.store.app.recorder, "channel_name", None)
+            return LogWatcher(postgres_params(self.settings.database_url), channel,
+                              lock_key=f"{self.settings.namespace}.relay")
+        return LogWatcher()
+
+    async def start(self, *, live: LiveHandler | None = None,
+                    workers: list[str] | None = None) -> None:
+        """Connects the bus and starts the relay and projectors this process runs."""
+        self._stopping = asyncio.Event()
+        self.positions.bind_loop()
+        await self.bus.connect()
+        if live is not None:
+            await self.bus.subscribe_live(live)
+        wanted = workers if workers is not None else [
+            w for w in ["relay", *(f"projector:{p.name}" for p in self.projections)]
+            if self.settings.runs_worker(w)]
+        for name in wanted:
+            if name.startswith("projector:"):
+                runner = ProjectorRunner(
+                    self.projection(name.split(":", 1)[1]), self.store, self.db, self.bus,
+                    batch_size=self.settings.projector_batch_size,
+                    on_position=self.positions.moved)
+                self.runners[runner.name] = runner
+                self._spawn(runner.run(self._stopping), name)
+        if "relay" in wanted:
+            self.relay = Relay(self.store, self.bus, self.db, self.log_watcher(),
+                               batch_size=self.settings.relay_batch_size)
+            self._spawn(self.relay.run(self._stopping), "relay")
+        self.started = True
+        log.info("services.started", production=self.settings.production, workers=wanted)
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        self._tasks.append(asyncio.create_task(coro, name=name))
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=5)
+            for task in pending:
+                task.cancel()
+            for task in pending:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        self._tasks.clear()
+        await self.bus.close()
+        self.started = False
+
+    def close(self) -> None:
+        """Releases the store, the committer and the database (after `stop`)."""
+        self.chat.close()
+        self.store.close()
+        self.db.close()

@@ -1,0 +1,99 @@
+"""The `aethex` command: serve, migrate, relay, project."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+
+from infra.logging import configure_logging
+from infra.settings import Settings, SettingsError, load_settings
+
+
+def _serve(settings: Settings) -> int:
+    import uvicorn
+
+    from infra.bootstrap import Services
+    from read_api.app import create_app
+
+    services = Services(settings)
+    try:
+        app = create_app(services, announce=True)
+        uvicorn.run(app, host=settings.host, port=settings.port, log_config=None,
+                    access_log=False, ws="websockets-sansio", lifespan="on",
+                    timeout_graceful_shutdown=5)
+    finally:
+        services.close()
+    return 0
+
+
+def _migrate(settings: Settings) -> int:
+    from infra.bootstrap import Services
+
+    services = Services(settings)  # creating the services creates every table
+    where = (f"PostgreSQL schema {settings.namespace}" if settings.production
+             else settings.data_dir)
+    print(f"migrated: event store and read models ({where})")
+    services.close()
+    return 0
+
+
+async def _run_workers(settings: Settings, workers: list[str]) -> None:
+    from infra.bootstrap import Services
+
+    services = Services(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await services.start(workers=workers)
+        await stop.wait()
+    finally:
+        await services.stop()
+        services.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="aethex", description="AeThex Live backend")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="API, WebSocket and (by AETHEX_WORKERS) the workers")
+    serve.add_argument("--host", default=None)
+    serve.add_argument("--port", type=int, default=None)
+    sub.add_parser("migrate", help="create the event store and read-model tables")
+    sub.add_parser("relay", help="run the relay: event store -> bus")
+    project = sub.add_parser("project", help="run projectors (all, or the named ones)")
+    project.add_argument("names", nargs="*")
+    args = parser.parse_args(argv)
+
+    try:
+        settings = load_settings(host=getattr(args, "host", None), port=getattr(args, "port", None))
+    except SettingsError as e:
+        print(f"aethex: {e}", file=sys.stderr)
+        return 2
+    configure_logging(json_logs=settings.json_logs, level=settings.log_level)
+    if args.command == "serve":
+        return _serve(settings)
+    if args.command == "migrate":
+        return _migrate(settings)
+    if args.command == "relay":
+        asyncio.run(_run_workers(settings, ["relay"]))
+        return 0
+    from projections.registry import all_projections
+
+    known = [p.name for p in all_projections()]
+    names = args.names or known
+    unknown = sorted(set(names) - set(known))
+    if unknown:
+        print(f"aethex: unknown projection(s) {', '.join(unknown)}; known: {', '.join(known)}",
+              file=sys.stderr)
+        return 2
+    asyncio.run(_run_workers(settings, [f"projector:{n}" for n in names]))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

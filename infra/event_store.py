@@ -1,0 +1,108 @@
+"""The event store: the `eventsourcing` application over PostgreSQL or SQLite, behind the
+small port the command handlers use."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError
+
+from domain.catalogue import topics_for
+from domain.errors import Conflict, NotFound
+from infra.envelope import EventEnvelope, to_envelope
+
+A = TypeVar("A", bound=Aggregate)
+
+
+class AeThex(Application[UUID]):
+    """All aggregates in one application, so the log has one total order."""
+
+    name = "AeThex"
+
+
+class EventStore:
+    """Loads and saves aggregates; reads the log as envelopes. Thread-safe."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.app = AeThex(env=env)
+        self._listeners: list[Callable[[int], None]] = []
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self.app.close()
+
+    def on_saved(self, listener: Callable[[int], None]) -> None:
+        """Calls `listener(last_position)` after each save in this process."""
+        with self._lock:
+            self._listeners.append(listener)
+
+    def get(self, aggregate_id: UUID, kind: type[A], *, what: str | None = None) -> A:
+        try:
+            aggregate = self.app.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            aggregate = None
+        if not isinstance(aggregate, kind):
+            raise NotFound(f"{what or kind.__name__.lower()} {aggregate_id} not found")
+        return aggregate
+
+    def find(self, aggregate_id: UUID, kind: type[A]) -> A | None:
+        try:
+            return self.get(aggregate_id, kind)
+        except NotFound:
+            return None
+
+    def save(self, *aggregates: Aggregate) -> int:
+        """Saves atomically; returns the position of the last event (0 if none)."""
+        try:
+            recordings = self.app.save(*aggregates)
+        except IntegrityError as e:
+            raise Conflict("the change conflicts with a concurrent change") from e
+        position = recordings[-1].notification.id if recordings else 0
+        if recordings:
+            for listener in list(self._listeners):
+                listener(position)
+        return position
+
+    def save_positions(self, *aggregates: Aggregate) -> dict[UUID, int]:
+        """Saves atomically; returns each aggregate's last event position."""
+        try:
+            recordings = self.app.save(*aggregates)
+        except IntegrityError as e:
+            raise Conflict("the change conflicts with a concurrent change") from e
+        positions = {r.domain_event.originator_id: r.notification.id for r in recordings}
+        if recordings:
+            last = recordings[-1].notification.id
+            for listener in list(self._listeners):
+                listener(last)
+        return positions
+
+    def head(self) -> int:
+        return self.app.recorder.max_notification_id() or 0
+
+    def read(
+        self,
+        after: int,
+        limit: int,
+        *,
+        types: Sequence[str] = (),
+        stop: int | None = None,
+    ) -> tuple[list[EventEnvelope], int]:
+        """Events after `after`, at most `limit`, optionally only of `types`.
+
+        Returns the envelopes and the position scanned up to: with `stop` and a short page
+        that is `stop` itself, which may lie beyond the last event of a filtered read.
+        """
+        notifications = self.app.recorder.select_notifications(
+            start=after + 1, limit=limit, stop=stop, topics=topics_for(types) if types else ()
+        )
+        mapper: Any = self.app.mapper
+        out = [e for n in notifications if (e := to_envelope(n, mapper)) is not None]
+        if stop is not None and len(notifications) < limit:
+            return out, max(stop, after)  # everything up to `stop` has been scanned
+        upto = notifications[-1].id if notifications else after
+        return out, upto

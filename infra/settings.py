@@ -1,0 +1,139 @@
+"""One typed settings object, read from environment variables.
+
+With nothing set, everything is embedded (SQLite under ./var, in-process bus).
+Setting the PostgreSQL, RabbitMQ and Redis URLs switches each part to its service.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+from urllib.parse import unquote, urlparse
+
+import msgspec
+
+PREFIX = "AETHEX_"
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value that cannot be used."""
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    """Every knob of the service. Field `x` is read from `AETHEX_X`."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: str = "./var"
+    database_url: str | None = None
+    rabbitmq_url: str | None = None
+    redis_url: str | None = None
+    namespace: str = "aethex"
+    jwt_secret: str | None = None
+    jwt_issuer: str = "aethex-live"
+    jwt_audience: str = "aethex-live"
+    access_token_ttl_s: int = 3600
+    log_format: Literal["console", "json", "auto"] = "auto"
+    log_level: str = "INFO"
+    group_commit_window_ms: float = 2.0
+    group_commit_max_batch: int = 1000
+    read_wait_timeout_s: float = 2.0
+    relay_batch_size: int = 2000
+    projector_batch_size: int = 2000
+    workers: str = "all"
+    require_services: bool = False
+
+    @property
+    def production(self) -> bool:
+        """True when the event store is PostgreSQL (the production topology)."""
+        return self.database_url is not None
+
+    @property
+    def json_logs(self) -> bool:
+        if self.log_format == "auto":
+            return self.production
+        return self.log_format == "json"
+
+    @property
+    def var(self) -> Path:
+        return Path(self.data_dir)
+
+    def runs_worker(self, name: str) -> bool:
+        """Whether this process runs the named background worker (relay, projector:x)."""
+        wanted = {w.strip() for w in self.workers.split(",") if w.strip()}
+        if "none" in wanted:
+            return False
+        if "all" in wanted:
+            return True
+        return name in wanted or (name.startswith("projector:") and "projectors" in wanted)
+
+    def signing_key(self) -> str:
+        """The local JWT key: from settings, else a key generated once under data_dir."""
+        if self.jwt_secret:
+            return self.jwt_secret
+        path = self.var / "jwt.key"
+        if path.exists():
+            return path.read_text().strip()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(key)
+        return key
+
+    def eventsourcing_env(self) -> dict[str, str]:
+        """The `eventsourcing` library's persistence settings for the event store."""
+        if self.database_url is None:
+            self.var.mkdir(parents=True, exist_ok=True)
+            return {
+                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "SQLITE_DBNAME": str(self.var / "events.sqlite"),
+                "SQLITE_LOCK_TIMEOUT": "10",
+            }
+        pg = postgres_params(self.database_url)
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": pg["dbname"],
+            "POSTGRES_HOST": pg["host"],
+            "POSTGRES_PORT": pg["port"],
+            "POSTGRES_USER": pg["user"],
+            "POSTGRES_PASSWORD": pg["password"],
+            "POSTGRES_SCHEMA": self.namespace,
+            "POSTGRES_POOL_SIZE": "5",
+            "POSTGRES_MAX_OVERFLOW": "10",
+            "POSTGRES_LOCK_TIMEOUT": "10",
+            "POSTGRES_CONNECT_TIMEOUT": "5",
+        }
+
+
+def postgres_params(url: str) -> dict[str, str]:
+    """Splits a postgresql:// URL into the parts libpq and `eventsourcing` take."""
+    parsed = urlparse(url)
+    if parsed.scheme not in {"postgres", "postgresql"}:
+        raise SettingsError(
+            f"AETHEX_DATABASE_URL must be a postgresql:// URL, not {parsed.scheme!r}")
+    return {
+        "host": parsed.hostname or "127.0.0.1",
+        "port": str(parsed.port or 5432),
+        "user": unquote(parsed.username or "postgres"),
+        "password": unquote(parsed.password or ""),
+        "dbname": (parsed.path or "/postgres").lstrip("/") or "postgres",
+    }
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+    """Reads `AETHEX_*` variables; explicit keyword overrides win."""
+    environ = os.environ if environ is None else environ
+    raw: dict[str, object] = {}
+    for field in msgspec.structs.fields(Settings):
+        value = environ.get(PREFIX + field.name.upper())
+        if value is not None and value != "":
+            raw[field.name] = value
+    raw.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return msgspec.convert(raw, Settings, strict=False)
+    except msgspec.ValidationError as e:
+        raise SettingsError(f"invalid setting: {e}") from None

@@ -1,0 +1,72 @@
+"""Channel page: what a channel's public page shows (its live state comes from
+stream_status, its owner from users)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from infra.bus import LiveUpdate
+from infra.database import Tx
+from infra.envelope import EventEnvelope
+from projections.base import Projection, dumps
+
+_UPDATABLE = {"name": "name", "description": "description", "category": "category",
+              "tags": "tags", "is_public": "is_public"}
+
+
+class ChannelPage(Projection):
+    name = "channel_page"
+    types = ("Channel.Created", "Channel.Updated", "Channel.ModeratorGranted",
+             "Channel.ModeratorRevoked")
+    tables = ("channels", "channel_moderators")
+    ddl = [
+        """CREATE TABLE IF NOT EXISTS channels (
+            id TEXT PRIMARY KEY,
+            owner_id TEXT NOT NULL,
+            slug TEXT NOT NULL UNIQUE,
+            name TEXT NOT NULL,
+            description TEXT NOT NULL,
+            category TEXT NOT NULL,
+            tags TEXT NOT NULL,
+            is_public INTEGER NOT NULL,
+            follower_count BIGINT NOT NULL DEFAULT 0,
+            view_count BIGINT NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX IF NOT EXISTS channels_owner ON channels (owner_id)",
+        """CREATE TABLE IF NOT EXISTS channel_moderators (
+            channel_id TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            granted_at TEXT NOT NULL,
+            PRIMARY KEY (channel_id, user_id)
+        )""",
+    ]
+
+    def apply(self, tx: Tx, events: Sequence[EventEnvelope]) -> list[LiveUpdate]:
+        for e in events:
+            d, cid, ts = e.data, e.aggregate_id, e.timestamp
+            if e.type == "Channel.Created":
+                tx.execute(
+                    "INSERT INTO channels (id, owner_id, slug, name, description, category, tags, "
+                    "is_public, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (id) DO NOTHING",
+                    (cid, d["owner_id"], d["slug"], d["name"], d["description"], d["category"],
+                     dumps(d["tags"]), int(d["is_public"]), ts, ts))
+            elif e.type == "Channel.Updated":
+                sets, params = ["updated_at = ?"], [ts]
+                for field, column in _UPDATABLE.items():
+                    value = d.get(field)
+                    if value is not None:
+                        sets.append(f"{column} = ?")
+                        params.append(dumps(value) if field == "tags" else
+                                      int(value) if field == "is_public" else value)
+                tx.execute(f"UPDATE channels SET {', '.join(sets)} WHERE id = ?", (*params, cid))
+            elif e.type == "Channel.ModeratorGranted":
+                tx.execute("INSERT INTO channel_moderators (channel_id, user_id, granted_at) "
+                           "VALUES (?, ?, ?) ON CONFLICT (channel_id, user_id) DO NOTHING",
+                           (cid, d["user_id"], ts))
+            elif e.type == "Channel.ModeratorRevoked":
+                tx.execute("DELETE FROM channel_moderators WHERE channel_id = ? AND user_id = ?",
+                           (cid, d["user_id"]))
+        return []

@@ -1,0 +1,13 @@
+"""Every projection the service runs, by name."""
+
+from __future__ import annotations
+
+from projections.base import Projection
+from projections.channel_page import ChannelPage
+from projections.chat_history import ChatHistory
+from projections.stream_status import StreamStatus
+from projections.users import Users
+
+
+def all_projections() -> list[Projection]:
+    return [Users(), ChannelPage(), StreamStatus(), ChatHistory()]

@@ -1,0 +1,1 @@
+"""The Litestar app: queries on read models, command endpoints, WebSocket pushes."""

@@ -1,0 +1,68 @@
+"""Read-your-writes: a query that names a position (`?after=N`) waits briefly until the
+read models it reads have reached it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Sequence
+
+from domain.errors import DomainError
+from infra.database import Database
+
+
+class NotCaughtUp(DomainError):
+    """The read model did not reach the requested position in time."""
+
+    code = "not_caught_up"
+
+
+class PositionBoard:
+    """Tracks projection positions: local projectors tell it at once, others are polled."""
+
+    def __init__(self, db: Database, *, poll_s: float = 0.01) -> None:
+        self.db = db
+        self.poll_s = poll_s
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._changed: asyncio.Event | None = None
+
+    def bind_loop(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._changed = asyncio.Event()
+
+    def moved(self, name: str, position: int) -> None:
+        """Called from projector threads after a commit."""
+        loop, changed = self._loop, self._changed
+        if loop is not None and changed is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(changed.set)
+
+    def positions(self, names: Sequence[str]) -> dict[str, int]:
+        marks = ",".join("?" for _ in names)
+        rows = self.db.fetch_all(
+            f"SELECT name, position FROM projection_tracking WHERE name IN ({marks})", tuple(names))
+        found = {r["name"]: int(r["position"]) for r in rows}
+        return {n: found.get(n, 0) for n in names}
+
+    async def wait(self, names: Sequence[str], position: int | None, timeout: float) -> None:
+        """Returns once every named projection is at `position` or beyond; else NotCaughtUp."""
+        if not position or position <= 0:
+            return
+        deadline = time.monotonic() + timeout
+        while True:
+            current = await asyncio.to_thread(self.positions, names)
+            behind = [n for n, p in current.items() if p < position]
+            if not behind:
+                return
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise NotCaughtUp(
+                    f"read model {', '.join(behind)} has not reached position {position} yet; "
+                    "retry shortly", field="after")
+            changed = self._changed
+            if changed is None:
+                await asyncio.sleep(min(self.poll_s, remaining))
+                continue
+            changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), min(self.poll_s * 5, remaining))

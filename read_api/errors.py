@@ -1,0 +1,108 @@
+"""Errors as RFC 9457 problem+json, mapped once: unknown ids 404, wrong owner 403,
+illegal transitions 409, invalid bodies 422; never a 500 for bad input."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import structlog
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+
+from domain.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Unauthenticated
+from read_api.consistency import NotCaughtUp
+
+log = structlog.get_logger(__name__)
+
+PROBLEM = "application/problem+json"
+STATUS = {NotFound: 404, Forbidden: 403, Unauthenticated: 401, Conflict: 409, Invalid: 422,
+          NotCaughtUp: 503}
+TITLES = {400: "Bad request", 401: "Unauthenticated", 403: "Forbidden", 404: "Not found",
+          405: "Method not allowed", 409: "Conflict", 413: "Payload too large",
+          415: "Unsupported media type", 422: "Invalid request", 429: "Too many requests",
+          500: "Internal server error", 503: "Service unavailable"}
+_PATH_RE = re.compile(r"at `\$((?:\.[A-Za-z_]\w*|\[\d+\])*)`")
+_MISSING_RE = re.compile(r"missing required field `([^`]+)`")
+
+
+def problem(request: Request[Any, Any, Any], status: int, detail: str, *, code: str,
+            field: str | None = None, errors: list[dict[str, Any]] | None = None,
+            headers: dict[str, str] | None = None) -> Response[dict[str, Any]]:
+    body: dict[str, Any] = {
+        "type": f"/problems/{code}",
+        "title": TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+    }
+    if field:
+        body["field"] = field
+    if errors:
+        body["errors"] = errors
+    request_id = request.scope.get("state", {}).get("request_id")
+    if request_id:
+        body["requestId"] = request_id
+    return Response(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Response[dict[str, Any]]:
+    status = next((s for cls, s in STATUS.items() if isinstance(exc, cls)), 400)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if status == 503:
+        headers = {"Retry-After": "1"}
+    return problem(request, status, exc.message, code=exc.code, field=exc.field, headers=headers)
+
+
+def _field_of(message: str, key: str | None) -> str | None:
+    """The offending field: from the message's path when it names one, else Litestar's key
+    (which is `data` for the body as a whole)."""
+    path = _PATH_RE.search(message)
+    prefix = path.group(1).lstrip(".") if path and path.group(1) else ""
+    missing = _MISSING_RE.search(message)
+    if missing:
+        return f"{prefix}.{missing.group(1)}" if prefix else missing.group(1)
+    if prefix:
+        return f"{key}.{prefix}" if key and key != "data" else prefix
+    return key
+
+
+def validation_error(request: Request[Any, Any, Any],
+                     exc: ValidationException) -> Response[dict[str, Any]]:
+    errors: list[dict[str, Any]] = []
+    extra = exc.extra if isinstance(exc.extra, list) else []
+    for item in extra:
+        if isinstance(item, dict):
+            message = str(item.get("message", ""))
+            field = _field_of(message, item.get("key"))
+            errors.append({"field": field, "message": message, "source": item.get("source")})
+    if not errors:
+        errors.append({"field": None, "message": exc.detail})
+    first = errors[0]
+    body_problem = any(e.get("source") in (None, "body") for e in errors)
+    status = 422 if body_problem else 400
+    detail = f"{first['field']}: {first['message']}" if first.get("field") else first["message"]
+    return problem(request, status, detail, code="invalid", field=first.get("field"),
+                   errors=errors)
+
+
+def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+    status = exc.status_code
+    code = "not_found" if status == 404 else "http_error"
+    if status == 400 and "JSON" in str(exc.detail):
+        return problem(request, 400, f"the body is not valid JSON: {exc.detail}",
+                       code="malformed", field="body")
+    return problem(request, status, str(exc.detail), code=code, headers=exc.headers)
+
+
+def internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    log.exception("request.failed", path=request.url.path, error=repr(exc))
+    return problem(request, 500, "something went wrong on our side", code="internal")
+
+
+EXCEPTION_HANDLERS: dict[Any, Any] = {
+    DomainError: domain_error,
+    ValidationException: validation_error,
+    HTTPException: http_error,
+    Exception: internal_error,
+}

@@ -1,0 +1,31 @@
+"""Chat messages by id: deletion by the author, the channel owner or a moderator."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, delete
+from litestar.di import Provide
+
+from commands.delete_message import DeleteMessage, delete_message
+from infra.auth import Principal
+from infra.bootstrap import Services
+from read_api.deps import parse_id, provide_principal
+
+
+class MessageController(Controller):
+    path = "/api/messages"
+    tags = ["chat"]
+
+    @delete("/{message_id:str}", status_code=200,
+            dependencies={"principal": Provide(provide_principal)})
+    async def remove(self, message_id: str, principal: Principal,
+                     services: Services) -> dict[str, Any]:
+        """Soft-deletes a message; deleting twice is harmless."""
+        result = await services.run(delete_message, DeleteMessage(
+            actor_id=principal.user_id, message_id=parse_id(message_id, "message")),
+            services.store)
+        m = result.message
+        return {"id": str(m.id), "streamId": str(m.stream_id), "deleted": True,
+                "deletedAt": m.deleted_at.isoformat() if m.deleted_at else None,
+                "position": result.position}

@@ -1,0 +1,114 @@
+"""Streams: go live, change status, end, read, and the stream's chat."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, get, post, put
+from litestar.di import Provide
+from litestar.params import Parameter
+
+from commands.change_stream_status import ChangeStreamStatus, change_stream_status
+from commands.end_stream import EndStream, end_stream
+from commands.go_live import GoLive, go_live
+from commands.send_message import Author, SendMessage
+from domain.errors import DomainError, NotFound
+from domain.stream import Stream
+from infra.auth import Principal
+from infra.bootstrap import Services
+from read_api.deps import parse_id, provide_principal
+from read_api.queries import get_stream, list_messages
+from read_api.schemas import GoLiveBody, SendMessageBody, StatusBody
+
+auth = {"principal": Provide(provide_principal)}
+
+
+def stream_state(stream: Stream, position: int) -> dict[str, Any]:
+    """The stream as the command left it (the read model follows within milliseconds)."""
+    return {
+        "id": str(stream.id), "channelId": str(stream.channel_id), "title": stream.title,
+        "status": stream.status.value,
+        "startTime": stream.started_at.isoformat() if stream.started_at else None,
+        "endTime": stream.ended_at.isoformat() if stream.ended_at else None,
+        "position": position,
+    }
+
+
+class StreamController(Controller):
+    path = "/api/streams"
+    tags = ["streams"]
+
+    @post("/{channel_id:str}/start", status_code=201, dependencies=auth)
+    async def start(self, channel_id: str, principal: Principal, services: Services,
+                    data: GoLiveBody | None = None) -> dict[str, Any]:
+        """Goes live on the channel (owner only; one live stream per channel)."""
+        result = await services.run(go_live, GoLive(
+            actor_id=principal.user_id, channel_id=parse_id(channel_id, "channel"),
+            title=data.title if data else None), services.store)
+        return stream_state(result.stream, result.position)
+
+    @put("/{stream_id:str}/status", dependencies=auth)
+    async def change_status(self, stream_id: str, data: StatusBody, principal: Principal,
+                            services: Services) -> dict[str, Any]:
+        """Moves the stream one step along OFFLINE, LIVE, ENDING, ARCHIVED (owner only)."""
+        result = await services.run(change_stream_status, ChangeStreamStatus(
+            actor_id=principal.user_id, stream_id=parse_id(stream_id, "stream"),
+            status=data.status), services.store)
+        return stream_state(result.stream, result.position)
+
+    @post("/{stream_id:str}/end", status_code=200, dependencies=auth)
+    async def end(self, stream_id: str, principal: Principal,
+                  services: Services) -> dict[str, Any]:
+        """Ends a live stream (owner only)."""
+        result = await services.run(end_stream, EndStream(
+            actor_id=principal.user_id, stream_id=parse_id(stream_id, "stream")), services.store)
+        return stream_state(result.stream, result.position)
+
+    @get("/{stream_id:str}")
+    async def read(self, stream_id: str, services: Services,
+                   after: int | None = None) -> dict[str, Any]:
+        """The stream's status, times, viewers and peak."""
+        parse_id(stream_id, "stream")
+        await services.positions.wait(("stream_status",), after,
+                                      services.settings.read_wait_timeout_s)
+        view = await services.run(get_stream, services.db, stream_id)
+        if view is None:
+            raise NotFound(f"stream {stream_id!r} not found")
+        return view
+
+    @get("/{stream_id:str}/messages")
+    async def messages(
+        self, stream_id: str, services: Services,
+        before: Annotated[int | None, Parameter(ge=1, description="cursor from nextCursor")] = None,
+        limit: Annotated[int, Parameter(ge=1, le=100)] = 50,
+        after: int | None = None,
+    ) -> dict[str, Any]:
+        """Chat history, newest first, deleted messages left out; page with `before`."""
+        parse_id(stream_id, "stream")
+        await services.positions.wait(("chat_history", "stream_status"), after,
+                                      services.settings.read_wait_timeout_s)
+        if await services.run(get_stream, services.db, stream_id) is None:
+            raise NotFound(f"stream {stream_id!r} not found")
+        items, cursor = await services.run(list_messages, services.db, stream_id,
+                                           before=before, limit=limit)
+        return {"items": items, "nextCursor": cursor}
+
+    @post("/{stream_id:str}/messages", status_code=201, dependencies=auth)
+    async def send(self, stream_id: str, data: SendMessageBody, principal: Principal,
+                   services: Services) -> dict[str, Any]:
+        """Posts to the stream's chat (group-committed with concurrent senders)."""
+        result = await services.chat(SendMessage(
+            stream_id=parse_id(stream_id, "stream"),
+            author=Author(id=principal.user_id, username=principal.username,
+                          display_name=principal.display_name),
+            content=data.content))
+        if isinstance(result, DomainError):
+            raise result
+        m = result.message
+        return {
+            "id": str(m.id), "streamId": str(m.stream_id), "channelId": str(m.channel_id),
+            "user": {"id": str(m.author_id), "username": m.username,
+                     "displayName": m.display_name, "badges": m.badges},
+            "content": m.content, "createdAt": m.created_on.isoformat(),
+            "position": result.position,
+        }

@@ -1,0 +1,135 @@
+"""Test harness: settings for the embedded and the production mode (real PostgreSQL and
+RabbitMQ in a namespace of their own), and a real uvicorn server on a free port."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+import uvicorn
+
+from infra.bootstrap import Services
+from infra.settings import Settings, load_settings, postgres_params
+from read_api.app import create_app
+
+DATABASE_URL = os.environ.get("AETHEX_TEST_DATABASE_URL",
+                              "postgresql://postgres@127.0.0.1:5432/postgres")
+RABBITMQ_URL = os.environ.get("AETHEX_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
+REDIS_URL = os.environ.get("AETHEX_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+TEST_KEY = "test-secret-key-0123456789-abcdef"
+REQUIRED = os.environ.get("AETHEX_REQUIRE_SERVICES", "") not in ("", "0", "false")
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def require_services() -> None:
+    """Integration tests need PostgreSQL and RabbitMQ: missing ones fail under
+    AETHEX_REQUIRE_SERVICES=1 (CI), and are skipped on a machine without them otherwise."""
+    pg = postgres_params(DATABASE_URL)
+    amqp = httpx.URL(RABBITMQ_URL.replace("amqp://", "http://", 1))
+    missing = [name for name, host, port in (
+        ("PostgreSQL", pg["host"], int(pg["port"])),
+        ("RabbitMQ", amqp.host, amqp.port or 5672),
+    ) if not _reachable(host, port)]
+    if missing:
+        message = f"services unreachable: {', '.join(missing)}"
+        if REQUIRED:
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+def new_namespace() -> str:
+    return "t_" + uuid.uuid4().hex[:12]
+
+
+def embedded_settings(tmp_path: Path, **overrides: Any) -> Settings:
+    return load_settings({}, data_dir=str(tmp_path / "var"), jwt_secret=TEST_KEY, **overrides)
+
+
+def production_settings(tmp_path: Path, namespace: str, **overrides: Any) -> Settings:
+    return load_settings({}, data_dir=str(tmp_path / "var"), database_url=DATABASE_URL,
+                         rabbitmq_url=RABBITMQ_URL, namespace=namespace,
+                         jwt_secret=TEST_KEY, **overrides)
+
+
+def drop_namespace(namespace: str) -> None:
+    """Removes a test's PostgreSQL schema and its RabbitMQ exchanges and queues."""
+    with psycopg.connect(**postgres_params(DATABASE_URL), autocommit=True) as conn:
+        conn.execute(psycopg.sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
+            psycopg.sql.Identifier(namespace)))
+
+    async def clean_amqp() -> None:
+        import aio_pika
+
+        connection = await aio_pika.connect(RABBITMQ_URL)
+        async with connection:
+            channel = await connection.channel()
+            for name in ("users", "channel_page", "stream_status", "chat_history", "counter"):
+                await channel.queue_delete(f"{namespace}.projector.{name}")
+            for exchange in ("events", "live"):
+                await channel.exchange_delete(f"{namespace}.{exchange}")
+
+    asyncio.run(clean_amqp())
+
+
+class LiveServer:
+    """The real app under uvicorn in a thread, on a free loopback port."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.app = create_app(services)
+        self.config = uvicorn.Config(self.app, host="127.0.0.1", port=0, log_config=None,
+                                     access_log=False, ws="websockets-sansio", lifespan="on")
+        self.server = uvicorn.Server(self.config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("server did not start")
+            time.sleep(0.02)
+        sock = self.server.servers[0].sockets[0]
+        self.port = sock.getsockname()[1]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(15)
+
+
+@contextmanager
+def running(settings: Settings) -> Iterator[LiveServer]:
+    services = Services(settings)
+    server = LiveServer(services)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        services.close()

@@ -1,0 +1,77 @@
+"""A small client for the tests: what a web client does, over real HTTP and WebSocket."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from typing import Any
+
+import httpx
+from websockets.asyncio.client import ClientConnection, connect
+
+_counter = itertools.count(1)
+
+
+class Api:
+    def __init__(self, base_url: str, ws_url: str) -> None:
+        self.http = httpx.AsyncClient(base_url=base_url, timeout=20)
+        self.ws_url = ws_url
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+    async def register(self, name: str | None = None) -> dict[str, Any]:
+        name = name or f"user{next(_counter)}"
+        r = await self.http.post("/api/auth/register", json={
+            "email": f"{name}@example.com", "username": name, "password": "correct horse",
+            "displayName": name.title()})
+        assert r.status_code == 201, r.text
+        body = r.json()
+        return {"id": body["user"]["id"], "token": body["token"], "username": name,
+                "headers": {"Authorization": f"Bearer {body['token']}"},
+                "position": body["position"]}
+
+    async def channel(self, owner: dict[str, Any], slug: str | None = None) -> dict[str, Any]:
+        slug = slug or f"chan-{next(_counter)}"
+        r = await self.http.post("/api/channels", json={"slug": slug, "name": slug.title()},
+                                 headers=owner["headers"])
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    async def go_live(self, owner: dict[str, Any], channel_id: str,
+                      title: str = "Hello") -> dict[str, Any]:
+        r = await self.http.post(f"/api/streams/{channel_id}/start", json={"title": title},
+                                 headers=owner["headers"])
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    async def send(self, user: dict[str, Any], stream_id: str, content: str) -> httpx.Response:
+        return await self.http.post(f"/api/streams/{stream_id}/messages",
+                                    json={"content": content}, headers=user["headers"])
+
+    async def subscribe(self, stream_id: str) -> ClientConnection:
+        ws = await connect(f"{self.ws_url}/ws/streams/{stream_id}")
+        hello = json.loads(await asyncio.wait_for(ws.recv(), 5))
+        assert hello == {"event": "subscribed", "data": {"streamId": stream_id}}
+        return ws
+
+
+async def next_event(ws: ClientConnection, event: str, timeout: float = 5.0) -> dict[str, Any]:
+    """The data of the next frame with this event name (others are skipped)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        remaining = deadline - asyncio.get_running_loop().time()
+        frame = json.loads(await asyncio.wait_for(ws.recv(), max(remaining, 0.01)))
+        if frame["event"] == event:
+            return frame["data"]
+
+
+def assert_problem(r: httpx.Response, status: int, field: str | None = None) -> dict[str, Any]:
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"].startswith("application/problem+json"), r.headers
+    body = r.json()
+    assert body["status"] == status and body["title"] and body["detail"]
+    if field is not None:
+        assert body.get("field") == field, body
+    return body

@@ -1,0 +1,123 @@
+"""A projector: keeps one projection's read model current.
+
+At start it binds its durable queue (so nothing published from then on is missed),
+catches up from the event store itself, then consumes batches from the queue. Each
+batch's rows and the new tracking position are written in one transaction, and events
+at or below the tracking position are skipped, so redelivery changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+import structlog
+
+from infra.bus import WATERMARK_KEY, Delivery, EventBus, LiveUpdate
+from infra.database import Database
+from infra.envelope import EventEnvelope
+from infra.event_store import EventStore
+from projections.base import Projection, set_tracking, tracking_position
+
+log = structlog.get_logger(__name__)
+
+
+class ProjectorRunner:
+    def __init__(
+        self,
+        projection: Projection,
+        store: EventStore,
+        db: Database,
+        bus: EventBus,
+        *,
+        batch_size: int = 2000,
+        prefetch: int = 200,
+        on_position: Callable[[str, int], None] | None = None,
+    ) -> None:
+        self.projection = projection
+        self.store = store
+        self.db = db
+        self.bus = bus
+        self.batch_size = batch_size
+        self.prefetch = prefetch
+        self.on_position = on_position
+        self.position = 0
+        self.last_error: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.projection.name
+
+    @property
+    def queue(self) -> str:
+        return f"projector.{self.name}"
+
+    def commit(self, events: Sequence[EventEnvelope], upto: int) -> list[LiveUpdate]:
+        """Applies the events past the stored position and moves it to `upto`, atomically."""
+        with self.db.transaction() as tx:
+            current = tracking_position(tx, self.name)
+            if upto <= current:
+                self.position = current
+                return []
+            fresh = [e for e in events if e.position > current]
+            updates = self.projection.apply(tx, fresh) if fresh else []
+            set_tracking(tx, self.name, upto, datetime.now(UTC).isoformat())
+        self.position = upto
+        if self.on_position is not None:
+            self.on_position(self.name, upto)
+        return updates
+
+    def _record_error(self, error: str) -> None:
+        self.last_error = error
+        with self.db.transaction() as tx:
+            tx.execute(
+                "INSERT INTO projection_tracking (name, position, updated_at, last_error) "
+                "VALUES (?, 0, ?, ?) ON CONFLICT (name) DO UPDATE SET last_error = ?",
+                (self.name, datetime.now(UTC).isoformat(), error, error))
+
+    async def catch_up(self) -> None:
+        """Reads the log from the store up to its head, filtered to this projection's types."""
+        self.position = await asyncio.to_thread(tracking_position, self.db, self.name)
+        head = await asyncio.to_thread(self.store.head)
+        while self.position < head:
+            events, upto = await asyncio.to_thread(
+                self.store.read, self.position, self.batch_size,
+                types=self.projection.types, stop=head)
+            updates = await asyncio.to_thread(self.commit, events, upto)
+            if updates:
+                await self.bus.publish_live(updates)
+
+    async def handle(self, deliveries: Sequence[Delivery]) -> list[LiveUpdate]:
+        upto = max(d.batch.upto for d in deliveries)
+        if upto <= self.position:
+            return []
+        events = [e for d in deliveries for e in d.batch.events if e.position > self.position]
+        return await asyncio.to_thread(self.commit, events, upto)
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        backoff = 0.5
+        while not stopping.is_set():
+            consumer = await self.bus.consumer(
+                self.queue, [*self.projection.bindings, WATERMARK_KEY], self.prefetch)
+            try:
+                await self.catch_up()
+                log.info("projector.started", projection=self.name, position=self.position)
+                while not stopping.is_set():
+                    deliveries = await consumer.get_batch(self.prefetch, timeout=0.25)
+                    if not deliveries:
+                        continue
+                    updates = await self.handle(deliveries)
+                    await consumer.ack(deliveries)
+                    if updates:
+                        await self.bus.publish_live(updates)
+                    backoff = 0.5
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                log.exception("projector.failed", projection=self.name, position=self.position)
+                await asyncio.to_thread(self._record_error, f"{type(e).__name__}: {e}")
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 30.0)
+            finally:
+                await consumer.close()
