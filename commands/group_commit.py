@@ -11,10 +11,13 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Generic, TypeVar
 
+import structlog
+
 C = TypeVar("C")
 R = TypeVar("R")
 
 _STOP = object()
+log = structlog.get_logger(__name__)
 
 
 class GroupCommitter(Generic[C, R]):
@@ -35,24 +38,28 @@ class GroupCommitter(Generic[C, R]):
         self._on_batch = on_batch
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._closed = False
+        self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self._thread.start()
 
     def submit(self, command: C) -> Future[R]:
-        if self._closed:
-            raise RuntimeError("the group committer is closed")
         future: Future[R] = Future()
-        self._queue.put((command, future))
+        with self._lock:  # so nothing lands behind the stop marker
+            if self._closed:
+                raise RuntimeError("the group committer is closed")
+            self._queue.put((command, future))
         return future
 
     async def __call__(self, command: C) -> R:
         return await asyncio.wrap_future(self.submit(command))
 
     def close(self, timeout: float = 10.0) -> None:
-        if not self._closed:
+        with self._lock:
+            if self._closed:
+                return
             self._closed = True
             self._queue.put(_STOP)
-            self._thread.join(timeout)
+        self._thread.join(timeout)
 
     def _gather(self, first: object) -> tuple[list[tuple[C, Future[R]]], bool]:
         batch = [first]
@@ -88,16 +95,23 @@ class GroupCommitter(Generic[C, R]):
                 return
 
     def _execute(self, batch: list[tuple[C, Future[R]]]) -> None:
+        """Never raises: the writer thread must outlive any one batch."""
         try:
-            results = self._run_batch([c for c, _ in batch])
+            results = list(self._run_batch([c for c, _ in batch]))
+            if len(results) != len(batch):
+                raise RuntimeError(f"run_batch returned {len(results)} results for "
+                                   f"{len(batch)} commands")
         except BaseException as e:  # the whole batch failed: every caller hears why
             for _, future in batch:
                 future.set_exception(e)
             return
-        if self._on_batch is not None:
-            self._on_batch(len(batch))
         for (_, future), result in zip(batch, results, strict=True):
             if isinstance(result, BaseException):
                 future.set_exception(result)
             else:
                 future.set_result(result)
+        if self._on_batch is not None:
+            try:
+                self._on_batch(len(batch))
+            except Exception:
+                log.exception("group_commit.on_batch_failed")

@@ -17,16 +17,33 @@ def clean_content(content: str) -> str:
     """Strips control characters and surrounding space; 1-500 characters remain or Invalid."""
     if not isinstance(content, str):
         raise Invalid("content must be text", field="content")
-    kept = "".join(
-        " " if ch in "\t\n\r" else ch
-        for ch in content
-        if ch in "\t\n\r" or unicodedata.category(ch) not in {"Cc", "Cs"}
-    ).strip()
+    if content.isprintable():  # the common case, checked in C
+        kept = content.strip()
+    else:
+        kept = _strip_controls(content)
+        if not any(unicodedata.category(ch) not in _INVISIBLE for ch in kept):
+            kept = ""
     if not kept:
         raise Invalid("a message needs at least one visible character", field="content")
     if len(kept) > MAX_MESSAGE_LENGTH:
         raise Invalid(f"a message is at most {MAX_MESSAGE_LENGTH} characters", field="content")
     return kept
+
+
+# Bidirectional overrides and isolates can disguise what a message says; they go too.
+_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# Format characters and spaces alone make no visible message (zero-width joiners stay in
+# emoji sequences, which have visible characters around them).
+_INVISIBLE = frozenset({"Cf", "Zs", "Zl", "Zp", "Mn", "Me"})
+
+
+def _strip_controls(content: str) -> str:
+    return "".join(
+        " " if ch in "\t\n\r" else ch
+        for ch in content
+        if ch in "\t\n\r"
+        or (ch not in _BIDI and unicodedata.category(ch) not in {"Cc", "Cs"})
+    ).strip()
 
 
 class ChatMessage(Aggregate):

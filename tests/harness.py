@@ -86,7 +86,10 @@ def drop_namespace(namespace: str) -> None:
             for exchange in ("events", "live"):
                 await channel.exchange_delete(f"{namespace}.{exchange}")
 
-    asyncio.run(clean_amqp())
+    # Run on a loop of its own: the caller may be inside a running event loop.
+    worker = threading.Thread(target=asyncio.run, args=(clean_amqp(),))
+    worker.start()
+    worker.join(30)
 
 
 class LiveServer:

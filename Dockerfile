@@ -1,0 +1,22 @@
+# AeThex Live application image: one image for every role (api, relay, projectors, migrate).
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    AETHEX_DATA_DIR=/app/var
+
+# Install the project (not editable) and drop the sources; the code lives in site-packages.
+COPY . /src
+RUN pip install /src \
+    && rm -rf /src \
+    && useradd --system --uid 10001 --user-group --home-dir /app --no-create-home aethex \
+    && mkdir -p /app/var \
+    && chown -R aethex:aethex /app
+
+WORKDIR /app
+USER aethex
+
+EXPOSE 8000
+CMD ["aethex", "serve", "--host", "0.0.0.0"]

@@ -1,0 +1,315 @@
+"""Benchmarks of the spine on PostgreSQL (+ RabbitMQ for the end-to-end part).
+
+Every figure is reported with a baseline measured in the same run, since the machine is
+shared and noisy:
+  1. SendMessage through the command path: group commit vs one save per message.
+  2. End-to-end latency, HTTP command -> WebSocket delivery, at a fixed send rate.
+  3. Projection rebuild rate vs reading the raw notification log.
+
+Run: scripts/bench [--messages N] [--rate R] [--seconds S] [--rebuild-events N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from uuid import UUID
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+import psycopg  # noqa: E402
+from websockets.asyncio.client import connect  # noqa: E402
+
+from commands.create_channel import CreateChannel, create_channel  # noqa: E402
+from commands.go_live import GoLive, go_live  # noqa: E402
+from commands.group_commit import GroupCommitter  # noqa: E402
+from commands.register_user import RegisterUser, register_user  # noqa: E402
+from commands.send_message import Author, SendMessage, send_message, send_messages  # noqa: E402
+from infra.bootstrap import Services  # noqa: E402
+from infra.settings import load_settings, postgres_params  # noqa: E402
+from projections.chat_history import ChatHistory  # noqa: E402
+from workers.projector import ProjectorRunner  # noqa: E402
+
+DATABASE_URL = os.environ.get("AETHEX_BENCH_DATABASE_URL",
+                              "postgresql://postgres@127.0.0.1:5432/postgres")
+RABBITMQ_URL = os.environ.get("AETHEX_BENCH_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
+
+
+def namespace() -> str:
+    return f"bench_{os.getpid()}_{int(time.time())}"
+
+
+def drop(ns: str) -> None:
+    with psycopg.connect(**postgres_params(DATABASE_URL), autocommit=True) as conn:
+        conn.execute(psycopg.sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
+            psycopg.sql.Identifier(ns)))
+
+
+def services_for(ns: str, **overrides: object) -> Services:
+    return Services(load_settings({}, database_url=DATABASE_URL, namespace=ns,
+                                  data_dir=f"/tmp/{ns}", jwt_secret="bench-key-" + "x" * 32,
+                                  **overrides))
+
+
+def live_stream(services: Services, name: str = "bench") -> tuple[UUID, Author]:
+    owner = register_user(RegisterUser(email=f"{name}@example.com", username=name,
+                                       password="correct horse"), services.store, services.hasher)
+    channel = create_channel(CreateChannel(owner_id=owner.user.id, slug=f"{name}-chan",
+                                           name="Bench"), services.store).channel
+    stream = go_live(GoLive(actor_id=owner.user.id, channel_id=channel.id), services.store).stream
+    return stream.id, Author(id=owner.user.id, username=name, display_name=name)
+
+
+def bench_group_commit(messages: int, threads: int, max_batch: int) -> dict[str, float]:
+    ns = namespace()
+    services = services_for(ns)
+    try:
+        stream_id, author = live_stream(services)
+
+        def one(i: int) -> None:
+            send_message(SendMessage(stream_id=stream_id, author=author, content=f"single {i}"),
+                         services.store)
+
+        baseline_n = max(500, messages // 10)
+        with ThreadPoolExecutor(threads) as pool:
+            t0 = time.perf_counter()
+            list(pool.map(one, range(baseline_n)))
+            single_s = time.perf_counter() - t0
+
+        sizes: list[int] = []
+        committer = GroupCommitter(lambda cmds: send_messages(cmds, services.store),
+                                   window_s=0.002, max_batch=max_batch, on_batch=sizes.append)
+
+        async def flood(senders: int = 1000) -> None:
+            # Like API request handlers: many concurrent senders, each awaiting its result.
+            async def sender(k: int) -> None:
+                for i in range(k, messages, senders):
+                    result = await committer(SendMessage(stream_id=stream_id, author=author,
+                                                         content=f"grouped {i}"))
+                    assert not isinstance(result, Exception), result
+
+            await asyncio.gather(*(sender(k) for k in range(senders)))
+
+        t0 = time.perf_counter()
+        asyncio.run(flood())
+        grouped_s = time.perf_counter() - t0
+        committer.close()
+        single_rate = baseline_n / single_s
+        grouped_rate = messages / grouped_s
+        return {"single_per_s": single_rate, "grouped_per_s": grouped_rate,
+                "ratio": grouped_rate / single_rate, "batches": len(sizes),
+                "mean_batch": statistics.mean(sizes), "max_batch": max(sizes),
+                "baseline_n": baseline_n, "n": messages}
+    finally:
+        services.close()
+        drop(ns)
+
+
+def bench_rebuild(events: int) -> dict[str, float]:
+    ns = namespace()
+    services = services_for(ns, projector_batch_size=5000)
+    try:
+        stream_id, author = live_stream(services)
+        for start in range(0, events, 1000):
+            cmds = [SendMessage(stream_id=stream_id, author=author, content=f"rebuild {i}")
+                    for i in range(start, min(events, start + 1000))]
+            send_messages(cmds, services.store)
+        head = services.store.head()
+        recorder = services.store.app.recorder
+
+        t0 = time.perf_counter()
+        position, raw = 0, 0
+        while position < head:
+            page = recorder.select_notifications(start=position + 1, limit=5000)
+            raw += len(page)
+            position = page[-1].id
+        raw_s = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        position, decoded = 0, 0
+        while position < head:
+            page, position = services.store.read(position, 5000)
+            decoded += len(page)
+        decode_s = time.perf_counter() - t0
+
+        runner = ProjectorRunner(ChatHistory(), services.store, services.db, services.bus,
+                                 batch_size=5000)
+        t0 = time.perf_counter()
+        asyncio.run(runner.catch_up())
+        rebuild_s = time.perf_counter() - t0
+        rows = services.db.fetch_one("SELECT COUNT(*) AS n FROM chat_messages")
+        assert rows and rows["n"] == events, rows
+        rebuild_rate, raw_rate = head / rebuild_s, raw / raw_s
+        return {"events": head, "raw_per_s": raw_rate, "decode_per_s": decoded / decode_s,
+                "rebuild_per_s": rebuild_rate, "ratio_to_raw": rebuild_rate / raw_rate}
+    finally:
+        services.close()
+        drop(ns)
+
+
+def bench_end_to_end(rate: int, seconds: float, viewers: int) -> dict[str, float]:
+    """A real `aethex serve` process on PostgreSQL + RabbitMQ; this process sends over HTTP
+    at `rate` messages/s and times each message until it arrives on a WebSocket."""
+    ns = namespace()
+    port = 18000 + os.getpid() % 1000
+    env = {**os.environ, "AETHEX_DATABASE_URL": DATABASE_URL, "AETHEX_RABBITMQ_URL": RABBITMQ_URL,
+           "AETHEX_NAMESPACE": ns, "AETHEX_JWT_SECRET": "bench-key-" + "x" * 32,
+           "AETHEX_LOG_LEVEL": "WARNING", "AETHEX_DATA_DIR": f"/tmp/{ns}"}
+    server = subprocess.Popen([sys.executable, "-m", "infra.cli", "serve", "--port", str(port)],
+                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/health/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError("server did not start")
+            time.sleep(0.2)
+        return asyncio.run(_e2e(base, rate, seconds, viewers))
+    finally:
+        server.terminate()
+        server.wait(20)
+        drop(ns)
+
+
+async def _e2e(base: str, rate: int, seconds: float, viewers: int) -> dict[str, float]:
+    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+        r = await http.post("/api/auth/register", json={
+            "email": "e2e@example.com", "username": "e2e", "password": "correct horse"})
+        token = r.json()["token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        channel = (await http.post("/api/channels", json={"slug": "e2e", "name": "E2E"},
+                                   headers=headers)).json()
+        stream = (await http.post(f"/api/streams/{channel['id']}/start", json={},
+                                  headers=headers)).json()
+    sid = stream["id"]
+    sockets = [await connect(f"{base.replace('http', 'ws')}/ws/streams/{sid}")
+               for _ in range(viewers)]
+    total = int(rate * seconds)
+    latencies: list[float] = []
+    done = asyncio.Event()
+
+    async def watch(ws, record: bool) -> None:
+        received = 0
+        async for raw in ws:
+            frame = json.loads(raw)
+            if frame["event"] != "chat:message":
+                continue
+            received += 1
+            if record:  # content is "<index> <wall-clock send time>"
+                latencies.append(time.time() - float(frame["data"]["content"].split()[1]))
+            if received >= total:
+                if record:
+                    done.set()
+                return
+
+    watchers = [asyncio.create_task(watch(ws, i == 0)) for i, ws in enumerate(sockets)]
+    # The sender runs in its own process, so this one only receives.
+    sender = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "--send", base, sid, token, str(rate), str(total),
+        stdout=asyncio.subprocess.PIPE)
+    out, _ = await sender.communicate()
+    sent = json.loads(out)
+    try:
+        await asyncio.wait_for(done.wait(), 60)
+    finally:
+        for w in watchers:
+            w.cancel()
+        for ws in sockets:
+            await ws.close()
+    latencies.sort()
+    return {"sent": total, "errors": sent["errors"], "achieved_rate": sent["rate"],
+            "delivered": len(latencies),
+            "p50_ms": latencies[len(latencies) // 2] * 1000,
+            "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
+            "max_ms": latencies[-1] * 1000, "viewers": viewers}
+
+
+async def _send(base: str, sid: str, token: str, rate: int, total: int,
+                workers: int = 64) -> None:
+    """Sends `total` messages at `rate`/s from `workers` keep-alive connections (one small
+    client each: httpx's pool scan grows with requests x connections in one big pool)."""
+    headers = {"Authorization": f"Bearer {token}"}
+    errors = 0
+    queue: asyncio.Queue[int | None] = asyncio.Queue()
+
+    async def worker() -> None:
+        nonlocal errors
+        async with httpx.AsyncClient(base_url=base, timeout=30,
+                                     limits=httpx.Limits(max_connections=1)) as http:
+            while (i := await queue.get()) is not None:
+                resp = await http.post(f"/api/streams/{sid}/messages", headers=headers,
+                                       json={"content": f"{i} {time.time()}"})
+                errors += resp.status_code != 201
+
+    tasks = [asyncio.create_task(worker()) for _ in range(workers)]
+    t0 = time.perf_counter()
+    for i in range(total):
+        delay = t0 + i / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        queue.put_nowait(i)
+    for _ in tasks:
+        queue.put_nowait(None)
+    await asyncio.gather(*tasks)
+    elapsed = time.perf_counter() - t0
+    print(json.dumps({"errors": errors, "rate": total / elapsed}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--messages", type=int, default=20000)
+    parser.add_argument("--threads", type=int, default=16)
+    parser.add_argument("--max-batch", type=int, default=2000)
+    parser.add_argument("--rate", type=int, default=1000)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--viewers", type=int, default=5)
+    parser.add_argument("--rebuild-events", type=int, default=100000)
+    parser.add_argument("--only", choices=["commit", "e2e", "rebuild"], action="append")
+    args = parser.parse_args()
+    only = set(args.only or ["commit", "e2e", "rebuild"])
+    started = time.strftime("%Y-%m-%d %H:%M:%S")
+    print(f"# AeThex Live benchmarks, {started}, {os.cpu_count()} cores")
+    if "commit" in only:
+        r = bench_group_commit(args.messages, args.threads, args.max_batch)
+        print(f"SendMessage, one save per message ({args.threads} threads, {r['baseline_n']} msgs):"
+              f" {r['single_per_s']:,.0f} msg/s")
+        print(f"SendMessage, group commit ({r['n']} msgs): {r['grouped_per_s']:,.0f} msg/s, "
+              f"{r['batches']} batches, mean {r['mean_batch']:.0f}, max {r['max_batch']}")
+        print(f"  ratio group commit / one save per message: {r['ratio']:.1f}x")
+    if "e2e" in only:
+        r = bench_end_to_end(args.rate, args.seconds, args.viewers)
+        print(f"End to end, HTTP send -> WebSocket delivery, target {args.rate} msg/s for "
+              f"{args.seconds:.0f} s, {r['viewers']} viewers: achieved {r['achieved_rate']:,.0f} "
+              f"msg/s, {r['errors']} errors, delivered {r['delivered']}/{r['sent']}")
+        print(f"  latency p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, "
+              f"max {r['max_ms']:.1f} ms")
+    if "rebuild" in only:
+        r = bench_rebuild(args.rebuild_events)
+        print(f"Log of {r['events']:,} events: raw notification read {r['raw_per_s']:,.0f} ev/s, "
+              f"read+decode {r['decode_per_s']:,.0f} ev/s")
+        print(f"  chat_history rebuild {r['rebuild_per_s']:,.0f} ev/s "
+              f"(ratio to raw read {r['ratio_to_raw']:.2f})")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--send":
+        _, _, base_url, stream, bearer, per_s, count = sys.argv
+        asyncio.run(_send(base_url, stream, bearer, int(per_s), int(count)))
+    else:
+        main()

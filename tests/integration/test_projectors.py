@@ -1,0 +1,229 @@
+"""Projectors: exactly-once effect on at-least-once delivery. Redelivered and duplicated
+batches change nothing; a projector killed between batches loses and doubles nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from uuid import UUID
+
+import pytest
+
+from commands.create_channel import CreateChannel, create_channel
+from commands.go_live import GoLive, go_live
+from commands.register_user import RegisterUser, register_user
+from commands.send_message import Author, SendMessage, send_messages
+from infra.bootstrap import Services
+from infra.bus import LiveUpdate
+from infra.database import Tx
+from infra.envelope import EventEnvelope
+from infra.settings import Settings
+from projections.base import Projection, migrate, tracking_position
+from tests.harness import (
+    drop_namespace,
+    embedded_settings,
+    new_namespace,
+    production_settings,
+    require_services,
+)
+from workers.projector import ProjectorRunner
+
+ROOT = Path(__file__).resolve().parents[2]
+BINDINGS = [f"{t}.*" for t in ("ChatMessage.Sent",)] + ["_watermark"]
+
+
+class Counter(Projection):
+    """Counts events by adding one per event: NOT idempotent by itself, so any event
+    applied twice shows in the count."""
+
+    name = "counter"
+    types = ("ChatMessage.Sent",)
+    tables = ("event_counter",)
+    ddl = ["CREATE TABLE IF NOT EXISTS event_counter (k TEXT PRIMARY KEY, n BIGINT NOT NULL)"]
+
+    def apply(self, tx: Tx, events: Sequence[EventEnvelope]) -> list[LiveUpdate]:
+        tx.execute("INSERT INTO event_counter (k, n) VALUES ('sent', ?) ON CONFLICT (k) "
+                   "DO UPDATE SET n = event_counter.n + excluded.n", (len(events),))
+        return []
+
+
+def counted(services: Services) -> int:
+    row = services.db.fetch_one("SELECT n FROM event_counter WHERE k = 'sent'")
+    return int(row["n"]) if row else 0
+
+
+@pytest.fixture(params=["embedded", "production"])
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
+    if request.param == "embedded":
+        yield embedded_settings(tmp_path, projector_batch_size=50, relay_batch_size=40)
+        return
+    require_services()
+    namespace = new_namespace()
+    try:
+        yield production_settings(tmp_path, namespace, projector_batch_size=50,
+                                  relay_batch_size=40)
+    finally:
+        drop_namespace(namespace)
+
+
+def seed_messages(services: Services, count: int, *, batch: int = 250) -> UUID:
+    """A live stream with `count` chat messages, written through the command handlers."""
+    owner = register_user(RegisterUser(email="o@example.com", username="owner",
+                                       password="correct horse"), services.store, services.hasher)
+    channel = create_channel(CreateChannel(owner_id=owner.user.id, slug="seeded", name="Seeded"),
+                             services.store).channel
+    stream = go_live(GoLive(actor_id=owner.user.id, channel_id=channel.id), services.store).stream
+    author = Author(id=owner.user.id, username="owner", display_name="Owner")
+    for start in range(0, count, batch):
+        cmds = [SendMessage(stream_id=stream.id, author=author, content=f"m{i}")
+                for i in range(start, min(count, start + batch))]
+        assert all(not isinstance(r, Exception) for r in send_messages(cmds, services.store))
+    return stream.id
+
+
+async def test_redelivered_and_duplicated_batches_change_nothing(settings: Settings) -> None:
+    services = Services(settings)
+    try:
+        migrate(services.db, [Counter()])
+        await services.bus.connect()
+        runner = ProjectorRunner(Counter(), services.store, services.db, services.bus, prefetch=10)
+        consumer = await services.bus.consumer(runner.queue, BINDINGS, 10)
+        seed_messages(services, 300, batch=60)
+        await services.start(workers=["relay"])  # publishes the log to the bus
+
+        deliveries = []
+        deadline = time.monotonic() + 20
+        while len(deliveries) < 6 and time.monotonic() < deadline:
+            deliveries += await consumer.get_batch(6 - len(deliveries), timeout=0.5)
+        assert deliveries, "the relay published nothing"
+        await runner.handle(deliveries)
+        first = counted(services)
+        assert first > 0
+        # Crash before the acknowledgement: the broker hands the same batches out again.
+        await consumer.close()
+        consumer = await services.bus.consumer(runner.queue, BINDINGS, 10)
+        again = []
+        deadline = time.monotonic() + 10
+        while len(again) < len(deliveries) and time.monotonic() < deadline:
+            again += await consumer.get_batch(10, timeout=0.5)
+        assert [d.batch for d in again[: len(deliveries)]] == [d.batch for d in deliveries]
+        await runner.handle(again)
+        await consumer.ack(again)
+        # A duplicate publish of an already applied batch (e.g. a relay retry).
+        await services.bus.publish([(d.batch.events[0].routing_key, d.batch)
+                                    for d in deliveries if d.batch.events])
+        # Drain the rest of the log through the queue.
+        head = services.store.head()
+        deadline = time.monotonic() + 20
+        while runner.position < head and time.monotonic() < deadline:
+            batch = await consumer.get_batch(50, timeout=0.5)
+            if batch:
+                await runner.handle(batch)
+                await consumer.ack(batch)
+        await consumer.close()
+        assert runner.position == head
+        assert counted(services) == 300
+    finally:
+        await services.stop()
+        services.close()
+
+
+async def test_projector_killed_between_batches_resumes_exactly(settings: Settings) -> None:
+    services = Services(settings)
+    try:
+        migrate(services.db, [Counter()])
+        stream_id = seed_messages(services, 1500, batch=100)
+        await services.start(workers=["relay"])
+        total = 1500
+
+        for _attempt in range(3):  # kill it mid-way a few times
+            runner = ProjectorRunner(Counter(), services.store, services.db, services.bus,
+                                     batch_size=50, prefetch=5)
+            stopping = asyncio.Event()
+            task = asyncio.create_task(runner.run(stopping))
+            deadline = time.monotonic() + 20
+            start = tracking_position(services.db, "counter")
+            while tracking_position(services.db, "counter") <= start + 100:
+                assert time.monotonic() < deadline, "projector made no progress"
+                await asyncio.sleep(0.005)
+            task.cancel()  # no clean stop: whatever was not acknowledged is redelivered
+            await asyncio.gather(task, return_exceptions=True)
+            assert counted(services) < total or tracking_position(services.db, "counter") > 0
+
+        runner = ProjectorRunner(Counter(), services.store, services.db, services.bus,
+                                 batch_size=50, prefetch=5)
+        stopping = asyncio.Event()
+        task = asyncio.create_task(runner.run(stopping))
+        head = services.store.head()
+        deadline = time.monotonic() + 30
+        while tracking_position(services.db, "counter") < head:
+            assert time.monotonic() < deadline, "projector did not catch up"
+            await asyncio.sleep(0.02)
+        stopping.set()
+        await task
+        assert counted(services) == total
+        assert stream_id
+    finally:
+        await services.stop()
+        services.close()
+
+
+def _tracking(services: Services, name: str) -> int:
+    return tracking_position(services.db, name)
+
+
+async def test_projector_process_killed_with_sigkill_loses_and_doubles_nothing(
+        tmp_path: Path) -> None:
+    """A real `aethex project` process on PostgreSQL + RabbitMQ, killed with SIGKILL
+    while it works, then restarted."""
+    require_services()
+    namespace = new_namespace()
+    settings = production_settings(tmp_path, namespace)
+    services = Services(settings)
+    env = {**os.environ, "AETHEX_DATABASE_URL": settings.database_url or "",
+           "AETHEX_RABBITMQ_URL": settings.rabbitmq_url or "", "AETHEX_NAMESPACE": namespace,
+           "AETHEX_JWT_SECRET": "x" * 32, "AETHEX_PROJECTOR_BATCH_SIZE": "100",
+           "AETHEX_DATA_DIR": str(tmp_path / "proc-var"), "AETHEX_LOG_LEVEL": "WARNING"}
+    cmd = [sys.executable, "-m", "infra.cli", "project", "chat_history"]
+    proc = None
+    try:
+        stream_id = seed_messages(services, 6000, batch=500)
+        await services.start(workers=["relay"])
+        head = services.store.head()
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env)
+        deadline = time.monotonic() + 60
+        while _tracking(services, "chat_history") == 0:
+            assert time.monotonic() < deadline and proc.poll() is None, "no progress"
+            await asyncio.sleep(0.005)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        killed_at = _tracking(services, "chat_history")
+        assert killed_at < head, "killed too late to prove anything; make the log longer"
+
+        # More messages arrive while it is down; they must not be lost either.
+        author = Author(id=UUID(int=1), username="late", display_name="Late")
+        send_messages([SendMessage(stream_id=stream_id, author=author, content=f"late {i}")
+                       for i in range(50)], services.store)
+        head = services.store.head()
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env)
+        deadline = time.monotonic() + 60
+        while _tracking(services, "chat_history") < head:
+            assert time.monotonic() < deadline and proc.poll() is None, "did not catch up"
+            await asyncio.sleep(0.05)
+        row = services.db.fetch_one(
+            "SELECT COUNT(*) AS n, COUNT(DISTINCT id) AS d FROM chat_messages WHERE stream_id = ?",
+            (str(stream_id),))
+        assert row == {"n": 6050, "d": 6050}
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            proc.wait(10)
+        await services.stop()
+        services.close()
+        drop_namespace(namespace)

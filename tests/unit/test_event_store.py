@@ -1,0 +1,113 @@
+"""The EventStore adapter over SQLite: typed loads, atomic saves, optimistic concurrency,
+listeners and filtered reads."""
+
+from __future__ import annotations
+
+from uuid import uuid4
+
+import pytest
+
+from domain.channel import Channel
+from domain.errors import Conflict, NotFound
+from domain.stream import Stream
+from domain.unique_name import UniqueName
+from domain.user import User
+from infra.event_store import EventStore
+
+from .support import World
+
+
+def test_get_of_an_unknown_id_is_not_found(store: EventStore) -> None:
+    with pytest.raises(NotFound) as info:
+        store.get(uuid4(), Channel)
+    assert "channel" in info.value.message
+    with pytest.raises(NotFound) as info:
+        store.get(uuid4(), User, what="user")
+    assert info.value.message.startswith("user ")
+    assert store.find(uuid4(), Stream) is None
+
+
+def test_get_of_the_wrong_kind_is_not_found(store: EventStore, owner: User) -> None:
+    assert store.get(owner.id, User).username == "owner"
+    with pytest.raises(NotFound):
+        store.get(owner.id, Channel)
+    assert store.find(owner.id, Stream) is None
+
+
+def test_save_is_atomic_and_returns_the_last_position(store: EventStore) -> None:
+    assert store.head() == 0
+    a = UniqueName.claim("slug", "a", uuid4())
+    b = UniqueName.claim("slug", "b", uuid4())
+    assert store.save(a, b) == 2
+    assert store.head() == 2
+    # A second claim on "b" fails, and takes the claim on "c" down with it.
+    c = UniqueName.claim("slug", "c", uuid4())
+    with pytest.raises(Conflict):
+        store.save(c, UniqueName.claim("slug", "B", uuid4()))
+    assert store.head() == 2
+    assert store.find(c.id, UniqueName) is None
+
+
+def test_saving_nothing_returns_zero(store: EventStore, channel: Channel) -> None:
+    head = store.head()
+    loaded = store.get(channel.id, Channel)
+    assert store.save(loaded) == 0
+    assert store.save_positions(loaded) == {}
+    assert store.head() == head
+
+
+def test_stale_aggregate_is_a_conflict(store: EventStore, channel: Channel) -> None:
+    first = store.get(channel.id, Channel)
+    second = store.get(channel.id, Channel)
+    first.go_live(uuid4())
+    store.save(first)
+    second.go_live(uuid4())  # decided on stale state: the channel looked free
+    with pytest.raises(Conflict):
+        store.save(second)
+    assert store.get(channel.id, Channel).current_stream_id == first.current_stream_id
+
+
+def test_save_positions_gives_each_aggregates_last_position(store: EventStore) -> None:
+    head = store.head()
+    a = UniqueName.claim("slug", "a", uuid4())
+    c = Channel(owner_id=uuid4(), slug="ccc", name="c", description="", category="x",
+                tags=[], is_public=True, stream_key="k")
+    c.go_live(uuid4())  # two events for c
+    positions = store.save_positions(a, c)
+    assert positions == {a.id: head + 1, c.id: head + 3}
+
+
+def test_listeners_hear_each_save_once_with_its_position(store: EventStore) -> None:
+    heard: list[int] = []
+    store.on_saved(heard.append)
+    p1 = store.save(UniqueName.claim("slug", "a", uuid4()))
+    store.save_positions(
+        UniqueName.claim("slug", "b", uuid4()), UniqueName.claim("slug", "c", uuid4())
+    )
+    store.save(store.get(UniqueName.create_id("slug", "a"), UniqueName))  # nothing to save
+    assert heard == [p1, p1 + 2]
+
+
+def test_read_pages_and_filters(store: EventStore, world: World, channel: Channel) -> None:
+    world.live_stream(channel)
+    everything, upto = store.read(0, 1000)
+    assert [e.position for e in everything] == list(range(1, store.head() + 1))
+    assert upto == store.head()
+
+    page, upto = store.read(2, 3)
+    assert [e.position for e in page] == [3, 4, 5]
+    assert upto == 5
+
+    only, upto = store.read(0, 1000, types=["Stream.Started", "Channel.WentLive"])
+    assert sorted(e.type for e in only) == ["Channel.WentLive", "Stream.Started"]
+    assert upto == max(e.position for e in only)
+
+
+def test_read_with_stop_reports_the_stop_as_scanned(store: EventStore, channel: Channel) -> None:
+    head = store.head()
+    events, upto = store.read(0, 1000, types=["Stream.Started"], stop=head)
+    assert events == []
+    assert upto == head  # nothing of that type up to `head`, and all of it was scanned
+    events, upto = store.read(0, 2, stop=head)
+    assert [e.position for e in events] == [1, 2]
+    assert upto == 2  # a full page: only scanned up to its last event

@@ -1,0 +1,242 @@
+"""GroupCommitter: batching of concurrent submits, per-caller results and errors, close."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+
+import pytest
+
+from commands.group_commit import GroupCommitter
+
+WAIT = 5.0  # generous upper bound for a future to resolve; the happy path takes ms
+
+
+class Recorder:
+    """A run_batch that records batch sizes, can be held closed, and doubles each command;
+    negative commands come back as a ValueError for that caller only."""
+
+    def __init__(self, pause_s: float = 0.0) -> None:
+        self.batches: list[list[int]] = []
+        self.pause_s = pause_s
+        self.gate = threading.Event()
+        self.gate.set()
+        self.entered = threading.Event()
+
+    def __call__(self, commands: list[int]) -> Sequence[int | BaseException]:
+        self.entered.set()
+        self.gate.wait(WAIT)
+        self.batches.append(list(commands))
+        time.sleep(self.pause_s)
+        return [ValueError(f"bad {c}") if c < 0 else c * 2 for c in commands]
+
+    @property
+    def sizes(self) -> list[int]:
+        return [len(b) for b in self.batches]
+
+
+@pytest.fixture
+def recorder() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture
+def committer(recorder: Recorder) -> Iterator[GroupCommitter[int, int]]:
+    gc: GroupCommitter[int, int] = GroupCommitter(recorder, window_s=0.005)
+    yield gc
+    gc.close()
+
+
+def hold_first_batch(gc: GroupCommitter[int, int], recorder: Recorder) -> Future[int]:
+    """Submits 0 and keeps its batch running until `recorder.gate` is set, so what is
+    submitted meanwhile queues up for the next batch."""
+    recorder.gate.clear()
+    first = gc.submit(0)
+    assert recorder.entered.wait(WAIT)
+    return first
+
+
+def test_concurrent_submits_are_batched_and_each_gets_its_own_result() -> None:
+    recorder = Recorder(pause_s=0.02)
+    gc: GroupCommitter[int, int] = GroupCommitter(recorder, window_s=0.005)
+    n = 60
+    barrier = threading.Barrier(n)
+    results: dict[int, int] = {}
+
+    def client(i: int) -> None:
+        barrier.wait()
+        results[i] = gc.submit(i).result(timeout=WAIT)
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(WAIT)
+    gc.close()
+
+    assert results == {i: i * 2 for i in range(n)}
+    assert sum(recorder.sizes) == n
+    assert sorted(c for b in recorder.batches for c in b) == list(range(n))
+    assert len(recorder.batches) < n
+    assert max(recorder.sizes) > 1
+
+
+def test_submit_order_is_kept_within_a_batch(
+    committer: GroupCommitter[int, int], recorder: Recorder
+) -> None:
+    first = hold_first_batch(committer, recorder)
+    futures = [committer.submit(i) for i in range(1, 11)]
+    recorder.gate.set()
+    assert [f.result(WAIT) for f in futures] == [i * 2 for i in range(1, 11)]
+    assert first.result(WAIT) == 0
+    assert recorder.batches == [[0], list(range(1, 11))]
+
+
+def test_an_exception_result_goes_to_its_caller_only(
+    committer: GroupCommitter[int, int], recorder: Recorder
+) -> None:
+    first = hold_first_batch(committer, recorder)
+    ok1, bad, ok2 = committer.submit(1), committer.submit(-1), committer.submit(2)
+    recorder.gate.set()
+    assert first.result(WAIT) == 0
+    assert ok1.result(WAIT) == 2
+    assert ok2.result(WAIT) == 4
+    with pytest.raises(ValueError, match="bad -1"):
+        bad.result(WAIT)
+    assert recorder.batches[1] == [1, -1, 2]  # they really shared a batch
+
+
+def test_an_exception_raised_by_run_batch_goes_to_every_caller_of_that_batch() -> None:
+    recorder = Recorder()
+    boom = RuntimeError("database down")
+
+    def run_batch(commands: list[int]) -> Sequence[int | BaseException]:
+        results = recorder(commands)
+        if 13 in commands:
+            raise boom
+        return results
+
+    gc: GroupCommitter[int, int] = GroupCommitter(run_batch, window_s=0.005)
+    try:
+        first = hold_first_batch(gc, recorder)
+        doomed = [gc.submit(c) for c in (11, 12, 13)]
+        recorder.gate.set()
+        assert first.result(WAIT) == 0  # an earlier batch is unaffected
+        for f in doomed:
+            with pytest.raises(RuntimeError) as info:
+                f.result(WAIT)
+            assert info.value is boom
+        # the writer survives and serves the next batch
+        assert gc.submit(5).result(WAIT) == 10
+    finally:
+        gc.close()
+
+
+def test_max_batch_bounds_the_batch_size(recorder: Recorder) -> None:
+    gc: GroupCommitter[int, int] = GroupCommitter(recorder, window_s=0.05, max_batch=4)
+    try:
+        hold_first_batch(gc, recorder)
+        futures = [gc.submit(i) for i in range(1, 11)]
+        recorder.gate.set()
+        assert [f.result(WAIT) for f in futures] == [i * 2 for i in range(1, 11)]
+    finally:
+        gc.close()
+    assert recorder.sizes == [1, 4, 4, 2]
+
+
+def test_on_batch_hears_each_successful_batch_size(recorder: Recorder) -> None:
+    heard: list[int] = []
+    gc: GroupCommitter[int, int] = GroupCommitter(recorder, window_s=0.005,
+                                                  on_batch=heard.append)
+    try:
+        hold_first_batch(gc, recorder)
+        futures = [gc.submit(i) for i in range(1, 4)]
+        recorder.gate.set()
+        for f in futures:
+            f.result(WAIT)
+    finally:
+        gc.close()
+    assert heard == [1, 3]
+
+
+def test_a_cancelled_submit_is_not_run(
+    committer: GroupCommitter[int, int], recorder: Recorder
+) -> None:
+    hold_first_batch(committer, recorder)
+    cancelled, kept = committer.submit(7), committer.submit(8)
+    assert cancelled.cancel()
+    recorder.gate.set()
+    assert kept.result(WAIT) == 16
+    assert recorder.batches[1] == [8]
+
+
+async def test_awaiting_the_committer(committer: GroupCommitter[int, int]) -> None:
+    assert await committer(21) == 42
+    with pytest.raises(ValueError):
+        await committer(-4)
+
+
+def test_close_drains_what_was_submitted_then_stops_the_thread(recorder: Recorder) -> None:
+    gc: GroupCommitter[int, int] = GroupCommitter(recorder, window_s=0.001, max_batch=2)
+    hold_first_batch(gc, recorder)
+    futures = [gc.submit(i) for i in range(1, 8)]
+    threading.Timer(0.05, recorder.gate.set).start()
+    gc.close()
+    assert not gc._thread.is_alive()
+    assert all(f.done() for f in futures)
+    assert [f.result() for f in futures] == [i * 2 for i in range(1, 8)]
+
+
+def test_submit_after_close_raises(recorder: Recorder) -> None:
+    gc: GroupCommitter[int, int] = GroupCommitter(recorder)
+    gc.close()
+    gc.close()  # idempotent
+    assert not gc._thread.is_alive()
+    with pytest.raises(RuntimeError, match="closed"):
+        gc.submit(1)
+    assert recorder.batches == []
+
+
+# -- failures after run_batch must not wedge the writer ------------------------------------
+
+def test_a_failing_on_batch_hook_still_delivers_results_and_keeps_the_writer(
+    recorder: Recorder,
+) -> None:
+    """The batch was committed; a metrics hook failing must not leave its callers (and
+    every later caller) waiting forever."""
+
+    def broken_hook(size: int) -> None:
+        raise RuntimeError("metrics backend down")
+
+    gc: GroupCommitter[int, int] = GroupCommitter(recorder, window_s=0.001,
+                                                  on_batch=broken_hook)
+    try:
+        first = gc.submit(1)
+        try:
+            result = first.result(timeout=1.0)
+        except FutureTimeout:
+            pytest.fail("the caller never heard back: on_batch raised in the writer thread")
+        assert result == 2
+        assert gc.submit(2).result(timeout=1.0) == 4
+    finally:
+        gc.close(timeout=1.0)
+
+
+def test_a_run_batch_with_too_few_results_fails_its_callers_and_keeps_the_writer() -> None:
+    def short(commands: list[int]) -> Sequence[int | BaseException]:
+        return [c for c in commands if c != 99]  # forgets one result
+
+    gc: GroupCommitter[int, int] = GroupCommitter(short, window_s=0.001)
+    try:
+        future = gc.submit(99)
+        try:
+            exc = future.exception(timeout=1.0)
+        except FutureTimeout:
+            pytest.fail("the caller never heard back: the writer thread died on zip(strict)")
+        assert exc is not None
+        assert gc.submit(3).result(timeout=1.0) == 3
+    finally:
+        gc.close(timeout=1.0)
