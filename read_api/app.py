@@ -32,16 +32,26 @@ def create_app(services: Services, *, announce: bool = False) -> Litestar:
         await services.start(live=hub.dispatch)
         if announce:
             s = services.settings
-            print(f"AeThex Live is up: http://{s.host}:{s.port}  (API docs: "
-                  f"http://{s.host}:{s.port}/schema)", file=sys.stdout, flush=True)
+            print(
+                f"AeThex Live is up: http://{s.host}:{s.port}  (API docs: "
+                f"http://{s.host}:{s.port}/schema)",
+                file=sys.stdout,
+                flush=True,
+            )
         try:
             yield
         finally:
             await services.stop()
 
     app = Litestar(
-        route_handlers=[AuthController, ChannelController, HealthController, MessageController,
-                        StreamController, stream_socket],
+        route_handlers=[
+            AuthController,
+            ChannelController,
+            HealthController,
+            MessageController,
+            StreamController,
+            stream_socket,
+        ],
         dependencies={"services": Provide(provide_services)},
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[request_id_middleware],

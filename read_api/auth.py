@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, get, post
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
+from litestar.params import JSONBody
 
 from commands.register_user import RegisterUser, register_user
 from domain.errors import Unauthenticated
@@ -18,11 +19,16 @@ from read_api.schemas import LoginBody, RegisterBody
 
 
 def user_view(user: User) -> dict[str, Any]:
-    return {"id": str(user.id), "email": user.email, "username": user.username,
-            "displayName": user.display_name, "createdAt": user.created_on.isoformat()}
+    return {
+        "id": str(user.id),
+        "email": user.email,
+        "username": user.username,
+        "displayName": user.display_name,
+        "createdAt": user.created_on.isoformat(),
+    }
 
 
-def _log_in(services: Services, email: str, password: str) -> User:
+def _log_in(services: NamedDependency[Services], email: str, password: str) -> User:
     refused = Unauthenticated("wrong email or password")
     try:
         email = normalise_email(email)
@@ -39,8 +45,10 @@ def _log_in(services: Services, email: str, password: str) -> User:
 
 
 # A real argon2id hash of a random string: verifying against it costs what a real check does.
-_DUMMY_HASH = ("$argon2id$v=19$m=65536,t=3,p=4$n8bcZsT3Z8mcIVkf33PlgQ$"
-               "RjZWsDotWjsPkVRylphkOfoVS/z2bSGJ5gtPNUpAG98")
+_DUMMY_HASH = (
+    "$argon2id$v=19$m=65536,t=3,p=4$n8bcZsT3Z8mcIVkf33PlgQ$"
+    "RjZWsDotWjsPkVRylphkOfoVS/z2bSGJ5gtPNUpAG98"
+)
 
 
 class AuthController(Controller):
@@ -48,28 +56,49 @@ class AuthController(Controller):
     tags = ["auth"]
 
     @post("/register", status_code=201)
-    async def register(self, data: RegisterBody, services: Services) -> dict[str, Any]:
+    async def register(
+        self, data: JSONBody[RegisterBody], services: NamedDependency[Services]
+    ) -> dict[str, Any]:
         """Creates an account and returns it with an access token."""
         result = await services.run(
             register_user,
-            RegisterUser(email=data.email, username=data.username, password=data.password,
-                         display_name=data.display_name),
-            services.store, services.hasher)
+            RegisterUser(
+                email=data.email,
+                username=data.username,
+                password=data.password,
+                display_name=data.display_name,
+            ),
+            services.store,
+            services.hasher,
+        )
         user = result.user
         token = services.tokens.issue(user.id, user.username, user.display_name)
-        return {"user": user_view(user), "token": token, "tokenType": "Bearer",
-                "expiresIn": services.tokens.ttl_s, "position": result.position}
+        return {
+            "user": user_view(user),
+            "token": token,
+            "tokenType": "Bearer",
+            "expiresIn": services.tokens.ttl_s,
+            "position": result.position,
+        }
 
     @post("/login", status_code=200)
-    async def login(self, data: LoginBody, services: Services) -> dict[str, Any]:
+    async def login(
+        self, data: JSONBody[LoginBody], services: NamedDependency[Services]
+    ) -> dict[str, Any]:
         """Exchanges email and password for an access token."""
         user = await services.run(_log_in, services, data.email, data.password)
         token = services.tokens.issue(user.id, user.username, user.display_name)
-        return {"user": user_view(user), "token": token, "tokenType": "Bearer",
-                "expiresIn": services.tokens.ttl_s}
+        return {
+            "user": user_view(user),
+            "token": token,
+            "tokenType": "Bearer",
+            "expiresIn": services.tokens.ttl_s,
+        }
 
     @get("/user", dependencies={"principal": Provide(provide_principal)})
-    async def current_user(self, principal: Principal, services: Services) -> dict[str, Any]:
+    async def current_user(
+        self, principal: NamedDependency[Principal], services: NamedDependency[Services]
+    ) -> dict[str, Any]:
         """The signed-in user (read from the event store: always current)."""
         user = await services.run(services.store.get, principal.user_id, User)
         return user_view(user)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, delete, get, post, put
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from commands.create_channel import CreateChannel, create_channel
 from commands.grant_moderator import GrantModerator, grant_moderator
@@ -25,9 +26,14 @@ CHANNEL_READ_MODELS = ("channel_page", "stream_status", "users")
 def channel_view(channel: Channel) -> dict[str, Any]:
     """The channel as its owner just changed it (no stream key: that has its own route)."""
     return {
-        "id": str(channel.id), "slug": channel.slug, "name": channel.name,
-        "description": channel.description, "category": channel.category,
-        "tags": channel.tags, "isPublic": channel.is_public, "creatorId": str(channel.owner_id),
+        "id": str(channel.id),
+        "slug": channel.slug,
+        "name": channel.name,
+        "description": channel.description,
+        "category": channel.category,
+        "tags": channel.tags,
+        "isPublic": channel.is_public,
+        "creatorId": str(channel.owner_id),
         "currentStreamId": str(channel.current_stream_id) if channel.current_stream_id else None,
         "moderatorIds": sorted(str(m) for m in channel.moderator_ids),
     }
@@ -41,52 +47,109 @@ class ChannelController(Controller):
     tags = ["channels"]
 
     @post("/", status_code=201, dependencies=auth)
-    async def create(self, data: CreateChannelBody, principal: Principal,
-                     services: Services) -> dict[str, Any]:
+    async def create(
+        self,
+        data: JSONBody[CreateChannelBody],
+        principal: NamedDependency[Principal],
+        services: NamedDependency[Services],
+    ) -> dict[str, Any]:
         """Creates a channel owned by the caller, with a unique slug."""
-        result = await services.run(create_channel, CreateChannel(
-            owner_id=principal.user_id, slug=data.slug, name=data.name,
-            description=data.description, category=data.category, tags=data.tags,
-            is_public=data.is_public), services.store)
+        result = await services.run(
+            create_channel,
+            CreateChannel(
+                owner_id=principal.user_id,
+                slug=data.slug,
+                name=data.name,
+                description=data.description,
+                category=data.category,
+                tags=data.tags,
+                is_public=data.is_public,
+            ),
+            services.store,
+        )
         return {**channel_view(result.channel), "position": result.position}
 
     @get("/{slug:str}")
-    async def by_slug(self, slug: str, services: Services,
-                      after: int | None = None) -> dict[str, Any]:
+    async def by_slug(
+        self,
+        slug: FromPath[str],
+        services: NamedDependency[Services],
+        after: FromQuery[int | None] = None,
+    ) -> dict[str, Any]:
         """The channel page: live status, current stream, counts."""
-        await services.positions.wait(CHANNEL_READ_MODELS, after,
-                                      services.settings.read_wait_timeout_s)
+        await services.positions.wait(
+            CHANNEL_READ_MODELS, after, services.settings.read_wait_timeout_s
+        )
         view = await services.run(get_channel_by_slug, services.db, slug)
         if view is None:
             raise NotFound(f"channel {slug!r} not found")
         return view
 
     @put("/{channel_id:str}", dependencies=auth)
-    async def update(self, channel_id: str, data: UpdateChannelBody, principal: Principal,
-                     services: Services) -> dict[str, Any]:
+    async def update(
+        self,
+        channel_id: FromPath[str],
+        data: JSONBody[UpdateChannelBody],
+        principal: NamedDependency[Principal],
+        services: NamedDependency[Services],
+    ) -> dict[str, Any]:
         """Changes the channel's details (owner only)."""
-        result = await services.run(update_channel, UpdateChannel(
-            actor_id=principal.user_id, channel_id=parse_id(channel_id, "channel"),
-            name=data.name, description=data.description, category=data.category,
-            tags=data.tags, is_public=data.is_public), services.store)
+        result = await services.run(
+            update_channel,
+            UpdateChannel(
+                actor_id=principal.user_id,
+                channel_id=parse_id(channel_id, "channel"),
+                name=data.name,
+                description=data.description,
+                category=data.category,
+                tags=data.tags,
+                is_public=data.is_public,
+            ),
+            services.store,
+        )
         return {**channel_view(result.channel), "position": result.position}
 
     @put("/{channel_id:str}/moderators/{user_id:str}", dependencies=auth)
-    async def grant(self, channel_id: str, user_id: str, principal: Principal,
-                    services: Services) -> dict[str, Any]:
+    async def grant(
+        self,
+        channel_id: FromPath[str],
+        user_id: FromPath[str],
+        principal: NamedDependency[Principal],
+        services: NamedDependency[Services],
+    ) -> dict[str, Any]:
         """Makes a user a moderator of the channel (owner only)."""
-        position = await services.run(grant_moderator, GrantModerator(
-            actor_id=principal.user_id, channel_id=parse_id(channel_id, "channel"),
-            user_id=parse_id(user_id, "user")), services.store)
-        return {"channelId": channel_id, "userId": user_id, "moderator": True,
-                "position": position}
+        position = await services.run(
+            grant_moderator,
+            GrantModerator(
+                actor_id=principal.user_id,
+                channel_id=parse_id(channel_id, "channel"),
+                user_id=parse_id(user_id, "user"),
+            ),
+            services.store,
+        )
+        return {"channelId": channel_id, "userId": user_id, "moderator": True, "position": position}
 
     @delete("/{channel_id:str}/moderators/{user_id:str}", status_code=200, dependencies=auth)
-    async def revoke(self, channel_id: str, user_id: str, principal: Principal,
-                     services: Services) -> dict[str, Any]:
+    async def revoke(
+        self,
+        channel_id: FromPath[str],
+        user_id: FromPath[str],
+        principal: NamedDependency[Principal],
+        services: NamedDependency[Services],
+    ) -> dict[str, Any]:
         """Takes a user's moderator rights away (owner only)."""
-        position = await services.run(revoke_moderator, RevokeModerator(
-            actor_id=principal.user_id, channel_id=parse_id(channel_id, "channel"),
-            user_id=parse_id(user_id, "user")), services.store)
-        return {"channelId": channel_id, "userId": user_id, "moderator": False,
-                "position": position}
+        position = await services.run(
+            revoke_moderator,
+            RevokeModerator(
+                actor_id=principal.user_id,
+                channel_id=parse_id(channel_id, "channel"),
+                user_id=parse_id(user_id, "user"),
+            ),
+            services.store,
+        )
+        return {
+            "channelId": channel_id,
+            "userId": user_id,
+            "moderator": False,
+            "position": position,
+        }

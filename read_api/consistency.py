@@ -40,7 +40,8 @@ class PositionBoard:
     def positions(self, names: Sequence[str]) -> dict[str, int]:
         marks = ",".join("?" for _ in names)
         rows = self.db.fetch_all(
-            f"SELECT name, position FROM projection_tracking WHERE name IN ({marks})", tuple(names))
+            f"SELECT name, position FROM projection_tracking WHERE name IN ({marks})", tuple(names)
+        )
         found = {r["name"]: int(r["position"]) for r in rows}
         return {n: found.get(n, 0) for n in names}
 
@@ -58,7 +59,9 @@ class PositionBoard:
             if remaining <= 0:
                 raise NotCaughtUp(
                     f"read model {', '.join(behind)} has not reached position {position} yet; "
-                    "retry shortly", field="after")
+                    "retry shortly",
+                    field="after",
+                )
             changed = self._changed
             if changed is None:
                 await asyncio.sleep(min(self.poll_s, remaining))

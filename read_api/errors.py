@@ -16,19 +16,42 @@ from read_api.consistency import NotCaughtUp
 log = structlog.get_logger(__name__)
 
 PROBLEM = "application/problem+json"
-STATUS = {NotFound: 404, Forbidden: 403, Unauthenticated: 401, Conflict: 409, Invalid: 422,
-          NotCaughtUp: 503}
-TITLES = {400: "Bad request", 401: "Unauthenticated", 403: "Forbidden", 404: "Not found",
-          405: "Method not allowed", 409: "Conflict", 413: "Payload too large",
-          415: "Unsupported media type", 422: "Invalid request", 429: "Too many requests",
-          500: "Internal server error", 503: "Service unavailable"}
+STATUS = {
+    NotFound: 404,
+    Forbidden: 403,
+    Unauthenticated: 401,
+    Conflict: 409,
+    Invalid: 422,
+    NotCaughtUp: 503,
+}
+TITLES = {
+    400: "Bad request",
+    401: "Unauthenticated",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Payload too large",
+    415: "Unsupported media type",
+    422: "Invalid request",
+    429: "Too many requests",
+    500: "Internal server error",
+    503: "Service unavailable",
+}
 _PATH_RE = re.compile(r"at `\$((?:\.[A-Za-z_]\w*|\[\d+\])*)`")
 _MISSING_RE = re.compile(r"missing required field `([^`]+)`")
 
 
-def problem(request: Request[Any, Any, Any], status: int, detail: str, *, code: str,
-            field: str | None = None, errors: list[dict[str, Any]] | None = None,
-            headers: dict[str, str] | None = None) -> Response[dict[str, Any]]:
+def problem(
+    request: Request[Any, Any, Any],
+    status: int,
+    detail: str,
+    *,
+    code: str,
+    field: str | None = None,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[dict[str, Any]]:
     body: dict[str, Any] = {
         "type": f"/problems/{code}",
         "title": TITLES.get(status, "Error"),
@@ -67,8 +90,9 @@ def _field_of(message: str, key: str | None) -> str | None:
     return key
 
 
-def validation_error(request: Request[Any, Any, Any],
-                     exc: ValidationException) -> Response[dict[str, Any]]:
+def validation_error(
+    request: Request[Any, Any, Any], exc: ValidationException
+) -> Response[dict[str, Any]]:
     errors: list[dict[str, Any]] = []
     extra = exc.extra if isinstance(exc.extra, list) else []
     for item in extra:
@@ -82,16 +106,20 @@ def validation_error(request: Request[Any, Any, Any],
     body_problem = any(e.get("source") in (None, "body") for e in errors)
     status = 422 if body_problem else 400
     detail = f"{first['field']}: {first['message']}" if first.get("field") else first["message"]
-    return problem(request, status, detail, code="invalid", field=first.get("field"),
-                   errors=errors)
+    return problem(request, status, detail, code="invalid", field=first.get("field"), errors=errors)
 
 
 def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
     status = exc.status_code
     code = "not_found" if status == 404 else "http_error"
     if status == 400 and "JSON" in str(exc.detail):
-        return problem(request, 400, f"the body is not valid JSON: {exc.detail}",
-                       code="malformed", field="body")
+        return problem(
+            request,
+            400,
+            f"the body is not valid JSON: {exc.detail}",
+            code="malformed",
+            field="body",
+        )
     return problem(request, status, str(exc.detail), code=code, headers=exc.headers)
 
 

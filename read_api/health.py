@@ -5,15 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Response, get
+from litestar.di import NamedDependency
 
 from infra.bootstrap import Services
 
 
-def _probe_store(services: Services) -> int:
+def _probe_store(services: NamedDependency[Services]) -> int:
     return services.store.head()
 
 
-def _probe_db(services: Services) -> None:
+def _probe_db(services: NamedDependency[Services]) -> None:
     services.db.fetch_one("SELECT 1 AS ok")
 
 
@@ -27,7 +28,7 @@ class HealthController(Controller):
         return {"status": "ok"}
 
     @get("/ready")
-    async def ready(self, services: Services) -> Response[dict[str, Any]]:
+    async def ready(self, services: NamedDependency[Services]) -> Response[dict[str, Any]]:
         checks: dict[str, str] = {}
         head = 0
         for name, probe in (("eventStore", _probe_store), ("readModels", _probe_db)):
@@ -44,6 +45,10 @@ class HealthController(Controller):
         else:
             checks["bus"] = "ok" if services.started else "error: not started"
         ok = all(v == "ok" for v in checks.values())
-        body = {"status": "ok" if ok else "unavailable", "checks": checks, "head": head,
-                "projections": {n: r.position for n, r in services.runners.items()}}
+        body = {
+            "status": "ok" if ok else "unavailable",
+            "checks": checks,
+            "head": head,
+            "projections": {n: r.position for n, r in services.runners.items()},
+        }
         return Response(body, status_code=200 if ok else 503)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, delete
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath
 
 from commands.delete_message import DeleteMessage, delete_message
 from infra.auth import Principal
@@ -17,15 +18,26 @@ class MessageController(Controller):
     path = "/api/messages"
     tags = ["chat"]
 
-    @delete("/{message_id:str}", status_code=200,
-            dependencies={"principal": Provide(provide_principal)})
-    async def remove(self, message_id: str, principal: Principal,
-                     services: Services) -> dict[str, Any]:
+    @delete(
+        "/{message_id:str}", status_code=200, dependencies={"principal": Provide(provide_principal)}
+    )
+    async def remove(
+        self,
+        message_id: FromPath[str],
+        principal: NamedDependency[Principal],
+        services: NamedDependency[Services],
+    ) -> dict[str, Any]:
         """Soft-deletes a message; deleting twice is harmless."""
-        result = await services.run(delete_message, DeleteMessage(
-            actor_id=principal.user_id, message_id=parse_id(message_id, "message")),
-            services.store)
+        result = await services.run(
+            delete_message,
+            DeleteMessage(actor_id=principal.user_id, message_id=parse_id(message_id, "message")),
+            services.store,
+        )
         m = result.message
-        return {"id": str(m.id), "streamId": str(m.stream_id), "deleted": True,
-                "deletedAt": m.deleted_at.isoformat() if m.deleted_at else None,
-                "position": result.position}
+        return {
+            "id": str(m.id),
+            "streamId": str(m.stream_id),
+            "deleted": True,
+            "deletedAt": m.deleted_at.isoformat() if m.deleted_at else None,
+            "position": result.position,
+        }

@@ -39,8 +39,12 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
                 await app(scope, receive, send_with_id)
             finally:
                 if scope["type"] == "http":
-                    log.info("request", method=scope.get("method"), path=scope.get("path"),
-                             status=status,
-                             ms=round((time.perf_counter() - started) * 1000, 2))
+                    log.info(
+                        "request",
+                        method=scope.get("method"),
+                        path=scope.get("path"),
+                        status=status,
+                        ms=round((time.perf_counter() - started) * 1000, 2),
+                    )
 
     return middleware

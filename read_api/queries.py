@@ -15,11 +15,14 @@ def get_stream(db: Database, stream_id: str) -> dict[str, Any] | None:
     return stream_view(row) if row else None
 
 
-def list_messages(db: Database, stream_id: str, *, before: int | None,
-                  limit: int) -> tuple[list[dict[str, Any]], int | None]:
+def list_messages(
+    db: Database, stream_id: str, *, before: int | None, limit: int
+) -> tuple[list[dict[str, Any]], int | None]:
     """Newest first; `before` is the cursor (a position) from the previous page."""
-    sql = ("SELECT id, stream_id, channel_id, user_id, username, display_name, badges, content, "
-           "created_at, position FROM chat_messages WHERE stream_id = ? AND deleted_at IS NULL")
+    sql = (
+        "SELECT id, stream_id, channel_id, user_id, username, display_name, badges, content, "
+        "created_at, position FROM chat_messages WHERE stream_id = ? AND deleted_at IS NULL"
+    )
     params: list[Any] = [stream_id]
     if before is not None:
         sql += " AND position < ?"
@@ -35,8 +38,12 @@ def list_messages(db: Database, stream_id: str, *, before: int | None,
 
 def _user_view(row: dict[str, Any], *, private: bool = False) -> dict[str, Any]:
     view = {
-        "id": row["id"], "username": row["username"], "displayName": row["display_name"],
-        "avatar": row.get("avatar"), "bio": row.get("bio"), "createdAt": row["created_at"],
+        "id": row["id"],
+        "username": row["username"],
+        "displayName": row["display_name"],
+        "avatar": row.get("avatar"),
+        "bio": row.get("bio"),
+        "createdAt": row["created_at"],
     }
     if private:
         view["email"] = row["email"]
@@ -52,7 +59,8 @@ def _channel_view(row: dict[str, Any], db: Database) -> dict[str, Any]:
     current = get_stream(db, row["current_stream_id"]) if row.get("current_stream_id") else None
     moderators = db.fetch_all(
         "SELECT user_id FROM channel_moderators WHERE channel_id = ? ORDER BY granted_at",
-        (row["id"],))
+        (row["id"],),
+    )
     return {
         "id": row["id"],
         "slug": row["slug"],
@@ -61,8 +69,11 @@ def _channel_view(row: dict[str, Any], db: Database) -> dict[str, Any]:
         "category": row["category"],
         "tags": loads(row["tags"]) or [],
         "isPublic": bool(row["is_public"]),
-        "creator": {"id": row["owner_id"], "username": row.get("owner_username"),
-                    "displayName": row.get("owner_display_name")},
+        "creator": {
+            "id": row["owner_id"],
+            "username": row.get("owner_username"),
+            "displayName": row.get("owner_display_name"),
+        },
         "followerCount": row["follower_count"],
         "viewCount": row["view_count"],
         "isLive": bool(row.get("is_live")),

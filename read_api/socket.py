@@ -6,6 +6,7 @@ from __future__ import annotations
 import anyio
 from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
+from litestar.params import FromPath
 
 from read_api.deps import parse_id
 from read_api.live import LiveHub, Subscriber
@@ -24,7 +25,7 @@ async def _pump(socket: WebSocket, sub: Subscriber, scope: anyio.CancelScope) ->
 
 
 @websocket("/ws/streams/{stream_id:str}")
-async def stream_socket(socket: WebSocket, stream_id: str) -> None:
+async def stream_socket(socket: WebSocket, stream_id: FromPath[str]) -> None:
     """Pushes `chat:message`, `chat:deleted`, `stream:status` and `stream:viewers`."""
     try:
         parse_id(stream_id, "stream")

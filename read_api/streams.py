@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, get, post, put
-from litestar.di import Provide
-from litestar.params import Parameter
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from commands.change_stream_status import ChangeStreamStatus, change_stream_status
 from commands.end_stream import EndStream, end_stream
@@ -26,7 +26,9 @@ auth = {"principal": Provide(provide_principal)}
 def stream_state(stream: Stream, position: int) -> dict[str, Any]:
     """The stream as the command left it (the read model follows within milliseconds)."""
     return {
-        "id": str(stream.id), "channelId": str(stream.channel_id), "title": stream.title,
+        "id": str(stream.id),
+        "channelId": str(stream.channel_id),
+        "title": stream.title,
         "status": stream.status.value,
         "startTime": stream.started_at.isoformat() if stream.started_at else None,
         "endTime": stream.ended_at.isoformat() if stream.ended_at else None,
@@ -39,38 +41,72 @@ class StreamController(Controller):
     tags = ["streams"]
 
     @post("/{channel_id:str}/start", status_code=201, dependencies=auth)
-    async def start(self, channel_id: str, principal: Principal, services: Services,
-                    data: GoLiveBody | None = None) -> dict[str, Any]:
+    async def start(
+        self,
+        channel_id: FromPath[str],
+        principal: NamedDependency[Principal],
+        services: NamedDependency[Services],
+        data: JSONBody[GoLiveBody | None] = None,
+    ) -> dict[str, Any]:
         """Goes live on the channel (owner only; one live stream per channel)."""
-        result = await services.run(go_live, GoLive(
-            actor_id=principal.user_id, channel_id=parse_id(channel_id, "channel"),
-            title=data.title if data else None), services.store)
+        result = await services.run(
+            go_live,
+            GoLive(
+                actor_id=principal.user_id,
+                channel_id=parse_id(channel_id, "channel"),
+                title=data.title if data else None,
+            ),
+            services.store,
+        )
         return stream_state(result.stream, result.position)
 
     @put("/{stream_id:str}/status", dependencies=auth)
-    async def change_status(self, stream_id: str, data: StatusBody, principal: Principal,
-                            services: Services) -> dict[str, Any]:
+    async def change_status(
+        self,
+        stream_id: FromPath[str],
+        data: JSONBody[StatusBody],
+        principal: NamedDependency[Principal],
+        services: NamedDependency[Services],
+    ) -> dict[str, Any]:
         """Moves the stream one step along OFFLINE, LIVE, ENDING, ARCHIVED (owner only)."""
-        result = await services.run(change_stream_status, ChangeStreamStatus(
-            actor_id=principal.user_id, stream_id=parse_id(stream_id, "stream"),
-            status=data.status), services.store)
+        result = await services.run(
+            change_stream_status,
+            ChangeStreamStatus(
+                actor_id=principal.user_id,
+                stream_id=parse_id(stream_id, "stream"),
+                status=data.status,
+            ),
+            services.store,
+        )
         return stream_state(result.stream, result.position)
 
     @post("/{stream_id:str}/end", status_code=200, dependencies=auth)
-    async def end(self, stream_id: str, principal: Principal,
-                  services: Services) -> dict[str, Any]:
+    async def end(
+        self,
+        stream_id: FromPath[str],
+        principal: NamedDependency[Principal],
+        services: NamedDependency[Services],
+    ) -> dict[str, Any]:
         """Ends a live stream (owner only)."""
-        result = await services.run(end_stream, EndStream(
-            actor_id=principal.user_id, stream_id=parse_id(stream_id, "stream")), services.store)
+        result = await services.run(
+            end_stream,
+            EndStream(actor_id=principal.user_id, stream_id=parse_id(stream_id, "stream")),
+            services.store,
+        )
         return stream_state(result.stream, result.position)
 
     @get("/{stream_id:str}")
-    async def read(self, stream_id: str, services: Services,
-                   after: int | None = None) -> dict[str, Any]:
+    async def read(
+        self,
+        stream_id: FromPath[str],
+        services: NamedDependency[Services],
+        after: FromQuery[int | None] = None,
+    ) -> dict[str, Any]:
         """The stream's status, times, viewers and peak."""
         parse_id(stream_id, "stream")
-        await services.positions.wait(("stream_status",), after,
-                                      services.settings.read_wait_timeout_s)
+        await services.positions.wait(
+            ("stream_status",), after, services.settings.read_wait_timeout_s
+        )
         view = await services.run(get_stream, services.db, stream_id)
         if view is None:
             raise NotFound(f"stream {stream_id!r} not found")
@@ -78,37 +114,59 @@ class StreamController(Controller):
 
     @get("/{stream_id:str}/messages")
     async def messages(
-        self, stream_id: str, services: Services,
-        before: Annotated[int | None, Parameter(ge=1, description="cursor from nextCursor")] = None,
-        limit: Annotated[int, Parameter(ge=1, le=100)] = 50,
-        after: int | None = None,
+        self,
+        stream_id: FromPath[str],
+        services: NamedDependency[Services],
+        before: Annotated[int | None, QueryParameter(ge=1, description="nextCursor")] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=100)] = 50,
+        after: FromQuery[int | None] = None,
     ) -> dict[str, Any]:
         """Chat history, newest first, deleted messages left out; page with `before`."""
         parse_id(stream_id, "stream")
-        await services.positions.wait(("chat_history", "stream_status"), after,
-                                      services.settings.read_wait_timeout_s)
+        await services.positions.wait(
+            ("chat_history", "stream_status"), after, services.settings.read_wait_timeout_s
+        )
         if await services.run(get_stream, services.db, stream_id) is None:
             raise NotFound(f"stream {stream_id!r} not found")
-        items, cursor = await services.run(list_messages, services.db, stream_id,
-                                           before=before, limit=limit)
+        items, cursor = await services.run(
+            list_messages, services.db, stream_id, before=before, limit=limit
+        )
         return {"items": items, "nextCursor": cursor}
 
     @post("/{stream_id:str}/messages", status_code=201, dependencies=auth)
-    async def send(self, stream_id: str, data: SendMessageBody, principal: Principal,
-                   services: Services) -> dict[str, Any]:
+    async def send(
+        self,
+        stream_id: FromPath[str],
+        data: JSONBody[SendMessageBody],
+        principal: NamedDependency[Principal],
+        services: NamedDependency[Services],
+    ) -> dict[str, Any]:
         """Posts to the stream's chat (group-committed with concurrent senders)."""
-        result = await services.chat(SendMessage(
-            stream_id=parse_id(stream_id, "stream"),
-            author=Author(id=principal.user_id, username=principal.username,
-                          display_name=principal.display_name),
-            content=data.content))
+        result = await services.chat(
+            SendMessage(
+                stream_id=parse_id(stream_id, "stream"),
+                author=Author(
+                    id=principal.user_id,
+                    username=principal.username,
+                    display_name=principal.display_name,
+                ),
+                content=data.content,
+            )
+        )
         if isinstance(result, DomainError):
             raise result
         m = result.message
         return {
-            "id": str(m.id), "streamId": str(m.stream_id), "channelId": str(m.channel_id),
-            "user": {"id": str(m.author_id), "username": m.username,
-                     "displayName": m.display_name, "badges": m.badges},
-            "content": m.content, "createdAt": m.created_on.isoformat(),
+            "id": str(m.id),
+            "streamId": str(m.stream_id),
+            "channelId": str(m.channel_id),
+            "user": {
+                "id": str(m.author_id),
+                "username": m.username,
+                "displayName": m.display_name,
+                "badges": m.badges,
+            },
+            "content": m.content,
+            "createdAt": m.created_on.isoformat(),
             "position": result.position,
         }

@@ -21,6 +21,7 @@ import uvicorn
 
 from infra.bootstrap import Services
 from infra.settings import Settings, load_settings, postgres_params
+from projections.registry import all_projections
 from read_api.app import create_app
 
 DATABASE_URL = os.environ.get("AETHEX_TEST_DATABASE_URL",
@@ -81,7 +82,7 @@ def drop_namespace(namespace: str) -> None:
         connection = await aio_pika.connect(RABBITMQ_URL)
         async with connection:
             channel = await connection.channel()
-            for name in ("users", "channel_page", "stream_status", "chat_history", "counter"):
+            for name in [*(p.name for p in all_projections()), "counter"]:
                 await channel.queue_delete(f"{namespace}.projector.{name}")
             for exchange in ("events", "live"):
                 await channel.exchange_delete(f"{namespace}.{exchange}")
