@@ -80,11 +80,22 @@ class ProjectorRunner:
         """Reads the log from the store up to its head, filtered to this projection's types."""
         self.position = await asyncio.to_thread(tracking_position, self.db, self.name)
         head = await asyncio.to_thread(self.store.head)
-        while self.position < head:
-            events, upto = await asyncio.to_thread(
-                self.store.read, self.position, self.batch_size,
-                types=self.projection.types, stop=head)
-            updates = await asyncio.to_thread(self.commit, events, upto)
+
+        def read(after: int) -> tuple[list[EventEnvelope], int]:
+            return self.store.read(after, self.batch_size, types=self.projection.types, stop=head)
+
+        # Reading (and decoding) the next page overlaps with writing the current one.
+        page = asyncio.ensure_future(asyncio.to_thread(read, self.position)) \
+            if self.position < head else None
+        while page is not None:
+            events, upto = await page
+            page = asyncio.ensure_future(asyncio.to_thread(read, upto)) if upto < head else None
+            try:
+                updates = await asyncio.to_thread(self.commit, events, upto)
+            except BaseException:
+                if page is not None:
+                    page.cancel()
+                raise
             if updates:
                 await self.bus.publish_live(updates)
 

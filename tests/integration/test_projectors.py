@@ -74,12 +74,12 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setting
 
 def seed_messages(services: Services, count: int, *, batch: int = 250) -> UUID:
     """A live stream with `count` chat messages, written through the command handlers."""
-    owner = register_user(RegisterUser(email="o@example.com", username="owner",
+    owner = register_user(RegisterUser(email="o@example.com", username="seeder",
                                        password="correct horse"), services.store, services.hasher)
     channel = create_channel(CreateChannel(owner_id=owner.user.id, slug="seeded", name="Seeded"),
                              services.store).channel
     stream = go_live(GoLive(actor_id=owner.user.id, channel_id=channel.id), services.store).stream
-    author = Author(id=owner.user.id, username="owner", display_name="Owner")
+    author = Author(id=owner.user.id, username="seeder", display_name="Seeder")
     for start in range(0, count, batch):
         cmds = [SendMessage(stream_id=stream.id, author=author, content=f"m{i}")
                 for i in range(start, min(count, start + batch))]

@@ -4,6 +4,7 @@ runs of events that share a routing key."""
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
@@ -12,6 +13,8 @@ import pytest
 from eventsourcing.persistence import Notification
 
 from domain.channel import Channel
+from domain.chat import ChatMessage
+from domain.stream import Stream
 from domain.user import User
 from infra.envelope import EventEnvelope, event_id, runs, to_envelope
 from infra.event_store import EventStore
@@ -156,3 +159,33 @@ def test_plain_conversion_of_nested_values(store: EventStore, owner: User) -> No
     created = next(e for e in log if e.type == "Channel.Created")
     assert created.data["tags"] == ["x", "y"]
     assert created.data["owner_id"] == str(owner.id)
+
+
+def test_fast_decoding_matches_the_library_mapper(tmp_path: Path) -> None:
+    """The envelope's direct JSON decoding gives what the library's mapper gives."""
+    from infra.envelope import _plain
+
+    store = EventStore({"PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                        "SQLITE_DBNAME": str(tmp_path / "fast.sqlite")})
+    try:
+        owner = uuid4()
+        channel = Channel(owner_id=owner, slug="fast", name="Fast", description="", category="c",
+                          tags=["a"], is_public=True, stream_key="live_secret")
+        stream = Stream(channel_id=channel.id, owner_id=owner, title="t")
+        stream.start()
+        message = ChatMessage(stream_id=stream.id, channel_id=channel.id, author_id=owner,
+                              username="u", display_name="U", badges=["broadcaster"],
+                              content="hi")
+        store.save(channel, stream, message)
+        notifications = store.app.recorder.select_notifications(start=1, limit=100)
+        assert len(notifications) == 4
+        for n in notifications:
+            fast = store.read(n.id - 1, 1)[0][0]
+            event = vars(store.app.mapper.to_domain_event(n))
+            slow = {k: _plain(v) for k, v in event.items()
+                    if k not in {"originator_id", "originator_version", "timestamp",
+                                 "originator_topic", "stream_key", "password_hash"}}
+            assert fast.data == slow
+            assert fast.timestamp == event["timestamp"].isoformat()
+    finally:
+        store.close()
