@@ -8,13 +8,14 @@ from uuid import UUID
 
 import msgspec
 
+from commands.actors import Actor, require_owner_or_system
 from commands.ports import Store
 from domain.channel import Channel
 from domain.stream import Stream, StreamStatus
 
 
 class ChangeStreamStatus(msgspec.Struct, frozen=True, kw_only=True):
-    actor_id: UUID
+    actor_id: Actor
     stream_id: UUID
     status: StreamStatus
 
@@ -27,7 +28,7 @@ class StreamStatusChanged(msgspec.Struct, frozen=True, kw_only=True):
 def change_stream_status(cmd: ChangeStreamStatus, store: Store) -> StreamStatusChanged:
     stream = store.get(cmd.stream_id, Stream)
     channel = store.get(stream.channel_id, Channel)
-    channel.require_owner(cmd.actor_id)
+    require_owner_or_system(channel, cmd.actor_id)
     stream.move_to(cmd.status, datetime.now(UTC))
     if cmd.status is StreamStatus.LIVE:
         channel.go_live(stream.id)

@@ -9,6 +9,7 @@ import msgspec
 from commands.ports import Store
 from domain.channel import Channel, clean_tags, new_stream_key, normalise_slug
 from domain.errors import Conflict, Invalid
+from domain.stream_key import StreamKeyClaim
 from domain.unique_name import UniqueName
 from domain.user import User
 
@@ -65,7 +66,8 @@ def create_channel(cmd: CreateChannel, store: Store) -> ChannelCreated:
         stream_key=new_stream_key(),
     )
     try:
-        position = store.save(channel, UniqueName.claim("slug", slug, channel.id))
+        position = store.save(channel, UniqueName.claim("slug", slug, channel.id),
+                              StreamKeyClaim.claim(channel.stream_key, channel.id))
     except Conflict:
         raise Conflict(f"the slug {slug!r} was just taken", field="slug") from None
     return ChannelCreated(channel=channel, position=position)

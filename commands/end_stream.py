@@ -7,14 +7,18 @@ from uuid import UUID
 
 import msgspec
 
+from commands.actors import Actor, require_owner_or_system
 from commands.ports import Store
 from domain.channel import Channel
 from domain.stream import Stream
 
 
 class EndStream(msgspec.Struct, frozen=True, kw_only=True):
-    actor_id: UUID
+    actor_id: Actor
     stream_id: UUID
+    # The reconnect-grace worker ends only a stream whose grace ran out; the check is made
+    # on the aggregate, so a reconnect that just landed wins over a stale read model.
+    after_grace: bool = False
 
 
 class StreamEnded(msgspec.Struct, frozen=True, kw_only=True):
@@ -25,7 +29,10 @@ class StreamEnded(msgspec.Struct, frozen=True, kw_only=True):
 def end_stream(cmd: EndStream, store: Store) -> StreamEnded:
     stream = store.get(cmd.stream_id, Stream)
     channel = store.get(stream.channel_id, Channel)
-    channel.require_owner(cmd.actor_id)
-    stream.end(datetime.now(UTC))
+    require_owner_or_system(channel, cmd.actor_id)
+    if cmd.after_grace:
+        stream.end_after_grace(datetime.now(UTC))
+    else:
+        stream.end(datetime.now(UTC))
     channel.go_offline(stream.id)
     return StreamEnded(stream=stream, position=store.save(stream, channel))

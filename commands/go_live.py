@@ -6,15 +6,18 @@ from uuid import UUID
 
 import msgspec
 
+from commands.actors import Actor, require_owner_or_system
+from commands.playback import PlaybackPlan, assign_playback
 from commands.ports import Store
 from domain.channel import Channel
 from domain.stream import Stream, clean_title
 
 
 class GoLive(msgspec.Struct, frozen=True, kw_only=True):
-    actor_id: UUID
+    actor_id: Actor
     channel_id: UUID
     title: str | None = None
+    playback: PlaybackPlan | None = None  # set when an ingest starts the stream
 
 
 class WentLive(msgspec.Struct, frozen=True, kw_only=True):
@@ -24,9 +27,11 @@ class WentLive(msgspec.Struct, frozen=True, kw_only=True):
 
 def go_live(cmd: GoLive, store: Store) -> WentLive:
     channel = store.get(cmd.channel_id, Channel)
-    channel.require_owner(cmd.actor_id)
+    require_owner_or_system(channel, cmd.actor_id)
     stream = Stream(channel_id=channel.id, owner_id=channel.owner_id, title=clean_title(cmd.title))
     channel.go_live(stream.id)
     stream.start()
+    if cmd.playback is not None:
+        assign_playback(stream, cmd.playback)
     # Saved together: the channel's version guards against a concurrent GoLive.
     return WentLive(stream=stream, position=store.save(channel, stream))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
+from commands.claims import take_name
 from commands.ports import PasswordHasher, Store
 from domain.errors import Conflict, Invalid
 from domain.unique_name import UniqueName
@@ -28,14 +29,19 @@ def register_user(cmd: RegisterUser, store: Store, hasher: PasswordHasher) -> Us
     display_name = clean_display_name(cmd.display_name, cmd.username.strip())
     if not 8 <= len(cmd.password) <= 128:
         raise Invalid("password must be 8-128 characters", field="password")
-    if store.find(UniqueName.create_id("email", email), UniqueName):
-        raise Conflict("an account with this email exists", field="email")
-    if store.find(UniqueName.create_id("username", username), UniqueName):
-        raise Conflict("this username is taken", field="username")
+    # Checked before the (deliberately slow) hash; a name given up (issue 5) is free again.
+    for kind, name, taken in (("email", email, "an account with this email exists"),
+                              ("username", username, "this username is taken")):
+        held = store.find(UniqueName.create_id(kind, name), UniqueName)
+        if held is not None and not held.released:
+            raise Conflict(taken, field=kind)
     user = User(email=email, username=username, display_name=display_name,
                 password_hash=hasher.hash(cmd.password))
-    claims = (UniqueName.claim("email", email, user.id),
-              UniqueName.claim("username", username, user.id))
+    claims = [c for c in (
+        take_name(store, "email", email, user.id, field="email",
+                  taken="an account with this email exists"),
+        take_name(store, "username", username, user.id, field="username",
+                  taken="this username is taken")) if c is not None]
     try:
         position = store.save(user, *claims)
     except Conflict:  # lost a race for the same email or username

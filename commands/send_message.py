@@ -6,6 +6,7 @@ each command still gets its own result or error. `send_message` is the one-at-a-
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from uuid import UUID
 
 import msgspec
@@ -13,7 +14,7 @@ import msgspec
 from commands.ports import Store
 from domain.channel import Channel
 from domain.chat import ChatMessage, clean_content
-from domain.errors import Conflict, DomainError, NotFound
+from domain.errors import Conflict, DomainError, Forbidden, NotFound
 from domain.stream import Stream, StreamStatus
 
 
@@ -43,7 +44,8 @@ def _badges(author_id: UUID, channel: Channel) -> list[str]:
 
 
 def _decide(
-    cmd: SendMessage, streams: dict[UUID, Stream | None], channels: dict[UUID, Channel]
+    cmd: SendMessage, streams: dict[UUID, Stream | None], channels: dict[UUID, Channel],
+    now: datetime,
 ) -> ChatMessage:
     content = clean_content(cmd.content)
     stream = streams.get(cmd.stream_id)
@@ -54,6 +56,10 @@ def _decide(
             else "is not live"
         raise Conflict(f"the stream {state}; chat is closed", field="streamId")
     channel = channels[stream.channel_id]
+    banned, until = channel.banned_until(cmd.author.id, now)
+    if banned:  # the chat gateway reads "banned" in the message as its `banned` code
+        raise Forbidden("you are banned from this channel's chat" + (
+            f" until {until.isoformat()} (a timeout)" if until else ""), field="content")
     return ChatMessage(
         stream_id=stream.id,
         channel_id=stream.channel_id,
@@ -65,8 +71,10 @@ def _decide(
     )
 
 
-def send_messages(cmds: list[SendMessage], store: Store) -> list[MessageSent | DomainError]:
+def send_messages(cmds: list[SendMessage], store: Store,
+                  now: datetime | None = None) -> list[MessageSent | DomainError]:
     """Decides every command, then saves all accepted messages in one transaction."""
+    now = now or datetime.now(UTC)
     streams: dict[UUID, Stream | None] = {}
     channels: dict[UUID, Channel] = {}
     for stream_id in {c.stream_id for c in cmds}:
@@ -79,7 +87,7 @@ def send_messages(cmds: list[SendMessage], store: Store) -> list[MessageSent | D
     accepted: list[tuple[int, ChatMessage]] = []
     for i, cmd in enumerate(cmds):
         try:
-            accepted.append((i, _decide(cmd, streams, channels)))
+            accepted.append((i, _decide(cmd, streams, channels, now)))
         except DomainError as e:
             results[i] = e
     # Each stream's messages side by side in the log: the relay then sends them as one run.

@@ -7,11 +7,18 @@ from eventsourcing.utils import get_topic
 
 from domain.channel import Channel
 from domain.chat import ChatMessage
+from domain.clerk_receipt import ClerkWebhookReceipt
+from domain.follow import Follow
 from domain.stream import Stream
+from domain.stream_key import StreamKeyClaim
+from domain.subscription import Subscription
 from domain.unique_name import UniqueName
 from domain.user import User
+from domain.webhook_receipt import WebhookReceipt
 
-AGGREGATES: tuple[type[Aggregate], ...] = (User, Channel, Stream, ChatMessage, UniqueName)
+AGGREGATES: tuple[type[Aggregate], ...] = (User, Channel, Stream, ChatMessage, UniqueName,
+                                           Follow, Subscription, ClerkWebhookReceipt,
+                                           StreamKeyClaim, WebhookReceipt)  # ingest (issue 3)
 
 
 def _event_classes() -> dict[str, type]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from datetime import datetime
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -96,6 +97,24 @@ class Channel(Aggregate):
         def apply(self, channel: Channel) -> None:
             channel.moderator_ids.discard(self.user_id)
 
+    class UserBanned(Aggregate.Event):
+        """A ban (`until` is None) or a timeout (until then) from the channel's chat."""
+
+        user_id: UUID
+        by: UUID
+        until: datetime | None
+        reason: str
+
+        def apply(self, channel: Channel) -> None:
+            channel.bans[self.user_id] = self.until
+
+    class UserUnbanned(Aggregate.Event):
+        user_id: UUID
+        by: UUID
+
+        def apply(self, channel: Channel) -> None:
+            channel.bans.pop(self.user_id, None)
+
     def __init__(
         self,
         owner_id: UUID,
@@ -117,6 +136,9 @@ class Channel(Aggregate):
         self.stream_key = stream_key
         self.current_stream_id: UUID | None = None
         self.moderator_ids: set[UUID] = set()
+        # Bans and timeouts (issue 6): user -> until (None: until unbanned). Timeouts lapse
+        # by comparing with the time of the send, so no event is needed when they end.
+        self.bans: dict[UUID, datetime | None] = {}
 
     # -- decisions -------------------------------------------------------------
 
@@ -168,3 +190,41 @@ class Channel(Aggregate):
     def revoke_moderator(self, user_id: UUID) -> None:
         if user_id in self.moderator_ids:
             self.trigger_event(self.ModeratorRevoked, user_id=user_id)
+
+    # -- moderation (issue 6) --------------------------------------------------------
+
+    def require_moderator(self, user_id: UUID) -> None:
+        if not self.may_moderate(user_id):
+            raise Forbidden("only the channel owner or a moderator may do this")
+
+    def banned_until(self, user_id: UUID, now: datetime) -> tuple[bool, datetime | None]:
+        """Whether the user may not chat at `now`, and until when (None: until unbanned)."""
+        if user_id not in self.bans:
+            return False, None
+        until = self.bans[user_id]
+        return (until is None or now < until), until
+
+    def ban(self, user_id: UUID, *, by: UUID, until: datetime | None, reason: str,
+            now: datetime) -> None:
+        """Bans (or times out, with `until`) a user; the owner may ban a moderator, who
+        then stops being one; moderators may not ban each other or the owner."""
+        self.require_moderator(by)
+        if user_id == by:
+            raise Invalid("you cannot ban yourself", field="userId")
+        if user_id == self.owner_id:
+            raise Forbidden("the channel owner cannot be banned", field="userId")
+        if until is not None and until <= now:
+            raise Invalid("a timeout must end in the future", field="durationSeconds")
+        if user_id in self.moderator_ids:
+            if by != self.owner_id:
+                raise Forbidden("a moderator cannot ban another moderator", field="userId")
+            self.trigger_event(self.ModeratorRevoked, user_id=user_id)
+        self.trigger_event(self.UserBanned, user_id=user_id, by=by, until=until, reason=reason)
+
+    def unban(self, user_id: UUID, *, by: UUID, now: datetime) -> bool:
+        """Lifts a ban or a running timeout; False when there was none (idempotent)."""
+        self.require_moderator(by)
+        if not self.banned_until(user_id, now)[0]:
+            return False
+        self.trigger_event(self.UserUnbanned, user_id=user_id, by=by)
+        return True

@@ -38,6 +38,28 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class TooLarge(DomainError):
+    """The content is larger than allowed (an upload over its size or pixel limit)."""
+
+    code = "too_large"
+
+
+class ConcurrentChange(Conflict):
+    """Another writer saved the same aggregate first; the whole save was refused, so the
+    command can simply be decided again on the fresh state."""
+
+
+class RateLimited(DomainError):
+    """Too many attempts in too short a time; `retry_after_s` says when to try again."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after_s: float = 1.0,
+                 field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.retry_after_s = retry_after_s
+
+
 class Invalid(DomainError):
     """The command's content breaks a rule (too long, empty, badly formed)."""
 

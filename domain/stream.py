@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from uuid import UUID
 
@@ -73,6 +73,52 @@ class Stream(Aggregate):
             stream.viewer_count = self.count
             stream.peak_viewers = max(stream.peak_viewers, self.count)
 
+    # ingest (issue 3): what an encoder and the ingest provider did to this stream.
+    class PlaybackAssigned(Aggregate.Event):
+        """Where viewers watch: the ingest provider, its playback id and the HLS URL."""
+
+        channel_id: UUID
+        provider: str
+        playback_id: str
+        hls_url: str
+
+        def apply(self, stream: Stream) -> None:
+            stream.provider = self.provider
+            stream.playback_id = self.playback_id
+            stream.hls_url = self.hls_url
+
+    class IngestDisconnected(Aggregate.Event):
+        """The encoder went away; the stream stays LIVE until `grace_until`."""
+
+        channel_id: UUID
+        provider: str
+        grace_until: datetime
+
+        def apply(self, stream: Stream) -> None:
+            stream.disconnected_at = self.timestamp
+            stream.grace_until = self.grace_until
+
+    class IngestReconnected(Aggregate.Event):
+        """The encoder came back within the reconnect grace."""
+
+        channel_id: UUID
+        provider: str
+
+        def apply(self, stream: Stream) -> None:
+            stream.disconnected_at = None
+            stream.grace_until = None
+
+    class RecordingReady(Aggregate.Event):
+        """A recording (file or provider asset) exists while the stream is still LIVE."""
+
+        channel_id: UUID
+        recording_path: str | None
+        vod_url: str | None
+
+        def apply(self, stream: Stream) -> None:
+            stream.recording_path = self.recording_path
+            stream.vod_url = self.vod_url
+
     def __init__(self, channel_id: UUID, owner_id: UUID, title: str) -> None:
         self.channel_id = channel_id
         self.owner_id = owner_id
@@ -84,6 +130,11 @@ class Stream(Aggregate):
         self.vod_url: str | None = None
         self.viewer_count = 0
         self.peak_viewers = 0
+        self.provider: str | None = None  # ingest (issue 3)
+        self.playback_id: str | None = None
+        self.hls_url: str | None = None
+        self.disconnected_at: datetime | None = None
+        self.grace_until: datetime | None = None
 
     @property
     def is_live(self) -> bool:
@@ -118,12 +169,72 @@ class Stream(Aggregate):
         elif target is StreamStatus.ENDING:
             self.end(now)
         elif target is StreamStatus.ARCHIVED:
-            self.archive()
+            self.archive(self.recording_path, self.vod_url)  # a recording known so far (issue 3)
         else:
             raise Conflict(f"a stream cannot go back to {target.value}", field="status")
 
-    def sample_viewers(self, count: int) -> None:
+    def sample_viewers(self, count: int) -> bool:
+        """Records the count if the stream is live and it changed; says whether it did."""
         if count < 0:
             raise Invalid("viewer count cannot be negative", field="count")
-        if count != self.viewer_count and self.status is StreamStatus.LIVE:
-            self.trigger_event(self.ViewerCountSampled, channel_id=self.channel_id, count=count)
+        if count == self.viewer_count or self.status is not StreamStatus.LIVE:
+            return False
+        self.trigger_event(self.ViewerCountSampled, channel_id=self.channel_id, count=count)
+        return True
+
+    # -- ingest (issue 3) ----------------------------------------------------------
+
+    def assign_playback(self, provider: str, playback_id: str, hls_url: str) -> bool:
+        """Names where viewers watch; False when it already was exactly that."""
+        if self.status not in (StreamStatus.OFFLINE, StreamStatus.LIVE):
+            raise Conflict("an ended stream gets no new playback", field="status")
+        if (self.provider, self.playback_id, self.hls_url) == (provider, playback_id, hls_url):
+            return False
+        self.trigger_event(self.PlaybackAssigned, channel_id=self.channel_id, provider=provider,
+                           playback_id=playback_id, hls_url=hls_url)
+        return True
+
+    def ingest_disconnect(self, provider: str, now: datetime, grace_s: float) -> bool:
+        """The encoder went away: the stream stays LIVE until `grace_s` passes without a
+        reconnect. False when there is nothing to record (not live, already disconnected)."""
+        if self.status is not StreamStatus.LIVE or self.disconnected_at is not None:
+            return False
+        self.trigger_event(self.IngestDisconnected, channel_id=self.channel_id,
+                           provider=provider, grace_until=now + timedelta(seconds=grace_s),
+                           timestamp=now)
+        return True
+
+    def ingest_reconnect(self, provider: str) -> bool:
+        """The encoder came back within the grace; False when it was not disconnected."""
+        if self.status is not StreamStatus.LIVE:
+            raise Conflict("the stream has ended; start a new one", field="status")
+        if self.disconnected_at is None:
+            return False
+        self.trigger_event(self.IngestReconnected, channel_id=self.channel_id, provider=provider)
+        return True
+
+    def grace_expired(self, now: datetime) -> bool:
+        """LIVE, disconnected, and the reconnect grace is over."""
+        return (self.status is StreamStatus.LIVE and self.grace_until is not None
+                and now >= self.grace_until)
+
+    def recording_ready(self, recording_path: str | None, vod_url: str | None) -> None:
+        """A recording or provider asset exists: archives at once when ENDING; while still
+        LIVE (within a reconnect grace) it is kept and the end archives with it."""
+        if self.status is StreamStatus.ENDING:
+            self.archive(recording_path, vod_url)
+        elif self.status is StreamStatus.LIVE:
+            self.trigger_event(self.RecordingReady, channel_id=self.channel_id,
+                               recording_path=recording_path, vod_url=vod_url)
+        else:
+            raise Conflict(f"a {self.status.value} stream cannot take a recording",
+                           field="status")
+
+    def end_after_grace(self, now: datetime) -> None:
+        """Ends a stream whose reconnect grace ran out, archiving it at once when its
+        recording is already known."""
+        if not self.grace_expired(now):
+            raise Conflict("the encoder reconnected or the grace is not over", field="status")
+        self.end(now)
+        if self.recording_path is not None or self.vod_url is not None:
+            self.archive(self.recording_path, self.vod_url)

@@ -32,3 +32,32 @@ class UniqueName(Aggregate):
     @classmethod
     def claim(cls, kind: str, name: str, owner_id: UUID) -> UniqueName:
         return cls._create(cls.Claimed, kind=kind, name=name.casefold(), owner_id=owner_id)
+
+    # -- release and reclaim (issue 5: usernames and emails can change) --------------------
+    # A released claim keeps its aggregate (its id is the name), so taking the name again
+    # appends to it: two people racing for a freed name still collide on the same version.
+    released = False
+
+    class Released(Aggregate.Event):
+        owner_id: UUID
+
+        def apply(self, claim: UniqueName) -> None:
+            claim.released = True
+
+    class Reclaimed(Aggregate.Event):
+        owner_id: UUID
+
+        def apply(self, claim: UniqueName) -> None:
+            claim.owner_id = self.owner_id
+            claim.released = False
+
+    def held_by(self, owner_id: UUID) -> bool:
+        return not self.released and self.owner_id == owner_id
+
+    def release(self) -> None:
+        if not self.released:
+            self.trigger_event(self.Released, owner_id=self.owner_id)
+
+    def reclaim(self, owner_id: UUID) -> None:
+        if self.released:
+            self.trigger_event(self.Reclaimed, owner_id=owner_id)

@@ -20,6 +20,12 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     user_id: UUID
     username: str
     display_name: str
+    # External sign-in (issue 5): who vouched for the person, and whether they have set up
+    # their account yet (until then they may only onboard and read themselves).
+    onboarded: bool = True
+    issuer: str | None = None
+    subject: str | None = None
+    email: str | None = None
 
 
 class Authenticator(Protocol):

@@ -12,18 +12,25 @@ import structlog
 
 from commands.group_commit import GroupCommitter
 from commands.send_message import MessageSent, SendMessage, send_messages
-from domain.errors import DomainError
+from domain.errors import ConcurrentChange, DomainError
+from infra import metrics
 from infra.auth import Argon2Hasher, Authenticator, LocalTokens
 from infra.bus import EventBus, InProcessBus, LiveHandler
 from infra.database import Database, PostgresDatabase, SqliteDatabase
 from infra.event_store import EventStore
+from infra.identity import build_authenticator, open_storage
+from infra.ingest.lifecycle import IngestLifecycle
 from infra.log_watcher import LogWatcher
+from infra.presence import MemoryPresence, Presence, RedisPresence
 from infra.rabbitmq import RabbitBus
+from infra.rate_limit import ChatRateLimiter
 from infra.settings import Settings, SettingsError, postgres_params
+from infra.storage import Storage
 from projections.base import Projection, migrate
 from projections.registry import all_projections
 from read_api.consistency import PositionBoard
 from workers.projector import ProjectorRunner
+from workers.reconnect_grace import ReconnectGrace
 from workers.relay import Relay
 
 log = structlog.get_logger(__name__)
@@ -34,6 +41,12 @@ def open_read_db(settings: Settings) -> Database:
     if settings.database_url:
         return PostgresDatabase(settings.database_url, settings.namespace)
     return SqliteDatabase(settings.var / "read.sqlite")
+
+
+def open_presence(settings: Settings) -> Presence:
+    if settings.redis_url:
+        return RedisPresence(settings.redis_url, settings.namespace, settings.presence_ttl_s)
+    return MemoryPresence(settings.presence_ttl_s)
 
 
 def open_bus(settings: Settings) -> EventBus:
@@ -59,12 +72,18 @@ class Services:
         self.tokens = LocalTokens(
             settings.signing_key(), issuer=settings.jwt_issuer, audience=settings.jwt_audience,
             ttl_s=settings.access_token_ttl_s)
-        self.authenticator: Authenticator = self.tokens
+        self.authenticator: Authenticator = build_authenticator(settings, self.tokens, self.store)
+        self.storage: Storage = open_storage(settings)
         self.positions = PositionBoard(self.db)
+        self.ingest = IngestLifecycle(self.store, self.db, settings)  # ingest (issue 3)
+        self.presence = open_presence(settings)
+        self.rate_limiter = ChatRateLimiter(settings.chat_rate_limit, settings.redis_url,
+                                            settings.namespace)
         self.chat: GroupCommitter[SendMessage, MessageSent | DomainError] = GroupCommitter(
             lambda cmds: send_messages(cmds, self.store),
             window_s=settings.group_commit_window_ms / 1000.0,
-            max_batch=settings.group_commit_max_batch, name="chat-group-commit")
+            max_batch=settings.group_commit_max_batch, name="chat-group-commit",
+            on_batch=metrics.count_chat_batch)
         self.relay: Relay | None = None
         self.runners: dict[str, ProjectorRunner] = {}
         self._stopping = asyncio.Event()
@@ -78,8 +97,20 @@ class Services:
         raise KeyError(name)
 
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Runs blocking work (the event store, the read database) off the event loop."""
-        return await asyncio.to_thread(fn, *args, **kwargs)
+        """Runs blocking work (the event store, the read database) off the event loop.
+
+        A command that lost an optimistic-concurrency race saved nothing, so it is decided
+        again on the fresh state, a few times, before the conflict reaches the caller."""
+        if getattr(fn, "__module__", "").startswith("commands."):
+            metrics.COMMANDS.labels(fn.__name__).inc()
+        for attempt in range(1, 4):
+            try:
+                return await asyncio.to_thread(fn, *args, **kwargs)
+            except ConcurrentChange:
+                if attempt == 3:
+                    raise
+                await asyncio.sleep(0.005 * attempt)
+        raise AssertionError("unreachable")
 
     def log_watcher(self) -> LogWatcher:
         if self.settings.database_url:
@@ -97,7 +128,8 @@ class Services:
         if live is not None:
             await self.bus.subscribe_live(live)
         wanted = workers if workers is not None else [
-            w for w in ["relay", *(f"projector:{p.name}" for p in self.projections)]
+            w for w in ["relay", *(f"projector:{p.name}" for p in self.projections),
+                        ReconnectGrace.name]
             if self.settings.runs_worker(w)]
         for name in wanted:
             if name.startswith("projector:"):
@@ -111,6 +143,9 @@ class Services:
             self.relay = Relay(self.store, self.bus, self.db, self.log_watcher(),
                                batch_size=self.settings.relay_batch_size)
             self._spawn(self.relay.run(self._stopping), "relay")
+        if ReconnectGrace.name in wanted:  # ingest (issue 3): safe on any number of nodes
+            grace = ReconnectGrace(self.store, self.db)
+            self._spawn(grace.run(self._stopping), grace.name)
         self.started = True
         log.info("services.started", production=self.settings.production, workers=wanted)
 
@@ -128,6 +163,7 @@ class Services:
                     await task
         self._tasks.clear()
         await self.bus.close()
+        await self.presence.close()
         self.started = False
 
     def close(self) -> None:

@@ -1,4 +1,5 @@
-"""The `aethex` command: serve, migrate, relay, project."""
+"""The `aethex` command: serve, migrate, relay, project; the operators' and analysts'
+commands (events, replay, projections) live in `cli_events` and `cli_projections`."""
 
 from __future__ import annotations
 
@@ -16,13 +17,14 @@ def _serve(settings: Settings) -> int:
     import uvicorn
 
     from infra.bootstrap import Services
-    from read_api.app import create_app
+    from read_api.app import create_asgi
 
     services = Services(settings)
     try:
-        app = create_app(services, announce=True)
+        app = create_asgi(services, announce=True)
         uvicorn.run(app, host=settings.host, port=settings.port, log_config=None,
                     access_log=False, ws="websockets-sansio", lifespan="on",
+                    ws_per_message_deflate=False,  # zlib per frame per viewer: too costly
                     timeout_graceful_shutdown=5)
     finally:
         services.close()
@@ -67,6 +69,10 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("relay", help="run the relay: event store -> bus")
     project = sub.add_parser("project", help="run projectors (all, or the named ones)")
     project.add_argument("names", nargs="*")
+    from infra import cli_events, cli_projections  # operators (issue 7)
+
+    cli_events.add_parsers(sub)
+    cli_projections.add_parsers(sub)
     args = parser.parse_args(argv)
 
     try:
@@ -82,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "relay":
         asyncio.run(_run_workers(settings, ["relay"]))
         return 0
+    if getattr(args, "run", None) is not None:  # events, replay, projections (issue 7)
+        return int(args.run(settings, args))
     from projections.registry import all_projections
 
     known = [p.name for p in all_projections()]

@@ -13,7 +13,8 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
 from domain.catalogue import topics_for
-from domain.errors import Conflict, NotFound
+from domain.errors import ConcurrentChange, NotFound
+from infra import metrics
 from infra.envelope import EventEnvelope, to_envelope
 
 A = TypeVar("A", bound=Aggregate)
@@ -61,8 +62,9 @@ class EventStore:
         try:
             recordings = self.app.save(*aggregates)
         except IntegrityError as e:
-            raise Conflict("the change conflicts with a concurrent change") from e
+            raise ConcurrentChange("the change conflicts with a concurrent change") from e
         position = recordings[-1].notification.id if recordings else 0
+        metrics.EVENTS_APPENDED.inc(len(recordings))
         if recordings:
             for listener in list(self._listeners):
                 listener(position)
@@ -73,8 +75,9 @@ class EventStore:
         try:
             recordings = self.app.save(*aggregates)
         except IntegrityError as e:
-            raise Conflict("the change conflicts with a concurrent change") from e
+            raise ConcurrentChange("the change conflicts with a concurrent change") from e
         positions = {r.domain_event.originator_id: r.notification.id for r in recordings}
+        metrics.EVENTS_APPENDED.inc(len(recordings))
         if recordings:
             last = recordings[-1].notification.id
             for listener in list(self._listeners):

@@ -45,6 +45,50 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     projector_batch_size: int = 2000
     workers: str = "all"
     require_services: bool = False
+    # chat and presence (issue 4)
+    node_id: str = ""
+    presence_ttl_s: float = 30.0
+    presence_heartbeat_s: float = 10.0
+    viewer_sample_s: float = 3.0
+    chat_rate_limit: str = "20 per 30 seconds"
+    chat_history_size: int = 50
+    ws_max_queue: int = 1000
+    ws_coalesce_ms: float = 10.0
+    typing_interval_s: float = 2.0
+    cors_origins: str = "*"
+    # identity and uploads (issue 5)
+    oidc_issuer: str | None = None
+    oidc_audience: str | None = None
+    oidc_jwks_url: str | None = None
+    oidc_leeway_s: int = 30
+    oidc_jwks_refresh_s: float = 30.0
+    clerk_webhook_secret: str | None = None
+    s3_bucket: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_region: str = "auto"
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
+    s3_public_url: str | None = None
+    upload_avatar_max_bytes: int = 2 * 1024 * 1024
+    upload_banner_max_bytes: int = 8 * 1024 * 1024
+    upload_max_pixels: int = 40_000_000
+    # operators (issue 7)
+    operator_token: str | None = None
+    # ingest (issue 3): the plan's streamingConfig, webhooks and the reconnect grace
+    ingest_provider: Literal["nginx-rtmp", "mux", "cloudflare"] = "nginx-rtmp"
+    ingest_rtmp_url: str = "rtmp://127.0.0.1:1935/live"
+    ingest_nginx_push_url: str = "rtmp://127.0.0.1:1935/hls"
+    ingest_playback_template: str = "http://127.0.0.1:8080/hls/{playback_id}.m3u8"
+    ingest_vod_template: str = "http://127.0.0.1:8080/recordings/{recording}"
+    ingest_qualities: str = "source"
+    ingest_reconnect_grace_s: float = 10.0
+    ingest_hook_token: str | None = None
+    mux_webhook_secret: str | None = None
+    mux_playback_template: str = "https://stream.mux.com/{playback_id}.m3u8"
+    cloudflare_webhook_secret: str | None = None
+    cloudflare_playback_template: str = (
+        "https://videodelivery.net/{playback_id}/manifest/video.m3u8")
+    webhook_tolerance_s: int = 300
 
     @property
     def production(self) -> bool:

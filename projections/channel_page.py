@@ -9,6 +9,7 @@ from infra.bus import LiveUpdate
 from infra.database import Tx
 from infra.envelope import EventEnvelope
 from projections.base import Projection, dumps
+from projections.follows import FOLLOW_TYPES, follow_delta
 
 _UPDATABLE = {"name": "name", "description": "description", "category": "category",
               "tags": "tags", "is_public": "is_public"}
@@ -17,7 +18,7 @@ _UPDATABLE = {"name": "name", "description": "description", "category": "categor
 class ChannelPage(Projection):
     name = "channel_page"
     types = ("Channel.Created", "Channel.Updated", "Channel.ModeratorGranted",
-             "Channel.ModeratorRevoked")
+             "Channel.ModeratorRevoked", *FOLLOW_TYPES)
     tables = ("channels", "channel_moderators")
     ddl = [
         """CREATE TABLE IF NOT EXISTS channels (
@@ -69,4 +70,8 @@ class ChannelPage(Projection):
             elif e.type == "Channel.ModeratorRevoked":
                 tx.execute("DELETE FROM channel_moderators WHERE channel_id = ? AND user_id = ?",
                            (cid, d["user_id"]))
+            elif e.type in FOLLOW_TYPES and d["target_kind"] == "channel":
+                # The channel's row exists: following loads the Channel, so it came first.
+                tx.execute("UPDATE channels SET follower_count = follower_count + ? "
+                           "WHERE id = ?", (follow_delta(e), d["target_id"]))
         return []

@@ -5,9 +5,11 @@ from __future__ import annotations
 from projections.base import Projection
 from projections.channel_page import ChannelPage
 from projections.chat_history import ChatHistory
+from projections.follows import Follows
 from projections.stream_status import StreamStatus
+from projections.subscriptions import Subscriptions
 from projections.users import Users
 
 
 def all_projections() -> list[Projection]:
-    return [Users(), ChannelPage(), StreamStatus(), ChatHistory()]
+    return [Users(), ChannelPage(), StreamStatus(), ChatHistory(), Follows(), Subscriptions()]

@@ -8,6 +8,13 @@ from infra.bus import LiveUpdate
 from infra.database import Tx
 from infra.envelope import EventEnvelope
 from projections.base import Projection
+from projections.stream_ingest import (
+    INGEST_DDL,
+    INGEST_TABLE,
+    INGEST_TYPES,
+    apply_ingest,
+    with_ingest,
+)
 
 STREAM_COLUMNS = (
     "id, channel_id, owner_id, title, status, started_at, ended_at, duration_s, "
@@ -39,8 +46,8 @@ def stream_view(row: dict) -> dict:
 class StreamStatus(Projection):
     name = "stream_status"
     types = ("Stream.Created", "Stream.Started", "Stream.Ended", "Stream.Archived",
-             "Stream.ViewerCountSampled")
-    tables = ("streams", "channel_status")
+             "Stream.ViewerCountSampled", *INGEST_TYPES)  # ingest (issue 3)
+    tables = ("streams", "channel_status", INGEST_TABLE)
     ddl = [
         """CREATE TABLE IF NOT EXISTS streams (
             id TEXT PRIMARY KEY,
@@ -68,12 +75,15 @@ class StreamStatus(Projection):
             viewer_count BIGINT NOT NULL DEFAULT 0,
             updated_at TEXT NOT NULL
         )""",
+        *INGEST_DDL,
     ]
 
     def apply(self, tx: Tx, events: Sequence[EventEnvelope]) -> list[LiveUpdate]:
         live: list[LiveUpdate] = []
         for e in events:
             d, sid, ts = e.data, e.aggregate_id, e.timestamp
+            if e.type in INGEST_TYPES or e.type == "Stream.Ended":
+                apply_ingest(tx, e)
             if e.type == "Stream.Created":
                 tx.execute(
                     "INSERT INTO streams (id, channel_id, owner_id, title, status, created_at, "
@@ -119,5 +129,5 @@ class StreamStatus(Projection):
                 continue
             row = tx.fetch_one(f"SELECT {STREAM_COLUMNS} FROM streams WHERE id = ?", (sid,))
             if row:
-                live.append(LiveUpdate(sid, "stream:status", stream_view(row)))
+                live.append(LiveUpdate(sid, "stream:status", with_ingest(tx, stream_view(row))))
         return live

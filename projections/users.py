@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import groupby
 
 from infra.bus import LiveUpdate
 from infra.database import Tx
 from infra.envelope import EventEnvelope
 from projections.base import Projection
+from projections.profiles import PROFILE_DDL, PROFILE_TYPES, apply_profile_event
 
 
 class Users(Projection):
     name = "users"
-    types = ("User.Registered",)
-    tables = ("users",)
+    types = ("User.Registered", *PROFILE_TYPES)
+    tables = ("users", "user_profiles")
     ddl = [
         """CREATE TABLE IF NOT EXISTS users (
             id TEXT PRIMARY KEY,
@@ -25,15 +27,25 @@ class Users(Projection):
             created_at TEXT NOT NULL,
             updated_at TEXT NOT NULL
         )""",
+        *PROFILE_DDL,
     ]
 
     def apply(self, tx: Tx, events: Sequence[EventEnvelope]) -> list[LiveUpdate]:
-        rows = [
-            (e.aggregate_id, e.data["email"], e.data["username"], e.data["display_name"],
-             e.timestamp, e.timestamp)
-            for e in events if e.type == "User.Registered"
-        ]
-        tx.executemany(
-            "INSERT INTO users (id, email, username, display_name, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING", rows)
+        # In log order: a username freed by one event may be taken by the next registration.
+        for registered, run in groupby(events, key=lambda e: e.type == "User.Registered"):
+            if not registered:
+                for e in run:
+                    apply_profile_event(tx, e)
+                continue
+            rows = [
+                (e.aggregate_id, e.data["email"], e.data["username"], e.data["display_name"],
+                 e.timestamp, e.timestamp)
+                for e in run
+            ]
+            tx.executemany(
+                "INSERT INTO users (id, email, username, display_name, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING", rows)
+            tx.executemany(
+                "INSERT INTO user_profiles (id) VALUES (?) ON CONFLICT (id) DO NOTHING",
+                [(r[0],) for r in rows])
         return []

@@ -1,60 +1,94 @@
-"""The Litestar application, built around a `Services` container."""
+"""The Litestar application, and beside it the Socket.IO server, around `Services`."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import os
+import socket
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
+import socketio
 from litestar import Litestar
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
 from infra.bootstrap import Services
+from read_api.admin import AdminController
 from read_api.auth import AuthController
 from read_api.channels import ChannelController
+from read_api.chat_gateway import ChatGateway
 from read_api.deps import provide_services
 from read_api.errors import EXCEPTION_HANDLERS
+from read_api.follows import ChannelFollowController, SubscriptionController
 from read_api.health import HealthController
+from read_api.ingest import IngestController, StreamingConfigController
 from read_api.live import LiveHub
 from read_api.messages import MessageController
+from read_api.metrics import latency_middleware, metrics_endpoint
 from read_api.middleware import request_id_middleware
-from read_api.socket import stream_socket
+from read_api.moderation import ModerationController
+from read_api.socket import chat_socket, stream_socket
+from read_api.socketio_transport import create_socketio
 from read_api.streams import StreamController
+from read_api.uploads import UploadController, UploadFiles
+from read_api.users import ProfileController, UserController
+from read_api.webhooks.cloudflare import CloudflareWebhooks
+from read_api.webhooks.mux import MuxWebhooks
+from read_api.webhooks.nginx_rtmp import NginxRtmpHooks
+from read_api.webhooks_clerk import ClerkWebhookController
+from workers.presence_sampler import PresenceSampler
+
+IDENTITY_ROUTES = [ProfileController, UserController, ChannelFollowController,
+                   SubscriptionController, UploadController, UploadFiles, ClerkWebhookController]
+INGEST_ROUTES = [IngestController, StreamingConfigController, NginxRtmpHooks, MuxWebhooks,
+                 CloudflareWebhooks]
+
+
+def node_id(services: Services) -> str:
+    return services.settings.node_id or f"{socket.gethostname()}-{os.getpid()}"
 
 
 def create_app(services: Services, *, announce: bool = False) -> Litestar:
-    """The app; its lifespan starts and stops the workers `services` runs in this process."""
-    hub = LiveHub()
+    """The app; its lifespan starts and stops the workers `services` runs in this process,
+    the presence heartbeat and the viewer-count sampler."""
+    hub = LiveHub(coalesce_s=services.settings.ws_coalesce_ms / 1000.0)
+    gateway = ChatGateway(services, hub)
+    sampler = PresenceSampler(services, node_id(services))
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        await services.start(live=hub.dispatch)
+        await services.start(live=gateway.dispatch)  # bans reach sessions (issue 6)
+        app.state.loop = asyncio.get_running_loop()
+        stopping = asyncio.Event()
+        tasks = [asyncio.create_task(gateway.heartbeat(stopping), name="presence-heartbeat"),
+                 asyncio.create_task(sampler.run(stopping), name="viewer-sampler")]
         if announce:
             s = services.settings
-            print(
-                f"AeThex Live is up: http://{s.host}:{s.port}  (API docs: "
-                f"http://{s.host}:{s.port}/schema)",
-                file=sys.stdout,
-                flush=True,
-            )
+            print(f"AeThex Live is up: http://{s.host}:{s.port}  (API docs: "
+                  f"http://{s.host}:{s.port}/schema)", file=sys.stdout, flush=True)
         try:
             yield
         finally:
+            stopping.set()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await asyncio.wait_for(task, 5)
             await services.stop()
 
     app = Litestar(
-        route_handlers=[
-            AuthController,
-            ChannelController,
-            HealthController,
-            MessageController,
-            StreamController,
-            stream_socket,
-        ],
+        route_handlers=[AuthController, ChannelController, HealthController, MessageController,
+                        StreamController, chat_socket, stream_socket,
+                        AdminController, metrics_endpoint,  # operators (issue 7)
+                        *IDENTITY_ROUTES,  # identity, uploads, social (issue 5)
+                        *INGEST_ROUTES,  # going live (issue 3)
+                        ModerationController],  # chat moderation (issue 6)
         dependencies={"services": Provide(provide_services)},
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[request_id_middleware],
+        middleware=[request_id_middleware, latency_middleware],
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(title="AeThex Live", version="0.1.0", path="/schema"),
         logging_config=None,
@@ -62,4 +96,17 @@ def create_app(services: Services, *, announce: bool = False) -> Litestar:
     )
     app.state.services = services
     app.state.hub = hub
+    app.state.gateway = gateway
+    app.state.sampler = sampler
     return app
+
+
+def create_asgi(services: Services, *, announce: bool = False) -> Any:
+    """Socket.IO at /socket.io/, everything else (and the lifespan) to Litestar."""
+    app = create_app(services, announce=announce)
+    sio = create_socketio(app.state.gateway, services.authenticator,
+                          services.settings.cors_origins)
+    app.state.sio = sio
+    asgi = socketio.ASGIApp(sio, other_asgi_app=app, socketio_path="socket.io")
+    asgi.litestar = app
+    return asgi

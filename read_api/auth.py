@@ -14,8 +14,9 @@ from domain.unique_name import UniqueName
 from domain.user import User, normalise_email
 from infra.auth import Principal
 from infra.bootstrap import Services
-from read_api.deps import provide_principal
+from read_api.deps import provide_identity
 from read_api.schemas import LoginBody, RegisterBody
+from read_api.users import me_view
 
 
 def user_view(user: User) -> dict[str, Any]:
@@ -95,10 +96,10 @@ class AuthController(Controller):
             "expiresIn": services.tokens.ttl_s,
         }
 
-    @get("/user", dependencies={"principal": Provide(provide_principal)})
+    @get("/user", dependencies={"principal": Provide(provide_identity)})
     async def current_user(
         self, principal: NamedDependency[Principal], services: NamedDependency[Services]
     ) -> dict[str, Any]:
-        """The signed-in user (read from the event store: always current)."""
-        user = await services.run(services.store.get, principal.user_id, User)
-        return user_view(user)
+        """The signed-in user with their profile (read from the event store: always current);
+        an external sign-in that has not onboarded yet gets `onboarded: false`."""
+        return await services.run(me_view, services.store, principal)

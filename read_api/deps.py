@@ -7,7 +7,7 @@ from uuid import UUID
 
 from litestar import Request
 
-from domain.errors import NotFound, Unauthenticated
+from domain.errors import Forbidden, NotFound, Unauthenticated
 from infra.auth import Principal
 from infra.bootstrap import Services
 
@@ -24,11 +24,25 @@ def bearer_token(request: Request[Any, Any, Any]) -> str | None:
     return None
 
 
-async def provide_principal(request: Request[Any, Any, Any]) -> Principal:
+async def provide_identity(request: Request[Any, Any, Any]) -> Principal:
+    """Whoever the token names, set up or not (for onboarding and who-am-I)."""
     token = bearer_token(request)
     if token is None:
         raise Unauthenticated("sign in first: send 'Authorization: Bearer <token>'")
-    return services_of(request).authenticator.authenticate(token)
+    services = services_of(request)
+    authenticator = services.authenticator
+    # `identify` (the issuer chain's) also names people who have not onboarded yet.
+    identify = getattr(authenticator, "identify", authenticator.authenticate)
+    # Off the event loop: an external token may need the issuer's keys or a user lookup.
+    return await services.run(identify, token)
+
+
+async def provide_principal(request: Request[Any, Any, Any]) -> Principal:
+    principal = await provide_identity(request)
+    if not principal.onboarded:
+        raise Forbidden("finish setting up your account first: POST /api/auth/onboard",
+                        field="username")
+    return principal
 
 
 async def provide_services(request: Request[Any, Any, Any]) -> Services:

@@ -10,7 +10,16 @@ import structlog
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
-from domain.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Unauthenticated
+from domain.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    Invalid,
+    NotFound,
+    RateLimited,
+    TooLarge,
+    Unauthenticated,
+)
 from read_api.consistency import NotCaughtUp
 
 log = structlog.get_logger(__name__)
@@ -22,6 +31,8 @@ STATUS = {
     Unauthenticated: 401,
     Conflict: 409,
     Invalid: 422,
+    TooLarge: 413,
+    RateLimited: 429,
     NotCaughtUp: 503,
 }
 TITLES = {
@@ -74,6 +85,8 @@ def domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Response[
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     if status == 503:
         headers = {"Retry-After": "1"}
+    if isinstance(exc, RateLimited):
+        headers = {"Retry-After": str(max(1, round(exc.retry_after_s)))}
     return problem(request, status, exc.message, code=exc.code, field=exc.field, headers=headers)
 
 
@@ -120,6 +133,9 @@ def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[
             code="malformed",
             field="body",
         )
+    if status == 400 and "multipart" in str(exc.detail):  # uploads (issue 5)
+        return problem(request, 400, "the body must be multipart/form-data with a part "
+                       "named 'file'", code="malformed", field="body")
     return problem(request, status, str(exc.detail), code=code, headers=exc.headers)
 
 

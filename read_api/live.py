@@ -1,12 +1,13 @@
-"""Live pushes: the hub that fans projected updates out to WebSocket subscribers of a
-stream, each behind a bounded queue so a slow client never stalls the room."""
+"""Live pushes: rooms of listeners per stream. Projected updates (and ephemeral ones such
+as joins and typing) arrive from the bus and are handed to each listener in the room;
+listeners queue them, bounded, so a slow client never stalls the room."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections import defaultdict
 from collections.abc import Sequence
+from typing import Any, Protocol
 
 import msgspec
 
@@ -15,54 +16,119 @@ from infra.bus import LiveUpdate
 _encode = msgspec.json.Encoder().encode
 
 
-class Subscriber:
-    """One connection's outgoing frames."""
+class Outgoing:
+    """One event on its way to clients. Its JSON text is made once, on first use, and
+    shared by every connection in the room."""
 
-    def __init__(self, stream_id: str, max_queue: int) -> None:
-        self.stream_id = stream_id
-        self.frames: asyncio.Queue[bytes | None] = asyncio.Queue(max_queue)
-        self.overflowed = False
+    __slots__ = ("_text", "data", "event")
 
-    def offer(self, frame: bytes) -> None:
-        if self.overflowed:
-            return
-        try:
-            self.frames.put_nowait(frame)
-        except asyncio.QueueFull:
-            self.overflowed = True  # the sender loop closes this connection
-            with contextlib.suppress(asyncio.QueueEmpty):
-                self.frames.get_nowait()
-            self.frames.put_nowait(None)
+    def __init__(self, event: str, data: Any) -> None:
+        self.event = event
+        self.data = data
+        self._text: str | None = None
+
+    @property
+    def text(self) -> str:
+        if self._text is None:
+            self._text = _encode({"event": self.event, "data": self.data}).decode()
+        return self._text
+
+    @property
+    def inner(self) -> str:
+        """The text as members of a JSON array of frames."""
+        return self.text
+
+
+class Batch(Outgoing):
+    """Several events that go out as one frame (a JSON array); built once per room."""
+
+    __slots__ = ("_inner", "items")
+
+    def __init__(self, items: list[Outgoing]) -> None:
+        super().__init__("batch", None)
+        self.items = items
+        self._inner: str | None = None
+
+    @property
+    def inner(self) -> str:
+        if self._inner is None:
+            self._inner = ",".join(o.inner for o in self.items)
+        return self._inner
+
+    @property
+    def text(self) -> str:
+        return "[" + self.inner + "]"
+
+
+def frame_text(batch: Sequence[Outgoing]) -> str:
+    """One WebSocket frame for what a connection has waiting."""
+    if len(batch) == 1:
+        return batch[0].text
+    return "[" + ",".join(o.inner for o in batch) + "]"
+
+
+def flatten(batch: Sequence[Outgoing]) -> list[Outgoing]:
+    out: list[Outgoing] = []
+    for o in batch:
+        out.extend(o.items if isinstance(o, Batch) else [o])
+    return out
+
+
+class Listener(Protocol):
+    """A connection's side of a room: takes outgoing events without blocking."""
+
+    def deliver(self, items: Sequence[Outgoing]) -> None: ...
 
 
 class LiveHub:
-    """Rooms by stream id. `dispatch` is the bus's live handler."""
+    """Rooms by stream id. `dispatch` is the bus's live handler on this node.
 
-    def __init__(self, *, max_queue: int = 1000) -> None:
-        self.max_queue = max_queue
-        self.rooms: dict[str, set[Subscriber]] = defaultdict(set)
+    With a coalescing window, what reaches a room within it goes to every listener as one
+    `Batch`, built and encoded once for the whole room."""
+
+    def __init__(self, coalesce_s: float = 0.0) -> None:
+        self.rooms: dict[str, set[Listener]] = defaultdict(set)
+        self.coalesce_s = coalesce_s
+        self._pending: dict[str, list[Outgoing]] = {}
 
     @property
     def connections(self) -> int:
         return sum(len(r) for r in self.rooms.values())
 
-    def subscribe(self, stream_id: str) -> Subscriber:
-        sub = Subscriber(stream_id, self.max_queue)
-        self.rooms[stream_id].add(sub)
-        return sub
+    def join(self, stream_id: str, listener: Listener) -> None:
+        self.rooms[stream_id].add(listener)
 
-    def unsubscribe(self, sub: Subscriber) -> None:
-        room = self.rooms.get(sub.stream_id)
+    def leave(self, stream_id: str, listener: Listener) -> None:
+        room = self.rooms.get(stream_id)
         if room is not None:
-            room.discard(sub)
+            room.discard(listener)
             if not room:
-                del self.rooms[sub.stream_id]
+                del self.rooms[stream_id]
 
     async def dispatch(self, updates: Sequence[LiveUpdate]) -> None:
+        by_room: dict[str, list[Outgoing]] = {}
         for update in updates:
-            room = self.rooms.get(update.stream_id)
-            if not room:
-                continue
-            frame = _encode({"event": update.event, "data": update.data})
-            for sub in list(room):
-                sub.offer(frame)
+            if update.stream_id in self.rooms:
+                by_room.setdefault(update.stream_id, []).append(
+                    Outgoing(update.event, update.data))
+        if not self.coalesce_s:
+            for stream_id, group in by_room.items():
+                self._deliver(stream_id, group)
+            return
+        loop = asyncio.get_running_loop()
+        for stream_id, group in by_room.items():
+            pending = self._pending.get(stream_id)
+            if pending is None:
+                self._pending[stream_id] = list(group)
+                loop.call_later(self.coalesce_s, self._flush, stream_id)
+            else:
+                pending.extend(group)
+
+    def _flush(self, stream_id: str) -> None:
+        group = self._pending.pop(stream_id, None)
+        if group:
+            self._deliver(stream_id, [group[0]] if len(group) == 1 else [Batch(group)])
+
+    def _deliver(self, stream_id: str, group: list[Outgoing]) -> None:
+        for listener in list(self.rooms.get(stream_id, ())):
+            listener.deliver(group)

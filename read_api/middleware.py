@@ -35,6 +35,9 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
             await send(message)
 
         with structlog.contextvars.bound_contextvars(request_id=request_id):
+            if scope["type"] == "websocket":  # no per-frame wrapper on the hot path
+                await app(scope, receive, send)
+                return
             try:
                 await app(scope, receive, send_with_id)
             finally:

@@ -7,12 +7,13 @@ from typing import Any
 from infra.database import Database
 from projections.base import loads
 from projections.chat_history import message_view
+from projections.stream_ingest import with_ingest
 from projections.stream_status import STREAM_COLUMNS, stream_view
 
 
 def get_stream(db: Database, stream_id: str) -> dict[str, Any] | None:
     row = db.fetch_one(f"SELECT {STREAM_COLUMNS} FROM streams WHERE id = ?", (stream_id,))
-    return stream_view(row) if row else None
+    return with_ingest(db, stream_view(row)) if row else None  # hlsUrl, ingest (issue 3)
 
 
 def list_messages(
@@ -101,3 +102,21 @@ def get_channel_by_slug(db: Database, slug: str) -> dict[str, Any] | None:
 def get_channel(db: Database, channel_id: str) -> dict[str, Any] | None:
     row = db.fetch_one(_CHANNEL_SQL + "WHERE c.id = ?", (channel_id,))
     return _channel_view(row, db) if row else None
+
+
+def history_for_join(db: Database, stream_id: str, since: str | None,
+                     size: int) -> list[dict[str, Any]]:
+    """`chat:history` for a join, oldest first: the newest `size` messages, or, resuming
+    after message `since`, everything stored after it (up to 10 x size)."""
+    if since:
+        row = db.fetch_one("SELECT position FROM chat_messages WHERE id = ? AND stream_id = ?",
+                           (since, stream_id))
+        if row is not None:
+            rows = db.fetch_all(
+                "SELECT id, stream_id, channel_id, user_id, username, display_name, badges, "
+                "content, created_at, position FROM chat_messages WHERE stream_id = ? "
+                "AND deleted_at IS NULL AND position > ? ORDER BY position ASC LIMIT ?",
+                (stream_id, row["position"], size * 10))
+            return [message_view(r) for r in rows]
+    items, _ = list_messages(db, stream_id, before=None, limit=size)
+    return list(reversed(items))

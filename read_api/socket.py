@@ -1,49 +1,127 @@
-"""The minimal WebSocket endpoint: subscribe to a stream and receive its new chat messages,
-deletions and status changes as JSON frames `{"event": ..., "data": ...}`."""
+"""The plain WebSocket transport of the chat gateway.
+
+`/ws/chat` speaks the contract: JSON frames `{"event": ..., "data": ...}` both ways (the
+server may coalesce several into one frame holding a JSON array of them).
+`/ws/streams/{id}` is the same, already joined to that stream.
+Sign in with `?token=` or an `Authorization: Bearer` header; without one you may read.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 import anyio
+import msgspec
 from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 from litestar.params import FromPath
 
-from read_api.deps import parse_id
-from read_api.live import LiveHub, Subscriber
+from domain.errors import DomainError
+from infra.auth import Principal
+from read_api.chat_gateway import ChatGateway, ChatSession
+from read_api.live import frame_text
 
 SLOW_CONSUMER = 4008  # application close code: the client fell too far behind
+UNAUTHENTICATED = 4401
+_encode = msgspec.json.Encoder().encode
 
 
-async def _pump(socket: WebSocket, sub: Subscriber, scope: anyio.CancelScope) -> None:
+class Frame(msgspec.Struct):
+    event: str
+    data: Any = None
+
+
+_decode_frame = msgspec.json.Decoder(Frame).decode
+
+
+async def socket_principal(socket: WebSocket[Any, Any, Any]) -> Principal | None:
+    token = socket.query_params.get("token")
+    if not token:
+        header = socket.headers.get("authorization", "")
+        scheme, _, value = header.partition(" ")
+        token = value.strip() if scheme.lower() == "bearer" else None
+    if not token:
+        return None
+    services = socket.app.state.services
+    # External issuers may fetch keys or look users up: not on the event loop.
+    return await services.run(services.authenticator.authenticate, token)
+
+
+async def _pump(socket: WebSocket[Any, Any, Any], session: ChatSession) -> None:
     while True:
-        frame = await sub.frames.get()
-        if frame is None:
-            await socket.close(code=SLOW_CONSUMER, reason="slow consumer")
-            scope.cancel()
+        batch = await session.next_batch()
+        if batch is None:
             return
-        await socket.send_data(frame.decode(), mode="text")
+        if not batch:
+            continue
+        await socket.send_data(frame_text(batch), mode="text")
+
+
+async def _drop_when_behind(socket: WebSocket[Any, Any, Any], session: ChatSession,
+                            scope: anyio.CancelScope) -> None:
+    """The pump may be stuck in a send to a client that stopped reading: this does not
+    wait for it. The close frame gets a moment to go out; the connection is let go anyway."""
+    await session.dropped.wait()
+    scope.cancel()
+    with anyio.CancelScope(shield=True), anyio.move_on_after(2):
+        await socket.close(code=SLOW_CONSUMER, reason="slow consumer")
+
+
+async def _send(gateway: ChatGateway, session: ChatSession, data: Any) -> None:
+    try:
+        await gateway.handle(session, "chat:send", data)
+    finally:
+        session.in_flight.release()
+
+
+async def serve_session(socket: WebSocket[Any, Any, Any], join: str | None) -> None:
+    gateway: ChatGateway = socket.app.state.gateway
+    try:
+        principal = await socket_principal(socket)
+    except DomainError as e:
+        await socket.accept()
+        await socket.send_json({"event": "chat:error",
+                                "data": {"code": "unauthenticated", "message": e.message}})
+        await socket.close(code=UNAUTHENTICATED, reason="invalid token")
+        return
+    await socket.accept()
+    session = gateway.open(principal)
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_pump, socket, session)
+            tg.start_soon(_drop_when_behind, socket, session, tg.cancel_scope)
+            if join is not None:
+                await gateway.handle(session, "chat:join", {"streamId": join})
+            while True:
+                raw = await socket.receive_data(mode="text")
+                try:
+                    frame = _decode_frame(raw)
+                except msgspec.DecodeError:
+                    if raw == "ping":
+                        session.emit("pong", None)
+                        continue
+                    session.emit("chat:error", {"code": "bad_frame",
+                                                "message": 'send {"event": ..., "data": ...}'})
+                    continue
+                if frame.event == "chat:send":
+                    # Pipelined: the next frame is read while this one is committed.
+                    await session.in_flight.acquire()
+                    tg.start_soon(_send, gateway, session, frame.data)
+                else:
+                    await gateway.handle(session, frame.event, frame.data)
+    except* WebSocketDisconnect:
+        pass
+    finally:
+        await gateway.close(session)
+
+
+@websocket("/ws/chat")
+async def chat_socket(socket: WebSocket[Any, Any, Any]) -> None:
+    """The chat contract over a plain WebSocket."""
+    await serve_session(socket, None)
 
 
 @websocket("/ws/streams/{stream_id:str}")
-async def stream_socket(socket: WebSocket, stream_id: FromPath[str]) -> None:
-    """Pushes `chat:message`, `chat:deleted`, `stream:status` and `stream:viewers`."""
-    try:
-        parse_id(stream_id, "stream")
-    except Exception:
-        await socket.close(code=4404, reason="unknown stream")
-        return
-    hub: LiveHub = socket.app.state.hub
-    await socket.accept()
-    sub = hub.subscribe(stream_id)
-    try:
-        await socket.send_json({"event": "subscribed", "data": {"streamId": stream_id}})
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(_pump, socket, sub, tg.cancel_scope)
-            while True:
-                text = await socket.receive_data(mode="text")
-                if text == "ping":
-                    await socket.send_data('{"event":"pong","data":null}', mode="text")
-    except WebSocketDisconnect:
-        pass
-    finally:
-        hub.unsubscribe(sub)
+async def stream_socket(socket: WebSocket[Any, Any, Any], stream_id: FromPath[str]) -> None:
+    """The chat contract, joined to one stream from the start."""
+    await serve_session(socket, stream_id)

@@ -142,6 +142,7 @@ class StreamController(Controller):
         services: NamedDependency[Services],
     ) -> dict[str, Any]:
         """Posts to the stream's chat (group-committed with concurrent senders)."""
+        await services.rate_limiter.enforce(str(principal.user_id))
         result = await services.chat(
             SendMessage(
                 stream_id=parse_id(stream_id, "stream"),

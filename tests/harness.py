@@ -22,7 +22,7 @@ import uvicorn
 from infra.bootstrap import Services
 from infra.settings import Settings, load_settings, postgres_params
 from projections.registry import all_projections
-from read_api.app import create_app
+from read_api.app import create_asgi
 
 DATABASE_URL = os.environ.get("AETHEX_TEST_DATABASE_URL",
                               "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -98,7 +98,7 @@ class LiveServer:
 
     def __init__(self, services: Services) -> None:
         self.services = services
-        self.app = create_app(services)
+        self.app = create_asgi(services)
         self.config = uvicorn.Config(self.app, host="127.0.0.1", port=0, log_config=None,
                                      access_log=False, ws="websockets-sansio", lifespan="on")
         self.server = uvicorn.Server(self.config)

@@ -14,11 +14,13 @@ from datetime import UTC, datetime
 
 import structlog
 
+from infra import metrics
 from infra.bus import WATERMARK_KEY, Delivery, EventBus, LiveUpdate
 from infra.database import Database
 from infra.envelope import EventEnvelope
 from infra.event_store import EventStore
 from projections.base import Projection, set_tracking, tracking_position
+from workers.rebuild import projection_lock
 
 log = structlog.get_logger(__name__)
 
@@ -56,13 +58,18 @@ class ProjectorRunner:
     def commit(self, events: Sequence[EventEnvelope], upto: int) -> list[LiveUpdate]:
         """Applies the events past the stored position and moves it to `upto`, atomically."""
         with self.db.transaction() as tx:
+            projection_lock(tx, self.db, self.name)  # a rebuild's swap waits for us, we for it
             current = tracking_position(tx, self.name)
+            if current < self.position:  # `aethex projections reset`: replay from the store
+                self.position = current
+                raise RuntimeError(f"{self.name} was reset to position {current}")
             if upto <= current:
                 self.position = current
                 return []
             fresh = [e for e in events if e.position > current]
             updates = self.projection.apply(tx, fresh) if fresh else []
             set_tracking(tx, self.name, upto, datetime.now(UTC).isoformat())
+        metrics.EVENTS_PROJECTED.labels(self.name).inc(len(fresh))
         self.position = upto
         if self.on_position is not None:
             self.on_position(self.name, upto)

@@ -12,6 +12,7 @@ import asyncio
 
 import structlog
 
+from infra import metrics
 from infra.bus import WATERMARK_KEY, EventBus
 from infra.database import Database
 from infra.envelope import EventBatch, runs
@@ -53,6 +54,7 @@ class Relay:
         batches = [(run[0].routing_key, EventBatch(run, run[-1].position)) for run in runs(events)]
         batches.append((WATERMARK_KEY, EventBatch([], upto)))
         await self.bus.publish(batches)
+        metrics.EVENTS_RELAYED.inc(len(events))
         await asyncio.to_thread(self._save_position, upto)
         self.position = upto
         self.published_batches += len(batches)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import weakref
 from typing import Any
 
 import httpx
@@ -50,19 +51,33 @@ class Api:
         return await self.http.post(f"/api/streams/{stream_id}/messages",
                                     json={"content": content}, headers=user["headers"])
 
-    async def subscribe(self, stream_id: str) -> ClientConnection:
-        ws = await connect(f"{self.ws_url}/ws/streams/{stream_id}")
-        hello = json.loads(await asyncio.wait_for(ws.recv(), 5))
-        assert hello == {"event": "subscribed", "data": {"streamId": stream_id}}
+    async def subscribe(self, stream_id: str, token: str | None = None) -> ClientConnection:
+        """A WebSocket joined to the stream (after its `chat:history` has arrived)."""
+        query = f"?token={token}" if token else ""
+        ws = await connect(f"{self.ws_url}/ws/streams/{stream_id}{query}")
+        await next_event(ws, "chat:history")
         return ws
 
 
-async def next_event(ws: ClientConnection, event: str, timeout: float = 5.0) -> dict[str, Any]:
+_pending: weakref.WeakKeyDictionary[ClientConnection, list[dict[str, Any]]] = \
+    weakref.WeakKeyDictionary()
+
+
+async def next_frame(ws: ClientConnection, timeout: float = 5.0) -> dict[str, Any]:
+    """The next `{event, data}`, unpacking frames that coalesce several into an array."""
+    queue = _pending.setdefault(ws, [])
+    if not queue:
+        payload = json.loads(await asyncio.wait_for(ws.recv(), timeout))
+        queue.extend(payload if isinstance(payload, list) else [payload])
+    return queue.pop(0)
+
+
+async def next_event(ws: ClientConnection, event: str, timeout: float = 5.0) -> Any:
     """The data of the next frame with this event name (others are skipped)."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         remaining = deadline - asyncio.get_running_loop().time()
-        frame = json.loads(await asyncio.wait_for(ws.recv(), max(remaining, 0.01)))
+        frame = await next_frame(ws, max(remaining, 0.01))
         if frame["event"] == event:
             return frame["data"]
 

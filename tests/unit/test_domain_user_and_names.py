@@ -151,6 +151,17 @@ def test_catalogue_names_every_event_type_once() -> None:
         "Stream.ViewerCountSampled",
         "ChatMessage.Sent", "ChatMessage.Deleted",
         "UniqueName.Claimed",
+        # identity, profiles, follows, subscriptions (issue 5)
+        "User.ProfileUpdated", "User.UsernameChanged", "User.EmailChanged",
+        "User.ExternalIdentityLinked", "User.Onboarded", "User.Deleted",
+        "UniqueName.Released", "UniqueName.Reclaimed",
+        "Follow.Followed", "Follow.Unfollowed", "Follow.Refollowed",
+        "Subscription.Started", "Subscription.TierChanged", "Subscription.Cancelled",
+        "Subscription.Expired", "Subscription.Renewed", "Subscription.Restarted",
+        "ClerkWebhookReceipt.Received",
+        # ingest (issue 3)
+        "Stream.PlaybackAssigned", "Stream.IngestDisconnected", "Stream.IngestReconnected",
+        "Stream.RecordingReady", "StreamKeyClaim.Claimed", "WebhookReceipt.Received",
     }
     assert {TYPE_BY_TOPIC[t] for t in TOPIC_BY_TYPE.values()} == set(TOPIC_BY_TYPE)
     assert TOPIC_BY_TYPE["Stream.Started"] == "domain.stream:Stream.Started"

@@ -1,0 +1,172 @@
+"""Channel chat filters (issue 6): blocked terms with Unicode and look-alike folding, a
+default profanity list, link blocking, slow mode and followers-only mode. Pure: the send
+decision calls `check_content`; times and follow ages are passed in."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import datetime, timedelta
+from functools import lru_cache
+
+import msgspec
+
+from domain.errors import Invalid
+
+MAX_TERMS = 200
+MAX_TERM_LENGTH = 50
+MAX_SLOW_MODE_S = 3600
+MAX_FOLLOW_AGE_S = 90 * 86400
+
+# A short list on purpose: the owner adds their own terms, or turns this off.
+DEFAULT_PROFANITY = ("fuck", "motherfucker", "shit", "bullshit", "cunt", "bitch", "asshole",
+                     "bastard", "dickhead", "wanker", "twat", "slut", "whore")
+
+# Look-alikes folded to the letter they imitate (after NFKC, which already maps full-width
+# and most compatibility forms, and after diacritics are stripped).
+_LOOKALIKE = str.maketrans({
+    "0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g",
+    "@": "a", "$": "s", "!": "i", "|": "i", "€": "e", "£": "l", "+": "t",
+    # Cyrillic, Greek and other letters that look Latin (escaped: they look alike here too)
+    "\u0430": "a", "\u0435": "e", "\u043e": "o", "\u0440": "p", "\u0441": "c", "\u0443": "y",
+    "\u0445": "x", "\u0456": "i", "\u0458": "j", "\u0455": "s", "\u043a": "k", "\u043c": "m",
+    "\u0442": "t", "\u0432": "b", "\u043d": "h", "\u0501": "d", "\u03b1": "a", "\u03b2": "b",
+    "\u03b5": "e", "\u03b9": "i", "\u03ba": "k", "\u03bd": "v", "\u03bf": "o", "\u03c1": "p",
+    "\u03c4": "t", "\u03c5": "u", "\u03c7": "x", "\u0475": "v", "\u0261": "g", "\u0142": "l",
+    "\u00f8": "o", "\u00df": "ss",
+})
+# Endings that still name the blocked word ("fucking", "shitty", "frees").
+_SUFFIXES = ("", "s", "es", "ed", "er", "ers", "ing", "in", "y", "ty")
+_REPEATS = re.compile(r"(.)\1+")
+_LINK = re.compile(
+    r"(?:https?://|www\.|\b[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9-]+)*\."
+    r"(?:com|net|org|io|gg|tv|ly|me|co|xyz|info|biz|ru|de|uk|app|dev|link|site|live|"
+    r"shop|club|online|top|cc|to|be|fm)\b)")
+_DOT = re.compile(r"\s*[(\[]\s*dot\s*[)\]]\s*|\s+dot\s+")
+
+
+def fold(text: str) -> str:
+    """NFKC, casefold, strip diacritics and invisible characters, fold look-alikes."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    text = "".join(ch for ch in unicodedata.normalize("NFD", text)
+                   if unicodedata.category(ch) not in ("Mn", "Me", "Cf"))
+    return unicodedata.normalize("NFC", text).translate(_LOOKALIKE)
+
+
+def words(text: str) -> list[str]:
+    """The folded words of a text, repeated letters collapsed ("freeee" -> "fre"); a run of
+    single letters is also joined into a word, so `f r e e` and `f.r.e.e` make `fre`."""
+    raw = [_REPEATS.sub(r"\1", w) for w in re.split(r"[^\w]+|_", fold(text)) if w]
+    out: list[str] = []
+    run: list[str] = []
+    for w in [*raw, ""]:  # the empty word ends the last run
+        if len(w) == 1:
+            run.append(w)
+            continue
+        out.extend(run)
+        if len(run) > 1:
+            out.append(_REPEATS.sub(r"\1", "".join(run)))
+        run = []
+        if w:
+            out.append(w)
+    return out
+
+
+@lru_cache(maxsize=256)
+def _patterns(terms: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
+    return tuple(p for p in (tuple(words(t)) for t in terms) if p)
+
+
+def blocked_term(text: str, terms: tuple[str, ...]) -> str | None:
+    """The first term the text contains as whole folded words (with common endings)."""
+    if not terms:
+        return None
+    found = words(text)
+    for term, pattern in zip(terms, _patterns(terms), strict=False):
+        n = len(pattern)
+        for i in range(len(found) - n + 1):
+            window = found[i:i + n]
+            if window[:-1] == list(pattern[:-1]) and any(
+                    window[-1] == _REPEATS.sub(r"\1", pattern[-1] + s) for s in _SUFFIXES):
+                return term
+    return None
+
+
+def has_link(text: str) -> bool:
+    """A URL or a bare domain name (`example.com`, `www.x`), after NFKC and casefolding."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    if "dot" in folded:  # "example dot com", "example(dot)com"
+        folded = _DOT.sub(".", folded)
+    return _LINK.search(folded) is not None
+
+
+class ChatFilters(msgspec.Struct, frozen=True, kw_only=True):
+    """A channel's filter settings, as the owner or a moderator last set them."""
+
+    blocked_terms: tuple[str, ...] = ()
+    default_profanity: bool = True
+    block_links: bool = False
+    slow_mode_s: int = 0
+    followers_only: bool = False
+    follow_min_age_s: int = 0
+
+    def terms(self) -> tuple[str, ...]:
+        return self.blocked_terms + (DEFAULT_PROFANITY if self.default_profanity else ())
+
+
+def clean_filters(filters: ChatFilters) -> ChatFilters:
+    """Validated and tidied settings (terms trimmed, deduplicated), or Invalid."""
+    terms: list[str] = []
+    for term in filters.blocked_terms:
+        value = " ".join(term.split())
+        if not value or len(value) > MAX_TERM_LENGTH or not words(value):
+            raise Invalid(f"each blocked term needs 1-{MAX_TERM_LENGTH} characters with a "
+                          "letter or digit", field="blockedTerms")
+        if value.casefold() not in (t.casefold() for t in terms):
+            terms.append(value)
+    if len(terms) > MAX_TERMS:
+        raise Invalid(f"at most {MAX_TERMS} blocked terms", field="blockedTerms")
+    if not 0 <= filters.slow_mode_s <= MAX_SLOW_MODE_S:
+        raise Invalid(f"slowModeSeconds must be 0-{MAX_SLOW_MODE_S}", field="slowModeSeconds")
+    if not 0 <= filters.follow_min_age_s <= MAX_FOLLOW_AGE_S:
+        raise Invalid(f"followMinAgeSeconds must be 0-{MAX_FOLLOW_AGE_S}",
+                      field="followMinAgeSeconds")
+    return msgspec.structs.replace(filters, blocked_terms=tuple(terms))
+
+
+class Filtered(Invalid):
+    """A message a channel filter refused; `code` says which filter (the sender sees it)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message, field="content")
+        self.code = code
+
+
+def check_content(content: str, filters: ChatFilters) -> None:
+    """Refuses content with a blocked term or, when links are blocked, a link."""
+    if filters.block_links and has_link(content):
+        raise Filtered("links_blocked", "links are not allowed in this chat")
+    if blocked_term(content, filters.terms()) is not None:
+        raise Filtered("filtered", "your message contains a term this channel blocks")
+
+
+def check_slow_mode(filters: ChatFilters, last_sent: datetime | None, now: datetime) -> None:
+    """One message per `slow_mode_s` seconds per user."""
+    if filters.slow_mode_s and last_sent is not None:
+        wait = last_sent + timedelta(seconds=filters.slow_mode_s) - now
+        if wait.total_seconds() > 0:
+            seconds = max(1, round(wait.total_seconds()))
+            raise Filtered("slow_mode", f"slow mode is on: wait {seconds} s before your next "
+                           "message")
+
+
+def check_followers_only(filters: ChatFilters, followed_since: datetime | None,
+                         now: datetime) -> None:
+    """Only followers (for at least `follow_min_age_s`) may chat."""
+    if not filters.followers_only:
+        return
+    if followed_since is None:
+        raise Filtered("followers_only", "this chat is for followers only: follow the channel")
+    if now - followed_since < timedelta(seconds=filters.follow_min_age_s):
+        raise Filtered("followers_only", "this chat is for followers of at least "
+                       f"{filters.follow_min_age_s} s")

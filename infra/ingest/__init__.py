@@ -1,0 +1,1 @@
+"""Ingest adapters: nginx-rtmp (self-hosted), Mux and Cloudflare Stream."""

@@ -1,0 +1,342 @@
+"""The chat gateway: the plan's socket contract, whatever the transport.
+
+Transports (plain WebSocket, Socket.IO) are thin: they authenticate, turn frames into
+`handle(session, event, data)` calls and drain each session's outgoing queue. Everything
+else lives here: joining rooms with history and resume, sending through the same
+group-committed command as HTTP, rate limits, typing, joins and leaves, presence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections import deque
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+import structlog
+
+from commands.send_message import Author, SendMessage
+from domain.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, RateLimited
+from domain.stream import Stream
+from infra.auth import Principal
+from infra.bootstrap import Services
+from infra.bus import LiveUpdate
+from read_api.live import Batch, LiveHub, Outgoing
+
+log = structlog.get_logger(__name__)
+
+
+class ChatError(Exception):
+    """A refusal the client sees as `chat:error {code, message}`."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def error_code(error: DomainError) -> str:
+    """The `chat:error` code for a refused command."""
+    if isinstance(error, RateLimited):
+        return "rate_limited"
+    if isinstance(error, Forbidden):
+        return "banned" if "ban" in error.message else "forbidden"
+    if isinstance(error, NotFound):
+        return "not_found"
+    if isinstance(error, Conflict) and error.field == "streamId":
+        return "stream_offline"
+    if isinstance(error, Invalid) and error.field == "content":
+        return "too_long" if "at most" in error.message else "invalid_content"
+    return error.code
+
+
+class ChatSession:
+    """One client connection: who it is, which room it is in, and its outgoing queue."""
+
+    def __init__(self, principal: Principal | None, *, max_queue: int) -> None:
+        self.id = uuid.uuid4().hex
+        self.principal = principal
+        self.stream_id: str | None = None
+        self.max_queue = max_queue
+        self.frames: deque[Outgoing] = deque()
+        self.ready = asyncio.Event()
+        self.dropped = asyncio.Event()  # set when the client fell too far behind
+        self.overflowed = False
+        self.closed = False
+        self._holding = False
+        self._held: list[Outgoing] = []
+        self._history_upto = 0
+        self.last_typing = 0.0
+        # Sends from one connection are submitted in the order they came, one at a time,
+        # but their results are awaited side by side (so a client can pipeline them).
+        self.send_lock = asyncio.Lock()
+        self.in_flight = asyncio.Semaphore(64)
+        # Set when a ban or timeout of this user reaches the room (issue 6): sends are then
+        # refused here; the Channel aggregate refuses them anyway, on every node.
+        self.banned = False
+        self.banned_until: float | None = None  # time.time(); None with `banned`: no end
+
+    # -- the Listener side: called by the hub, never blocks ---------------------------
+
+    def deliver(self, items: Sequence[Outgoing]) -> None:
+        if self._holding:
+            self._held.extend(items)
+            if len(self._held) > self.max_queue:
+                self._overflow()
+            return
+        for item in items:
+            if self._history_upto and isinstance(item, Batch):
+                # Just joined: drop what the history already held (then stop checking).
+                kept = [o for o in item.items if not self._seen(o)]
+                if len(kept) != len(item.items):
+                    for o in kept:
+                        self._push(o)
+                    continue
+            elif self._seen(item):
+                continue  # already sent in the history that joined this room
+            self._push(item)
+
+    def _seen(self, item: Outgoing) -> bool:
+        if not self._history_upto or item.event != "chat:message":
+            return False
+        if item.data.get("position", 0) <= self._history_upto:
+            return True
+        self._history_upto = 0  # live has moved past the history: no more checks needed
+        return False
+
+    def emit(self, event: str, data: Any) -> None:
+        self._push(Outgoing(event, data))
+
+    def _push(self, item: Outgoing) -> None:
+        if self.overflowed or self.closed:
+            return
+        if len(self.frames) >= self.max_queue:
+            self._overflow()
+            return
+        self.frames.append(item)
+        self.ready.set()
+
+    def _overflow(self) -> None:
+        self.overflowed = True  # the transport disconnects a client that cannot keep up
+        self.frames.clear()
+        self._held.clear()
+        self.ready.set()
+        self.dropped.set()
+
+    def hold(self) -> None:
+        self._holding = True
+        self._held = []
+
+    def release(self, history_upto: int) -> None:
+        held, self._held, self._holding = self._held, [], False
+        self._history_upto = history_upto
+        self.deliver(held)
+
+    async def next_batch(self) -> list[Outgoing] | None:
+        """What to send next (the hub has already coalesced a room's events); None when
+        the connection must be dropped for falling behind."""
+        await self.ready.wait()
+        self.ready.clear()
+        if self.overflowed:
+            return None
+        batch = list(self.frames)
+        self.frames.clear()
+        return batch
+
+    @property
+    def member(self) -> str:
+        return self.id
+
+
+def user_view(principal: Principal) -> dict[str, Any]:
+    return {"id": str(principal.user_id), "username": principal.username,
+            "displayName": principal.display_name}
+
+
+class ChatGateway:
+    """The contract's events, for any transport."""
+
+    def __init__(self, services: Services, hub: LiveHub) -> None:
+        self.services = services
+        self.settings = services.settings
+        self.hub = hub
+        self.presence = services.presence
+        self.limiter = services.rate_limiter
+        self.sessions: set[ChatSession] = set()
+
+    def open(self, principal: Principal | None) -> ChatSession:
+        session = ChatSession(principal, max_queue=self.settings.ws_max_queue)
+        self.sessions.add(session)
+        return session
+
+    async def close(self, session: ChatSession) -> None:
+        session.closed = True
+        self.sessions.discard(session)
+        await self._leave(session)
+
+    async def dispatch(self, updates: Sequence[LiveUpdate]) -> None:
+        """The bus's live handler: tells banned users' sessions, then feeds the rooms."""
+        for update in updates:
+            if update.event in ("chat:banned", "chat:unbanned"):
+                self._apply_ban(update)
+        await self.hub.dispatch(updates)
+
+    def _apply_ban(self, update: LiveUpdate) -> None:
+        data = update.data if isinstance(update.data, dict) else {}
+        for session in list(self.sessions):
+            if (session.principal is None or session.stream_id != update.stream_id
+                    or str(session.principal.user_id) != data.get("userId")):
+                continue
+            if update.event == "chat:unbanned":
+                session.banned, session.banned_until = False, None
+                continue
+            until = data.get("untilEpoch")
+            session.banned = True
+            session.banned_until = float(until) if until is not None else None
+            session.emit("chat:error", {"code": "banned", "message": _ban_message(data)})
+
+    async def handle(self, session: ChatSession, event: str, data: Any) -> Any:
+        """Runs one client event; refusals become `chat:error` and an error ack."""
+        try:
+            if event == "chat:join":
+                return await self._join(session, data)
+            if event == "chat:send":
+                return await self._send(session, data)
+            if event == "chat:leave":
+                await self._leave(session)
+                return {"ok": True}
+            if event == "chat:typing":
+                await self._typing(session)
+                return {"ok": True}
+            raise ChatError("unknown_event", f"unknown event {event!r}")
+        except ChatError as e:
+            session.emit("chat:error", {"code": e.code, "message": e.message})
+            return {"ok": False, "code": e.code, "message": e.message}
+        except DomainError as e:
+            code = error_code(e)
+            session.emit("chat:error", {"code": code, "message": e.message})
+            return {"ok": False, "code": code, "message": e.message}
+
+    # -- events ------------------------------------------------------------------------
+
+    async def _join(self, session: ChatSession, data: Any) -> Any:
+        stream_id = _field(data, "streamId")
+        try:
+            UUID(stream_id)
+        except ValueError:
+            raise ChatError("not_found", f"stream {stream_id!r} not found") from None
+        from read_api.queries import get_stream, history_for_join
+
+        stream = await self.services.run(get_stream, self.services.db, stream_id)
+        if stream is None and await self.services.run(self.services.store.find, UUID(stream_id),
+                                                      Stream) is not None:
+            # Just created: the read model is a moment behind the store.
+            head = await self.services.run(self.services.store.head)
+            await self.services.positions.wait(("stream_status",), head,
+                                               self.settings.read_wait_timeout_s)
+            stream = await self.services.run(get_stream, self.services.db, stream_id)
+        if stream is None:
+            raise ChatError("not_found", f"stream {stream_id!r} not found")
+        if session.stream_id is not None:
+            await self._leave(session)
+        since = data.get("since") if isinstance(data, dict) else None
+        after = data.get("after") if isinstance(data, dict) else None
+        if isinstance(after, int) and after > 0:  # read-your-writes, as `?after=` over HTTP
+            await self.services.positions.wait(("chat_history",), after,
+                                               self.settings.read_wait_timeout_s)
+        session.hold()  # live updates wait until the history has gone out
+        session.stream_id = stream_id
+        self.hub.join(stream_id, session)
+        await self.presence.add(stream_id, session.member)
+        try:
+            items = await self.services.run(history_for_join, self.services.db, stream_id,
+                                            since if isinstance(since, str) else None,
+                                            self.settings.chat_history_size)
+        except BaseException:
+            session.release(0)
+            raise
+        session.emit("chat:history", items)
+        session.release(max((m["position"] for m in items), default=0))
+        count = await self.presence.count(stream_id)
+        session.emit("stream:status", stream)
+        session.emit("stream:viewers", {"streamId": stream_id, "count": count,
+                                        "peak": max(count, stream["peakViewers"])})
+        if session.principal is not None:
+            await self.services.bus.publish_live([LiveUpdate(
+                stream_id, "chat:user-joined", user_view(session.principal))])
+        return {"ok": True, "streamId": stream_id, "history": len(items)}
+
+    async def _leave(self, session: ChatSession) -> None:
+        stream_id = session.stream_id
+        if stream_id is None:
+            return
+        session.stream_id = None
+        self.hub.leave(stream_id, session)
+        await self.presence.remove(stream_id, session.member)
+        if session.principal is not None:
+            await self.services.bus.publish_live([LiveUpdate(
+                stream_id, "chat:user-left", str(session.principal.user_id))])
+
+    async def _send(self, session: ChatSession, data: Any) -> Any:
+        if session.principal is None:
+            raise ChatError("unauthenticated", "sign in to chat: connect with a token")
+        if session.stream_id is None:
+            raise ChatError("not_joined", "join a stream first (chat:join)")
+        content = _field(data, "content")
+        principal = session.principal
+        if session.banned:
+            if session.banned_until is not None and time.time() >= session.banned_until:
+                session.banned, session.banned_until = False, None  # the timeout is over
+            else:
+                raise ChatError("banned", "you are banned from this channel's chat")
+        async with session.send_lock:
+            await self.limiter.enforce(str(principal.user_id))
+            pending = self.services.chat.submit(SendMessage(
+                stream_id=UUID(session.stream_id),
+                author=Author(id=principal.user_id, username=principal.username,
+                              display_name=principal.display_name),
+                content=content))
+        result = await asyncio.wrap_future(pending)
+        if isinstance(result, DomainError):
+            raise result
+        return {"ok": True, "id": str(result.message.id), "position": result.position}
+
+    async def _typing(self, session: ChatSession) -> None:
+        if session.principal is None or session.stream_id is None:
+            return
+        now = time.monotonic()
+        if now - session.last_typing < self.settings.typing_interval_s:
+            return  # typing indicators are throttled, not refused
+        session.last_typing = now
+        await self.services.bus.publish_live([LiveUpdate(
+            session.stream_id, "chat:typing", {"userId": str(session.principal.user_id)})])
+
+    # -- presence ----------------------------------------------------------------------
+
+    async def heartbeat(self, stopping: asyncio.Event) -> None:
+        """Keeps this node's members alive in presence; they lapse if the node dies."""
+        while not stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), self.settings.presence_heartbeat_s)
+            members = [(s.stream_id, s.member) for s in self.sessions if s.stream_id]
+            if members:
+                try:
+                    await self.presence.refresh(members)
+                except Exception:
+                    log.exception("presence.heartbeat_failed")
+
+
+def _ban_message(data: dict[str, Any]) -> str:
+    until = data.get("until")
+    return "you are banned from this channel's chat" + (
+        f" until {until} (a timeout)" if until else "")
+
+
+def _field(data: Any, name: str) -> str:
+    if not isinstance(data, dict) or not isinstance(data.get(name), str):
+        raise ChatError("bad_request", f"expected {{{name}: string}}")
+    return data[name]

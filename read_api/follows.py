@@ -1,0 +1,120 @@
+"""Following channels and subscribing to them (issue 5): follow and unfollow (idempotent),
+the channel's followers in cursor pages, and the subscription framework (no payments)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, delete, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery, JSONBody
+from msgspec import Meta
+
+from commands.cancel_subscription import CancelSubscription, cancel_subscription
+from commands.follow import FollowTarget, follow
+from commands.subscribe import Subscribe, subscribe
+from commands.unfollow import UnfollowTarget, unfollow
+from domain.subscription import Subscription
+from infra.auth import Principal
+from infra.bootstrap import Services
+from read_api.deps import parse_id, provide_principal
+from read_api.social_queries import list_followers, list_subscriptions, page_limit
+
+auth = {"principal": Provide(provide_principal)}
+
+
+class SubscribeBody(msgspec.Struct, rename="camel"):
+    """The tier to subscribe at."""
+
+    tier: Annotated[str, Meta(max_length=20)] = "BASIC"
+
+
+def subscription_state(sub: Subscription) -> dict[str, Any]:
+    return {"id": str(sub.id), "userId": str(sub.user_id), "channelId": str(sub.channel_id),
+            "tier": sub.tier, "status": sub.status,
+            "renewalDate": sub.renewal_date.isoformat()}
+
+
+class ChannelFollowController(Controller):
+    """Following a channel and subscribing to it."""
+
+    path = "/api/channels"
+    tags = ["channels"]
+
+    @post("/{channel_id:str}/follow", status_code=200, dependencies=auth)
+    async def follow_channel(
+        self, channel_id: FromPath[str], principal: NamedDependency[Principal],
+        services: NamedDependency[Services],
+    ) -> dict[str, Any]:
+        """Follows a channel (again: no change)."""
+        cid = parse_id(channel_id, "channel")
+        position = await services.run(follow, FollowTarget(
+            actor_id=principal.user_id, target_kind="channel", target_id=cid), services.store)
+        return {"channelId": str(cid), "following": True, "position": position}
+
+    @delete("/{channel_id:str}/follow", status_code=200, dependencies=auth)
+    async def unfollow_channel(
+        self, channel_id: FromPath[str], principal: NamedDependency[Principal],
+        services: NamedDependency[Services],
+    ) -> dict[str, Any]:
+        """Stops following a channel (not following: no change)."""
+        cid = parse_id(channel_id, "channel")
+        position = await services.run(unfollow, UnfollowTarget(
+            actor_id=principal.user_id, target_kind="channel", target_id=cid), services.store)
+        return {"channelId": str(cid), "following": False, "position": position}
+
+    @get("/{channel_id:str}/followers")
+    async def followers(
+        self, channel_id: FromPath[str], services: NamedDependency[Services],
+        cursor: FromQuery[int | None] = None, limit: FromQuery[int] = 20,
+        after: FromQuery[int | None] = None,
+    ) -> dict[str, Any]:
+        """Who follows this channel, most recent first; pass `nextCursor` back as `cursor`."""
+        cid = parse_id(channel_id, "channel")
+        await services.positions.wait(("follows", "users"), after,
+                                      services.settings.read_wait_timeout_s)
+        items, next_cursor = await services.run(
+            list_followers, services.db, "channel", str(cid), cursor=cursor,
+            limit=page_limit(limit))
+        return {"items": items, "nextCursor": next_cursor}
+
+    @post("/{channel_id:str}/subscription", status_code=200, dependencies=auth)
+    async def subscribe(
+        self, channel_id: FromPath[str], data: JSONBody[SubscribeBody],
+        principal: NamedDependency[Principal], services: NamedDependency[Services],
+    ) -> dict[str, Any]:
+        """Subscribes the caller at a tier (BASIC, PREMIUM, VIP), or changes the tier."""
+        result = await services.run(subscribe, Subscribe(
+            user_id=principal.user_id, channel_id=parse_id(channel_id, "channel"),
+            tier=data.tier), services.store)
+        return {**subscription_state(result.subscription), "position": result.position}
+
+    @delete("/{channel_id:str}/subscription", status_code=200, dependencies=auth)
+    async def cancel(
+        self, channel_id: FromPath[str], principal: NamedDependency[Principal],
+        services: NamedDependency[Services],
+    ) -> dict[str, Any]:
+        """Cancels the caller's subscription: it stays until its renewal date."""
+        result = await services.run(cancel_subscription, CancelSubscription(
+            user_id=principal.user_id, channel_id=parse_id(channel_id, "channel")),
+            services.store)
+        return {**subscription_state(result.subscription), "position": result.position}
+
+
+class SubscriptionController(Controller):
+    """The caller's own subscriptions."""
+
+    path = "/api/subscriptions"
+    tags = ["subscriptions"]
+
+    @get("/", dependencies=auth)
+    async def mine(
+        self, principal: NamedDependency[Principal], services: NamedDependency[Services],
+        after: FromQuery[int | None] = None,
+    ) -> dict[str, Any]:
+        """The caller's subscriptions (read model)."""
+        await services.positions.wait(("subscriptions",), after,
+                                      services.settings.read_wait_timeout_s)
+        items = await services.run(list_subscriptions, services.db, str(principal.user_id))
+        return {"items": items}

@@ -1,0 +1,129 @@
+"""Going live (issue 3): a channel's stream key (owner only), its rotation, its provider
+input binding, its archived streams with VOD URLs, and the operator's streamingConfig."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Response, get, post, put
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, JSONBody
+from msgspec import Meta
+
+from commands.bind_ingest_input import BindIngestInput, bind_ingest_input
+from commands.rotate_stream_key import RotateStreamKey, rotate_stream_key
+from domain.channel import Channel
+from domain.errors import NotFound
+from infra.auth import Principal
+from infra.bootstrap import Services
+from infra.database import Database
+from infra.settings import Settings
+from projections.stream_status import STREAM_COLUMNS, stream_view
+from read_api.deps import parse_id, provide_principal
+
+auth = {"principal": Provide(provide_principal)}
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+class BindInputBody(msgspec.Struct, rename="camel"):
+    input_id: Annotated[str, Meta(min_length=1, max_length=128)]
+
+
+def streaming_config(settings: Settings) -> dict[str, Any]:
+    """The plan's `streamingConfig`: where encoders publish and how viewers play."""
+    template = {"mux": settings.mux_playback_template,
+                "cloudflare": settings.cloudflare_playback_template}.get(
+                    settings.ingest_provider, settings.ingest_playback_template)
+    return {
+        "provider": settings.ingest_provider,
+        "ingestUrl": settings.ingest_rtmp_url,
+        "playbackTemplate": template,
+        "qualities": [q.strip() for q in settings.ingest_qualities.split(",") if q.strip()],
+        "reconnectGraceSeconds": settings.ingest_reconnect_grace_s,
+    }
+
+
+def key_view(channel: Channel, settings: Settings, position: int = 0) -> dict[str, Any]:
+    ingest = settings.ingest_rtmp_url.rstrip("/")
+    return {
+        "channelId": str(channel.id),
+        "streamKey": channel.stream_key,
+        "ingestUrl": ingest,
+        "publishUrl": f"{ingest}/{channel.stream_key}",
+        "provider": settings.ingest_provider,
+        "position": position,
+    }
+
+
+def list_vods(db: Database, channel_id: str) -> list[dict[str, Any]]:
+    rows = db.fetch_all(
+        f"SELECT {STREAM_COLUMNS} FROM streams WHERE channel_id = ? AND status = 'ARCHIVED' "
+        "ORDER BY ended_at DESC LIMIT 100", (channel_id,))
+    return [stream_view(r) for r in rows]
+
+
+class IngestController(Controller):
+    path = "/api/channels"
+    tags = ["ingest"]
+
+    @get("/{channel_id:str}/stream-key", dependencies=auth)
+    async def stream_key(
+        self, channel_id: FromPath[str], principal: NamedDependency[Principal],
+        services: NamedDependency[Services],
+    ) -> Response[dict[str, Any]]:
+        """The channel's stream key and ingest URL (owner only; never cached)."""
+        channel = await services.run(services.store.get, parse_id(channel_id, "channel"),
+                                     Channel)
+        channel.require_owner(principal.user_id)
+        return Response(key_view(channel, services.settings), headers=NO_STORE)
+
+    @post("/{channel_id:str}/stream-key/rotate", status_code=200, dependencies=auth)
+    async def rotate(
+        self, channel_id: FromPath[str], principal: NamedDependency[Principal],
+        services: NamedDependency[Services],
+    ) -> Response[dict[str, Any]]:
+        """Issues a new stream key; the old one stops working at once (owner only)."""
+        result = await services.run(
+            rotate_stream_key,
+            RotateStreamKey(actor_id=principal.user_id,
+                            channel_id=parse_id(channel_id, "channel")),
+            services.store)
+        return Response(key_view(result.channel, services.settings, result.position),
+                        headers=NO_STORE)
+
+    @put("/{channel_id:str}/ingest-inputs/{provider:str}", dependencies=auth)
+    async def bind_input(
+        self, channel_id: FromPath[str], provider: FromPath[str],
+        data: JSONBody[BindInputBody], principal: NamedDependency[Principal],
+        services: NamedDependency[Services],
+    ) -> dict[str, Any]:
+        """Binds a Mux live stream or Cloudflare live input to the channel (owner only)."""
+        position = await services.run(
+            bind_ingest_input,
+            BindIngestInput(actor_id=principal.user_id,
+                            channel_id=parse_id(channel_id, "channel"),
+                            provider=provider, input_id=data.input_id),
+            services.store)
+        return {"channelId": channel_id, "provider": provider, "inputId": data.input_id,
+                "position": position}
+
+    @get("/{channel_id:str}/vod")
+    async def vod(
+        self, channel_id: FromPath[str], services: NamedDependency[Services],
+    ) -> dict[str, Any]:
+        """The channel's archived streams, newest first, with their VOD URLs."""
+        cid = str(parse_id(channel_id, "channel"))
+        if await services.run(services.store.find, parse_id(cid, "channel"), Channel) is None:
+            raise NotFound(f"channel {channel_id!r} not found")
+        return {"items": await services.run(list_vods, services.db, cid)}
+
+
+class StreamingConfigController(Controller):
+    path = "/api/ingest"
+    tags = ["ingest"]
+
+    @get("/config")
+    async def config(self, services: NamedDependency[Services]) -> dict[str, Any]:
+        """Where encoders publish, the playback URL template and the qualities offered."""
+        return streaming_config(services.settings)

@@ -1,0 +1,103 @@
+"""`GET /metrics` in the Prometheus text format, and the request-latency middleware.
+
+The counters and histograms come from `infra.metrics`; the gauges (event store head,
+relay and projector positions and lag, WebSocket connections) are read when scraped, so
+they cost nothing between scrapes and are right on whichever node answers.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from litestar import Request, Response, get
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from infra import metrics
+from infra.bootstrap import Services
+from projections.status import projection_status
+
+
+class StateCollector(Collector):
+    """Gauges from a snapshot of the log's and the read models' positions."""
+
+    def __init__(self, status: dict[str, Any], connections: int) -> None:
+        self.status = status
+        self.connections = connections
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        s = self.status
+        yield GaugeMetricFamily("aethex_event_store_head", "Position of the last stored event",
+                                value=s["head"])
+        position = GaugeMetricFamily("aethex_projection_position",
+                                     "Log position a projection has applied", labels=["projection"])
+        lag = GaugeMetricFamily("aethex_projection_lag_events",
+                                "Events a projection is behind the head", labels=["projection"])
+        lag_s = GaugeMetricFamily("aethex_projection_lag_seconds",
+                                  "Age of the oldest event a projection has not applied",
+                                  labels=["projection"])
+        for p in s["projections"]:
+            position.add_metric([p["name"]], p["position"])
+            lag.add_metric([p["name"]], p["lagEvents"])
+            lag_s.add_metric([p["name"]], p["lagSeconds"])
+        yield position
+        yield lag
+        yield lag_s
+        yield GaugeMetricFamily("aethex_relay_lag_events",
+                                "Events the relay has not yet published",
+                                value=s["relay"]["lagEvents"])
+        yield GaugeMetricFamily("aethex_relay_lag_seconds",
+                                "Age of the oldest event the relay has not published",
+                                value=s["relay"]["lagSeconds"])
+        yield GaugeMetricFamily("aethex_websocket_connections",
+                                "Open WebSocket connections on this node", value=self.connections)
+
+
+def render(services: Services, connections: int) -> bytes:
+    """The whole exposition: process-wide metrics, then the state gauges."""
+    status = projection_status(services.store, services.db, services.projections)
+    state = CollectorRegistry(auto_describe=False)
+    state.register(StateCollector(status, connections))
+    return generate_latest(metrics.REGISTRY) + generate_latest(state)
+
+
+@get("/metrics", include_in_schema=False)
+async def metrics_endpoint(request: Request[Any, Any, Any]) -> Response[bytes]:
+    """Prometheus scrape target."""
+    services: Services = request.app.state.services
+    hub = getattr(request.app.state, "hub", None)
+    connections = int(getattr(hub, "connections", 0) or 0)
+    body = await services.run(render, services, connections)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+
+def latency_middleware(app: ASGIApp) -> ASGIApp:
+    """Times each HTTP request into `aethex_http_request_duration_seconds`, labelled by the
+    route template (`/api/streams/{stream_id}`), never the raw path: ids would make
+    a new series per stream."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        status = 500
+        started = time.perf_counter()
+
+        async def send_with_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await app(scope, receive, send_with_status)
+        finally:
+            route = scope.get("path_template") or "unmatched"  # type: ignore[typeddict-item]
+            metrics.REQUEST_LATENCY.labels(scope.get("method", ""), route, str(status)).observe(
+                time.perf_counter() - started)
+
+    return middleware

@@ -1,0 +1,20 @@
+"""Ingest webhook receivers (issue 3): nginx-rtmp hooks, Mux, Cloudflare Stream."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from infra.ingest.lifecycle import Outcome
+
+
+def outcome_view(outcome: Outcome) -> dict[str, Any]:
+    """What a webhook route answers: whether it was new, and what it did."""
+    return {
+        "received": True,
+        "duplicate": outcome.duplicate,
+        "outcome": outcome.outcome,
+        "channelId": str(outcome.channel_id) if outcome.channel_id else None,
+        "streamId": str(outcome.stream_id) if outcome.stream_id else None,
+        "status": outcome.status,
+        "position": outcome.position,
+    }

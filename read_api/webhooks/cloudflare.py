@@ -1,0 +1,38 @@
+"""Cloudflare Stream webhooks: `Webhook-Signature` verified over the raw body, then live
+input and recording notifications drive the stream's lifecycle (infra/ingest/cloudflare.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, post
+from litestar.di import NamedDependency
+from litestar.params import RawBody
+
+from domain.errors import NotFound
+from infra.bootstrap import Services
+from infra.ingest import cloudflare
+from infra.ingest.signatures import CLOUDFLARE
+from read_api.webhooks import outcome_view
+
+
+class CloudflareWebhooks(Controller):
+    path = "/webhooks/cloudflare"
+    tags = ["webhooks"]
+
+    @post("/", status_code=200)
+    async def receive(
+        self, request: Request[Any, Any, Any], body: RawBody,
+        services: NamedDependency[Services],
+    ) -> dict[str, Any]:
+        """Verifies, deduplicates, and applies one Cloudflare Stream notification."""
+        settings = services.settings
+        if not settings.cloudflare_webhook_secret:
+            raise NotFound("Cloudflare Stream webhooks are not configured "
+                           "(AETHEX_CLOUDFLARE_WEBHOOK_SECRET)")
+        raw = bytes(body)
+        CLOUDFLARE.verify(settings.cloudflare_webhook_secret,
+                          request.headers.get(CLOUDFLARE.header), raw,
+                          tolerance_s=settings.webhook_tolerance_s)
+        signal = cloudflare.parse(raw)
+        return outcome_view(await services.run(services.ingest.apply, signal))

@@ -1,0 +1,110 @@
+"""nginx-rtmp hooks: `on_publish` checks the stream key (2xx allows, 403 refuses) and
+starts or resumes the stream, redirecting nginx to relay it under the stream's public id;
+`on_publish_done` starts the reconnect grace; `on_record_done` archives with the file.
+
+Hooks come from our own nginx: with AETHEX_INGEST_HOOK_TOKEN set they must carry it as
+`?token=`, otherwise only loopback callers are accepted.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+from pathlib import PurePosixPath
+from typing import Any
+from uuid import UUID
+
+from litestar import Controller, Request, Response, post
+from litestar.di import NamedDependency
+
+from commands.ingest_key import channel_for_key
+from domain.errors import Conflict, Forbidden, Invalid, Unauthenticated
+from infra.bootstrap import Services
+from infra.ingest.lifecycle import nginx_event_id
+from infra.ingest.nginx_rtmp import PROVIDER, parse_hook
+from infra.ingest.signal import IngestSignal
+from infra.settings import Settings
+from read_api.webhooks import outcome_view
+
+
+def check_caller(request: Request[Any, Any, Any], settings: Settings) -> None:
+    token = settings.ingest_hook_token
+    if token:
+        given = request.query_params.get("token") or ""
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            raise Unauthenticated("the ingest hook token is missing or wrong", field="token")
+        return
+    host = request.client.host if request.client else ""
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise Forbidden("ingest hooks are accepted from loopback only unless "
+                        "AETHEX_INGEST_HOOK_TOKEN is set")
+
+
+async def _form(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    form = await request.form()
+    return {k: form.get(k) for k in form}
+
+
+class NginxRtmpHooks(Controller):
+    path = "/webhooks/nginx-rtmp"
+    tags = ["webhooks"]
+
+    @post("/on_publish", status_code=200)
+    async def on_publish(
+        self, request: Request[Any, Any, Any], services: NamedDependency[Services],
+    ) -> Response[Any]:
+        """An encoder publishes: a current key starts (or resumes) the stream and nginx is
+        redirected to relay it as `hls/<stream id>`; any other key gets 403."""
+        check_caller(request, services.settings)
+        hook = parse_hook(await _form(request), "publish")
+        channel = await services.run(channel_for_key, services.store, hook.name)
+        signal = IngestSignal(provider=PROVIDER, event_id=nginx_event_id("publish"),
+                              event_type="publish", kind="connected")
+        outcome = await services.run(services.ingest.apply, signal, channel_id=channel.id)
+        if outcome.stream_id is None or outcome.status != "LIVE":
+            raise Conflict(f"the channel cannot go live now ({outcome.outcome})",
+                           field="name")
+        # nginx-rtmp: a 3xx whose Location is an rtmp:// URL relays the publisher there.
+        location = f"{services.settings.ingest_nginx_push_url.rstrip('/')}/{outcome.stream_id}"
+        return Response({**outcome_view(outcome), "location": location}, status_code=302,
+                        headers={"Location": location})
+
+    @post("/on_publish_done", status_code=200)
+    async def on_publish_done(
+        self, request: Request[Any, Any, Any], services: NamedDependency[Services],
+    ) -> dict[str, Any]:
+        """The encoder stopped: the stream stays LIVE for the reconnect grace."""
+        check_caller(request, services.settings)
+        hook = parse_hook(await _form(request), "publish_done")
+        # A key rotated during the broadcast still names its channel here: nginx only
+        # reports the end of a publish it accepted.
+        channel = await services.run(channel_for_key, services.store, hook.name,
+                                     current_only=False)
+        signal = IngestSignal(provider=PROVIDER, event_id=nginx_event_id("publish_done"),
+                              event_type="publish_done", kind="disconnected")
+        outcome = await services.run(services.ingest.apply, signal, channel_id=channel.id)
+        return outcome_view(outcome)
+
+    @post("/on_record_done", status_code=200)
+    async def on_record_done(
+        self, request: Request[Any, Any, Any], services: NamedDependency[Services],
+    ) -> dict[str, Any]:
+        """A recording is complete: archives the stream (or keeps it for the archive while
+        the stream is within its reconnect grace)."""
+        check_caller(request, services.settings)
+        hook = parse_hook(await _form(request), "record_done")
+        try:
+            stream_id = UUID(hook.name)
+        except ValueError:
+            raise Invalid("the stream name is not a stream id", field="name") from None
+        recording = PurePosixPath(hook.path or "").name
+        vod_url = services.settings.ingest_vod_template.replace("{recording}", recording)
+        signal = IngestSignal(provider=PROVIDER, event_id=nginx_event_id("record_done"),
+                              event_type="record_done", kind="recording",
+                              recording_path=hook.path, vod_url=vod_url)
+        outcome = await services.run(services.ingest.apply, signal, stream_id=stream_id)
+        return outcome_view(outcome)

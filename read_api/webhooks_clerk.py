@@ -1,0 +1,77 @@
+"""Clerk's user webhooks (issue 5): Svix-signed `user.created`, `user.updated` and
+`user.deleted` deliveries become commands on the User aggregate, once per `svix-id`."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from litestar import Controller, Request, post
+from litestar.di import NamedDependency
+from litestar.params import RawBody
+
+from commands.sync_external_user import SyncExternalUser, sync_external_user
+from domain.errors import Invalid, NotFound
+from infra import svix
+from infra.bootstrap import Services
+
+HANDLED = {"user.created": "created", "user.updated": "updated", "user.deleted": "deleted"}
+
+
+def _primary_email(data: dict[str, Any]) -> str | None:
+    primary = data.get("primary_email_address_id")
+    addresses = [a for a in data.get("email_addresses") or [] if isinstance(a, dict)]
+    for address in addresses:
+        if address.get("id") == primary and isinstance(address.get("email_address"), str):
+            return address["email_address"]
+    first = addresses[0].get("email_address") if addresses else None
+    return first if isinstance(first, str) else None
+
+
+def _display_name(data: dict[str, Any]) -> str | None:
+    parts = [data.get("first_name"), data.get("last_name")]
+    name = " ".join(p.strip() for p in parts if isinstance(p, str) and p.strip())
+    return name or None
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+class ClerkWebhookController(Controller):
+    """The receiver of Clerk's user webhooks."""
+
+    path = "/webhooks"
+    tags = ["webhooks"]
+
+    @post("/clerk", status_code=200)
+    async def clerk(
+        self, request: Request[Any, Any, Any], body: RawBody,
+        services: NamedDependency[Services],
+    ) -> dict[str, Any]:
+        """Verifies the Svix signature, then creates, updates or deletes the user."""
+        secret = services.settings.clerk_webhook_secret
+        if not secret:
+            raise NotFound("Clerk webhooks are not configured (AETHEX_CLERK_WEBHOOK_SECRET)")
+        delivery_id = svix.verify(secret, request.headers, bytes(body))
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            raise Invalid("the body is not JSON", field="body") from None
+        if not isinstance(payload, dict) or not isinstance(payload.get("data"), dict):
+            raise Invalid("the body has no data object", field="data")
+        event_type = payload.get("type")
+        if event_type not in HANDLED:
+            return {"handled": False, "type": event_type}
+        data: dict[str, Any] = payload["data"]
+        subject = _text(data.get("id"))
+        if not subject:
+            raise Invalid("the user has no id", field="data.id")
+        result = await services.run(sync_external_user, SyncExternalUser(
+            delivery_id=delivery_id, change=HANDLED[event_type],
+            issuer=services.settings.oidc_issuer or "clerk", subject=subject,
+            email=_primary_email(data), username=_text(data.get("username")),
+            display_name=_display_name(data), avatar=_text(data.get("image_url"))),
+            services.store)
+        return {"handled": True, "type": event_type, "duplicate": result.duplicate,
+                "userId": result.user_id, "position": result.position}

@@ -1,0 +1,97 @@
+"""Shared by the ingest tests (issue 3): the service with ingest settings, optionally with
+a real nginx-rtmp in front of it, in each mode."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra.ingest.nginx_rtmp import NginxRtmp, available, publish_command
+from tests.harness import (
+    LiveServer,
+    drop_namespace,
+    embedded_settings,
+    new_namespace,
+    production_settings,
+    require_services,
+    running,
+)
+
+MUX_SECRET = "mux-test-signing-secret"
+CLOUDFLARE_SECRET = "cloudflare-test-signing-secret"
+GRACE_S = 1.0
+
+
+@contextmanager
+def ingest_server(mode: str, tmp_path: Path, **overrides: Any) -> Iterator[LiveServer]:
+    settings_overrides = {"ingest_reconnect_grace_s": GRACE_S, "mux_webhook_secret": MUX_SECRET,
+                          "cloudflare_webhook_secret": CLOUDFLARE_SECRET, **overrides}
+    if mode == "embedded":
+        with running(embedded_settings(tmp_path, **settings_overrides)) as live:
+            yield live
+        return
+    require_services()
+    namespace = new_namespace()
+    try:
+        with running(production_settings(tmp_path, namespace, **settings_overrides)) as live:
+            yield live
+    finally:
+        drop_namespace(namespace)
+
+
+@contextmanager
+def with_nginx(mode: str, tmp_path: Path) -> Iterator[tuple[LiveServer, NginxRtmp]]:
+    """nginx-rtmp on loopback ports, its hooks pointing at the service, and the service
+    configured with nginx's URLs. nginx is always stopped afterwards."""
+    missing = available()
+    if missing:  # CI installs them (.ci/run); a missing one is a failure, not a skip
+        pytest.fail(f"the real-video test needs {missing} (apt-get install -y nginx "
+                    "libnginx-mod-rtmp ffmpeg)")
+    nginx = NginxRtmp(tmp_path / "nginx")
+    overrides = {
+        "ingest_rtmp_url": nginx.ingest_url,
+        "ingest_nginx_push_url": nginx.push_url,
+        "ingest_playback_template": f"{nginx.http_url}/hls/{{playback_id}}.m3u8",
+        "ingest_vod_template": f"{nginx.http_url}/recordings/{{recording}}",
+    }
+    with ingest_server(mode, tmp_path, **overrides) as server:
+        try:
+            nginx.start(f"{server.url}/webhooks/nginx-rtmp")
+            yield server, nginx
+        finally:
+            nginx.stop()
+
+
+class Encoder:
+    """ffmpeg publishing a test pattern; always killed at the end."""
+
+    def __init__(self, url: str, seconds: float) -> None:
+        self.url = url
+        self.seconds = seconds
+        self.process: asyncio.subprocess.Process | None = None
+
+    async def __aenter__(self) -> Encoder:
+        self.process = await asyncio.create_subprocess_exec(
+            *publish_command(self.url, self.seconds),
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
+        return self
+
+    async def wait(self, timeout: float) -> tuple[int, str]:
+        assert self.process is not None
+        _, err = await asyncio.wait_for(self.process.communicate(), timeout)
+        return self.process.returncode or 0, err.decode(errors="replace")
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.process is not None and self.process.returncode is None:
+            self.process.kill()
+            await self.process.wait()
+
+
+async def publish_once(url: str, seconds: float = 1.0, timeout: float = 15.0) -> tuple[int, str]:
+    async with Encoder(url, seconds) as encoder:
+        return await encoder.wait(timeout)

@@ -1,0 +1,122 @@
+"""Several API nodes against the same PostgreSQL, RabbitMQ and Redis: a message sent on
+one reaches clients on the other, and the viewer count is the sum."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.harness import (
+    DATABASE_URL,
+    RABBITMQ_URL,
+    REDIS_URL,
+    TEST_KEY,
+    drop_namespace,
+    new_namespace,
+    require_services,
+)
+from tests.integration.client import Api, next_event
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def two_nodes(tmp_path: Path) -> Iterator[list[str]]:
+    require_services()
+    namespace = new_namespace()
+    procs: list[subprocess.Popen[bytes]] = []
+    urls = []
+    try:
+        for i in range(2):
+            port = free_port()
+            env = {**os.environ, "AETHEX_DATABASE_URL": DATABASE_URL,
+                   "AETHEX_RABBITMQ_URL": RABBITMQ_URL, "AETHEX_REDIS_URL": REDIS_URL,
+                   "AETHEX_NAMESPACE": namespace, "AETHEX_JWT_SECRET": TEST_KEY,
+                   "AETHEX_DATA_DIR": str(tmp_path / f"node{i}"), "AETHEX_LOG_LEVEL": "WARNING",
+                   "AETHEX_VIEWER_SAMPLE_S": "0.3", "AETHEX_PRESENCE_HEARTBEAT_S": "0.5",
+                   "AETHEX_NODE_ID": f"node-{i}"}
+            procs.append(subprocess.Popen(
+                [sys.executable, "-m", "infra.cli", "serve", "--port", str(port)], cwd=ROOT,
+                env=env, stdout=subprocess.DEVNULL))
+            urls.append(f"http://127.0.0.1:{port}")
+            if i == 0:  # the first node creates the schema before the second starts
+                _wait_ready(urls[0], procs[0])
+        _wait_ready(urls[1], procs[1])
+        yield urls
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        drop_namespace(namespace)
+
+
+def _wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 40
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "node exited"
+        try:
+            if httpx.get(f"{url}/health/ready", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"{url} not ready")
+
+
+async def test_messages_and_viewer_counts_cross_nodes(two_nodes: list[str]) -> None:
+    a = Api(two_nodes[0], two_nodes[0].replace("http", "ws"))
+    b = Api(two_nodes[1], two_nodes[1].replace("http", "ws"))
+    sockets = []
+    try:
+        owner = await a.register()
+        channel = await a.channel(owner)
+        stream = await a.go_live(owner, channel["id"])
+        sid = stream["id"]
+        # Joining on B, right after going live on A, is read-your-writes across nodes.
+        await b.http.get(f"/api/streams/{sid}", params={"after": stream["position"]})
+        on_a = [await a.subscribe(sid) for _ in range(2)]
+        on_b = [await b.subscribe(sid) for _ in range(3)]
+        sockets = on_a + on_b
+
+        sent = await b.send(owner, sid, "sent on node b")
+        assert sent.status_code == 201, sent.text
+        for ws in sockets:
+            message = await next_event(ws, "chat:message", timeout=10)
+            assert message["content"] == "sent on node b"
+
+        viewers = await next_event(on_a[0], "stream:viewers", timeout=15)
+        while viewers["count"] != 5:
+            viewers = await next_event(on_a[0], "stream:viewers", timeout=15)
+        for api in (a, b):
+            read = (await api.http.get(f"/api/streams/{sid}")).json()
+            assert read["viewerCount"] == 5 and read["peakViewers"] == 5
+
+        for ws in on_b:
+            await ws.close()
+        viewers = await next_event(on_a[0], "stream:viewers", timeout=15)
+        while viewers["count"] != 2:
+            viewers = await next_event(on_a[0], "stream:viewers", timeout=15)
+        assert viewers["peak"] == 5
+    finally:
+        for ws in sockets:
+            await ws.close()
+        await asyncio.gather(a.close(), b.close())

@@ -1,0 +1,384 @@
+"""Provider webhooks (issue 3): Mux and Cloudflare Stream bodies in their documented
+shapes, signed as the providers sign them, drive the stream's lifecycle; receipts are
+deduplicated; bad signatures, stale timestamps and malformed bodies record nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra.ingest.signatures import CLOUDFLARE, MUX
+from tests.harness import LiveServer
+from tests.integration.client import Api, assert_problem, next_event
+from tests.integration.ingest_support import CLOUDFLARE_SECRET, MUX_SECRET, ingest_server
+
+
+@pytest.fixture(params=["embedded", "production"])
+def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LiveServer]:
+    with ingest_server(request.param, tmp_path) as live:
+        yield live
+
+
+@pytest.fixture
+async def api(server: LiveServer) -> AsyncIterator[Api]:
+    client = Api(server.url, server.ws_url)
+    yield client
+    await client.close()
+
+
+def count(server: LiveServer, prefix: str) -> int:
+    events, _ = server.services.store.read(0, 100_000)
+    return sum(e.type.startswith(prefix) for e in events)
+
+
+def mux_live(event_type: str, live_stream_id: str, *, status: str = "active",
+             event_id: str | None = None) -> dict[str, Any]:
+    """A Mux live stream notification as Mux documents it."""
+    return {
+        "type": event_type,
+        "object": {"type": "live", "id": live_stream_id},
+        "id": event_id or str(uuid.uuid4()),
+        "environment": {"name": "Production", "id": "j0863n"},
+        "data": {
+            "id": live_stream_id,
+            "status": status,
+            "stream_key": "mux-own-stream-key-not-ours",
+            "playback_ids": [{"policy": "public", "id": "PLAYBACK_" + live_stream_id}],
+            "new_asset_settings": {"playback_policies": ["public"]},
+            "reconnect_window": 60,
+            "latency_mode": "standard",
+            "active_asset_id": "ASSET_" + live_stream_id,
+            "created_at": "1700000000",
+        },
+        "created_at": "2026-11-25T12:00:00.000000Z",
+        "accessor": None,
+        "accessor_source": None,
+        "request_id": None,
+        "attempts": [],
+    }
+
+
+def mux_asset(event_type: str, live_stream_id: str) -> dict[str, Any]:
+    return {
+        "type": event_type,
+        "object": {"type": "asset", "id": "ASSET_" + live_stream_id},
+        "id": str(uuid.uuid4()),
+        "environment": {"name": "Production", "id": "j0863n"},
+        "data": {
+            "id": "ASSET_" + live_stream_id,
+            "status": "ready",
+            "playback_ids": [{"policy": "public", "id": "VOD_" + live_stream_id}],
+            "live_stream_id": live_stream_id,
+            "is_live": False,
+            "duration": 12.5,
+            "created_at": "1700000001",
+        },
+        "created_at": "2026-11-25T12:05:00.000000Z",
+        "attempts": [],
+    }
+
+
+async def post_mux(api: Api, body: dict[str, Any] | bytes, *, t: int | None = None,
+                   secret: str = MUX_SECRET) -> Any:
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    stamp = int(time.time()) if t is None else t
+    return await api.http.post("/webhooks/mux", content=raw, headers={
+        "Mux-Signature": MUX.sign(secret, stamp, raw), "content-type": "application/json"})
+
+
+def cf_live(event_type: str, input_id: str, updated_at: str) -> dict[str, Any]:
+    """A Stream Live input notification as Cloudflare documents it."""
+    return {
+        "name": "Live Webhook Test",
+        "text": f"Notification type: Stream Live Input\nInput ID: {input_id}\n"
+                f"Event type: {event_type}\nUpdated at: {updated_at}",
+        "data": {"notification_name": "Stream Live Input", "input_id": input_id,
+                 "event_type": event_type, "updated_at": updated_at},
+        "ts": int(time.time()),
+    }
+
+
+async def post_cf(api: Api, body: dict[str, Any] | bytes, *, t: int | None = None,
+                  secret: str = CLOUDFLARE_SECRET) -> Any:
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    stamp = int(time.time()) if t is None else t
+    return await api.http.post("/webhooks/cloudflare", content=raw, headers={
+        "Webhook-Signature": CLOUDFLARE.sign(secret, stamp, raw),
+        "content-type": "application/json"})
+
+
+async def status_where(ws: Any, check: Any, timeout: float = 5) -> dict[str, Any]:
+    """The next `stream:status` push that passes `check` (earlier pushes may still be
+    arriving from the start of the stream)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        data = await next_event(ws, "stream:status", max(deadline - time.monotonic(), 0.01))
+        if data.get("ingest") and check(data):
+            return data
+
+
+async def wait_status(api: Api, sid: str, status: str, timeout: float = 10) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        view = (await api.http.get(f"/api/streams/{sid}")).json()
+        if view.get("status") == status:
+            return view
+        assert time.monotonic() < deadline, f"stream stayed {view.get('status')}"
+        await asyncio.sleep(0.05)
+
+
+async def test_mux_lifecycle_dedup_grace_and_vod(api: Api, server: LiveServer) -> None:
+    owner, other = await api.register(), await api.register()
+    channel = await api.channel(owner)
+    cid, ls = channel["id"], "mux" + uuid.uuid4().hex[:10]
+
+    assert_problem(await api.http.put(f"/api/channels/{cid}/ingest-inputs/mux",
+                                      json={"inputId": ls}, headers=other["headers"]), 403)
+    assert_problem(await api.http.put(f"/api/channels/{cid}/ingest-inputs/youtube",
+                                      json={"inputId": ls}, headers=owner["headers"]),
+                   422, "provider")
+    r = await api.http.put(f"/api/channels/{cid}/ingest-inputs/mux", json={"inputId": ls},
+                           headers=owner["headers"])
+    assert r.status_code == 200, r.text
+
+    active = mux_live("video.live_stream.active", ls)
+    r = await post_mux(api, active)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["outcome"] == "started" and body["status"] == "LIVE" and not body["duplicate"]
+    sid = body["streamId"]
+    view = (await api.http.get(f"/api/streams/{sid}", params={"after": body["position"]})).json()
+    assert view["status"] == "LIVE"
+    assert view["hlsUrl"] == f"https://stream.mux.com/PLAYBACK_{ls}.m3u8"
+    receipts = count(server, "WebhookReceipt.")
+
+    again = await post_mux(api, active)  # the same event, delivered again (re-signed)
+    assert again.status_code == 200 and again.json()["duplicate"] is True
+    assert count(server, "WebhookReceipt.") == receipts
+
+    # Refusals record nothing.
+    raw = json.dumps(mux_live("video.live_stream.idle", ls)).encode()
+    forged = await api.http.post("/webhooks/mux", content=raw, headers={
+        "Mux-Signature": MUX.sign("not-the-secret", int(time.time()), raw)})
+    assert_problem(forged, 401)
+    assert_problem(await post_mux(api, raw, t=int(time.time()) - 301), 401)
+    assert_problem(await api.http.post("/webhooks/mux", content=raw), 401)
+    tampered = await api.http.post("/webhooks/mux", content=raw.replace(b"idle", b"idlf"),
+                                   headers={"Mux-Signature": MUX.sign(MUX_SECRET,
+                                                                      int(time.time()), raw)})
+    assert_problem(tampered, 401)
+    assert_problem(await post_mux(api, b'{"type": "video.live_stream.idle", "id": "x"}'),
+                   400, "data")
+    assert_problem(await post_mux(api, b"{not json"), 400, "body")
+    assert count(server, "WebhookReceipt.") == receipts
+    assert (await api.http.get(f"/api/streams/{sid}")).json()["status"] == "LIVE"
+
+    # A flaky encoder: disconnected, back within the grace, the same stream goes on.
+    ws = await api.subscribe(sid)
+    r = await post_mux(api, mux_live("video.live_stream.disconnected", ls, status="idle"))
+    assert r.json()["outcome"] == "disconnected"
+    pushed = await status_where(ws, lambda d: d["ingest"]["state"] == "disconnected")
+    assert pushed["status"] == "LIVE" and pushed["ingest"]["graceUntil"]
+    r = await post_mux(api, mux_live("video.live_stream.connected", ls))
+    assert r.json()["outcome"] == "reconnected" and r.json()["streamId"] == sid
+    await status_where(ws, lambda d: d["ingest"]["state"] == "connected")
+    await asyncio.sleep(1.5)  # longer than the grace: a reconnected stream stays LIVE
+    assert (await api.http.get(f"/api/streams/{sid}")).json()["status"] == "LIVE"
+
+    # Gone for good: ENDING once the grace passes, then the asset archives it.
+    await post_mux(api, mux_live("video.live_stream.disconnected", ls, status="idle"))
+    ending = await wait_status(api, sid, "ENDING")
+    assert ending["endTime"] and ending["duration"] >= 1
+    page = (await api.http.get(f"/api/channels/{channel['slug']}")).json()
+    assert page["isLive"] is False
+    r = await post_mux(api, mux_asset("video.asset.ready", ls))
+    assert r.json()["outcome"] == "archived", r.text
+    archived = await wait_status(api, sid, "ARCHIVED")
+    assert archived["vodUrl"] == f"https://stream.mux.com/VOD_{ls}.m3u8"
+    r = await post_mux(api, mux_asset("video.asset.live_stream_completed", ls))
+    assert r.status_code == 200 and r.json()["outcome"] == "already archived"
+    vod = (await api.http.get(f"/api/channels/{cid}/vod")).json()["items"]
+    assert [v["id"] for v in vod] == [sid] and vod[0]["vodUrl"] == archived["vodUrl"]
+    assert count(server, "Stream.Created") == 1  # one broadcast throughout
+    await ws.close()
+
+
+async def test_mux_idle_ends_at_once_and_unbound_input_is_acknowledged(
+    api: Api, server: LiveServer
+) -> None:
+    owner = await api.register()
+    channel = await api.channel(owner)
+    ls = "mux" + uuid.uuid4().hex[:10]
+    await api.http.put(f"/api/channels/{channel['id']}/ingest-inputs/mux",
+                       json={"inputId": ls}, headers=owner["headers"])
+    sid = (await post_mux(api, mux_live("video.live_stream.active", ls))).json()["streamId"]
+    r = await post_mux(api, mux_live("video.live_stream.idle", ls, status="idle"))
+    assert r.json()["outcome"] == "ended" and r.json()["status"] == "ENDING"
+    r = await post_mux(api, mux_asset("video.asset.live_stream_completed", ls))
+    assert r.json()["outcome"] == "archived"
+    await wait_status(api, sid, "ARCHIVED")
+
+    before = count(server, "Stream.")
+    r = await post_mux(api, mux_live("video.live_stream.active", "nobody-bound-this"))
+    assert r.status_code == 200 and r.json()["outcome"].startswith("ignored")
+    assert count(server, "Stream.") == before
+
+
+async def test_cloudflare_lifecycle_and_refusals(api: Api, server: LiveServer) -> None:
+    owner = await api.register()
+    channel = await api.channel(owner)
+    cid, input_id = channel["id"], uuid.uuid4().hex
+    r = await api.http.put(f"/api/channels/{cid}/ingest-inputs/cloudflare",
+                           json={"inputId": input_id}, headers=owner["headers"])
+    assert r.status_code == 200, r.text
+    other = await api.channel(await api.register())
+    taken = await api.http.put(f"/api/channels/{other['id']}/ingest-inputs/cloudflare",
+                               json={"inputId": input_id},
+                               headers=(await api.register())["headers"])
+    assert taken.status_code in (403, 409)
+
+    connected = cf_live("live_input.connected", input_id, "2026-11-25T11:43:41.855717910Z")
+    r = await post_cf(api, connected)
+    assert r.status_code == 200 and r.json()["outcome"] == "started", r.text
+    sid = r.json()["streamId"]
+    view = (await api.http.get(f"/api/streams/{sid}", params={"after": r.json()["position"]}))
+    assert view.json()["hlsUrl"] == (
+        f"https://videodelivery.net/{input_id}/manifest/video.m3u8")
+    receipts = count(server, "WebhookReceipt.")
+    assert (await post_cf(api, connected)).json()["duplicate"] is True
+    raw = json.dumps(cf_live("live_input.disconnected", input_id, "x")).encode()
+    assert_problem(await post_cf(api, raw, secret="wrong"), 401)
+    assert_problem(await post_cf(api, raw, t=int(time.time()) + 400), 401)
+    assert_problem(await api.http.post("/webhooks/cloudflare", content=raw, headers={
+        "Webhook-Signature": "time=1,sig1=00"}), 401)
+    assert_problem(await post_cf(api, b'{"name": "no data"}'), 400, "data")
+    assert_problem(await post_cf(api, b'{"data": {"input_id": 5}}'), 400)
+    assert count(server, "WebhookReceipt.") == receipts
+
+    r = await post_cf(api, cf_live("live_input.errored", input_id,
+                                   "2026-11-25T11:44:00.000000000Z"))
+    assert r.json()["outcome"] == "disconnected"
+    await wait_status(api, sid, "ENDING")
+    ready = {"uid": uuid.uuid4().hex, "readyToStream": True, "status": {"state": "ready"},
+             "liveInput": input_id, "duration": 12.0,
+             "playback": {"hls": "https://videodelivery.net/vod1/manifest/video.m3u8",
+                          "dash": "https://videodelivery.net/vod1/manifest/video.mpd"}}
+    r = await post_cf(api, ready)
+    assert r.json()["outcome"] == "archived", r.text
+    archived = await wait_status(api, sid, "ARCHIVED")
+    assert archived["vodUrl"] == ready["playback"]["hls"]
+
+
+async def test_nginx_hooks_refuse_bad_input_without_echoing_keys(api: Api,
+                                                                 server: LiveServer) -> None:
+    owner = await api.register()
+    channel = await api.channel(owner)
+    key = (await api.http.get(f"/api/channels/{channel['id']}/stream-key",
+                              headers=owner["headers"])).json()["streamKey"]
+    wrong = key[:-3] + ("aaa" if not key.endswith("aaa") else "bbb")
+    r = await api.http.post("/webhooks/nginx-rtmp/on_publish",
+                            data={"call": "publish", "name": wrong, "app": "live"})
+    assert_problem(r, 403, "name")
+    assert wrong not in r.text and key not in r.text
+    assert_problem(await api.http.post("/webhooks/nginx-rtmp/on_publish",
+                                       data={"call": "publish", "app": "live"}), 422, "name")
+    assert_problem(await api.http.post("/webhooks/nginx-rtmp/on_publish",
+                                       data={"call": "play", "name": key}), 422, "call")
+    assert_problem(await api.http.post("/webhooks/nginx-rtmp/on_record_done", data={
+        "call": "record_done", "name": "not-a-stream", "path": "/x.flv"}), 422, "name")
+    assert count(server, "WebhookReceipt.") == 0 and count(server, "Stream.") == 0
+
+    r = await api.http.post("/webhooks/nginx-rtmp/on_publish",
+                            data={"call": "publish", "name": key, "app": "live"})
+    assert r.status_code == 302, r.text
+    sid = r.json()["streamId"]
+    assert r.headers["location"].endswith(f"/hls/{sid}") and key not in r.headers["location"]
+    # The owner's dashboard sees the same stream; going live again by hand is a conflict.
+    again = await api.http.post(f"/api/streams/{channel['id']}/start", json={},
+                                headers=owner["headers"])
+    assert_problem(again, 409)
+    r = await api.http.post("/webhooks/nginx-rtmp/on_publish",  # the encoder reconnects
+                            data={"call": "publish", "name": key, "app": "live"})
+    assert r.status_code == 302 and r.json()["streamId"] == sid
+    assert r.json()["outcome"] == "unchanged"
+
+
+async def test_nginx_hooks_need_the_token_when_one_is_set(tmp_path: Path) -> None:
+    with ingest_server("embedded", tmp_path, ingest_hook_token="hook-token-123") as server:
+        api = Api(server.url, server.ws_url)
+        try:
+            form = {"call": "publish", "name": "whatever", "app": "live"}
+            assert_problem(await api.http.post("/webhooks/nginx-rtmp/on_publish", data=form),
+                           401, "token")
+            assert_problem(await api.http.post("/webhooks/nginx-rtmp/on_publish?token=nope",
+                                               data=form), 401, "token")
+            r = await api.http.post("/webhooks/nginx-rtmp/on_publish?token=hook-token-123",
+                                    data=form)
+            assert_problem(r, 403, "name")
+        finally:
+            await api.close()
+
+
+async def test_a_pending_grace_survives_a_restart(tmp_path: Path) -> None:
+    """The deadline lives in the events and the read model, not in a timer in memory."""
+    with ingest_server("embedded", tmp_path, ingest_reconnect_grace_s=3.0) as server:
+        api = Api(server.url, server.ws_url)
+        try:
+            owner = await api.register()
+            channel = await api.channel(owner)
+            key = (await api.http.get(f"/api/channels/{channel['id']}/stream-key",
+                                      headers=owner["headers"])).json()["streamKey"]
+            form = {"name": key, "app": "live"}
+            r = await api.http.post("/webhooks/nginx-rtmp/on_publish",
+                                    data={**form, "call": "publish"})
+            sid = r.json()["streamId"]
+            r = await api.http.post("/webhooks/nginx-rtmp/on_publish_done",
+                                    data={**form, "call": "publish_done"})
+            assert r.json()["outcome"] == "disconnected"
+            view = (await api.http.get(f"/api/streams/{sid}",
+                                       params={"after": r.json()["position"]})).json()
+            assert view["status"] == "LIVE" and view["ingest"]["state"] == "disconnected"
+        finally:
+            await api.close()
+    # The process is gone before the grace ran out; a new one on the same data ends it.
+    restarted_at = datetime.now(UTC).isoformat()
+    with ingest_server("embedded", tmp_path) as server:
+        api = Api(server.url, server.ws_url)
+        try:
+            ended = await wait_status(api, sid, "ENDING", timeout=10)
+            assert ended["ingest"]["state"] == "ended"
+            assert ended["endTime"] > restarted_at  # ended by the new process
+        finally:
+            await api.close()
+
+
+async def test_concurrent_redeliveries_apply_once(api: Api, server: LiveServer) -> None:
+    owner = await api.register()
+    channel = await api.channel(owner)
+    ls = "mux" + uuid.uuid4().hex[:10]
+    await api.http.put(f"/api/channels/{channel['id']}/ingest-inputs/mux",
+                       json={"inputId": ls}, headers=owner["headers"])
+    active = mux_live("video.live_stream.active", ls)
+    replies = await asyncio.gather(*(post_mux(api, active) for _ in range(6)))
+    assert all(r.status_code == 200 for r in replies), [r.text for r in replies]
+    outcomes = sorted(r.json()["outcome"] for r in replies)
+    assert outcomes == ["duplicate"] * 5 + ["started"]
+    assert count(server, "Stream.Created") == 1 and count(server, "WebhookReceipt.") == 1
+
+
+async def test_streaming_config_and_vod_of_unknown_channel(api: Api) -> None:
+    config = (await api.http.get("/api/ingest/config")).json()
+    assert config["provider"] == "nginx-rtmp" and config["ingestUrl"].startswith("rtmp://")
+    assert "{playback_id}" in config["playbackTemplate"] and config["qualities"]
+    assert_problem(await api.http.get(f"/api/channels/{uuid.uuid4()}/vod"), 404)
+    owner = await api.register()
+    channel = await api.channel(owner)
+    assert (await api.http.get(f"/api/channels/{channel['id']}/vod")).json() == {"items": []}

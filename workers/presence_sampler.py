@@ -1,0 +1,56 @@
+"""Samples viewer counts from presence into the streams' events when they change.
+
+One node samples at a time (a lease in Redis; always this node when embedded), at most
+every `viewer_sample_s`, so peaks are exact in the event log and replayable."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from uuid import UUID
+
+import structlog
+
+from commands.sample_viewer_count import SampleViewerCount, sample_viewer_count
+from domain.errors import DomainError
+from infra.bootstrap import Services
+
+log = structlog.get_logger(__name__)
+
+
+class PresenceSampler:
+    def __init__(self, services: Services, node_id: str) -> None:
+        self.services = services
+        self.node_id = node_id
+        self.interval_s = services.settings.viewer_sample_s
+
+    async def sample_once(self) -> int:
+        """Records every changed count; returns how many samples it recorded."""
+        presence = self.services.presence
+        recorded = 0
+        for stream_id in await presence.active_streams():
+            count = await presence.count(stream_id)
+            try:
+                position = await self.services.run(
+                    sample_viewer_count, SampleViewerCount(stream_id=UUID(stream_id), count=count),
+                    self.services.store)
+                recorded += position > 0
+            except (DomainError, ValueError):
+                await presence.forget_stream(stream_id)
+                continue
+            if count == 0:
+                await presence.forget_stream(stream_id)
+        return recorded
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        while not stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), self.interval_s)
+            if stopping.is_set():
+                return
+            try:
+                if await self.services.presence.try_lead("sampler", self.node_id,
+                                                         self.interval_s * 3):
+                    await self.sample_once()
+            except Exception:
+                log.exception("presence.sample_failed")
