@@ -57,3 +57,24 @@ def ban_user(cmd: BanUser, store: Store, now: datetime | None = None) -> UserBan
             removed.append(message)
     position = store.save(channel, *removed)
     return UserBanned(channel=channel, until=until, removed=removed, position=position)
+
+
+class RemoveMessages(msgspec.Struct, frozen=True, kw_only=True):
+    """Deletes more of a banned user's messages: those committed while the ban was decided."""
+
+    actor_id: UUID
+    channel_id: UUID
+    user_id: UUID
+    message_ids: tuple[UUID, ...]
+
+
+def remove_messages(cmd: RemoveMessages, store: Store) -> list[ChatMessage]:
+    channel = store.get(cmd.channel_id, Channel)
+    channel.require_moderator(cmd.actor_id)
+    removed = [m for mid in dict.fromkeys(cmd.message_ids)
+               if (m := store.find(mid, ChatMessage)) is not None
+               and m.channel_id == channel.id and m.author_id == cmd.user_id
+               and m.delete(cmd.actor_id, may_moderate=True)]
+    if removed:
+        store.save(*removed)
+    return removed

@@ -12,9 +12,13 @@ from uuid import UUID
 import msgspec
 
 from commands.ports import Store
+from commands.slow_mode import LastSent
+from commands.subscribers import SubscriberCache
 from domain.channel import Channel
 from domain.chat import ChatMessage, clean_content
+from domain.chat_filters import check_content, check_followers_only, check_slow_mode
 from domain.errors import Conflict, DomainError, Forbidden, NotFound
+from domain.follow import Follow
 from domain.stream import Stream, StreamStatus
 
 
@@ -43,9 +47,16 @@ def _badges(author_id: UUID, channel: Channel) -> list[str]:
     return []
 
 
+def _followed_since(store: Store, user_id: UUID, channel_id: UUID) -> datetime | None:
+    follow = store.find(Follow.create_id(user_id, "channel", channel_id), Follow)
+    # Only follows and refollows change an active follow: its last change is when it began.
+    return follow.modified_on if follow is not None and follow.active else None
+
+
 def _decide(
     cmd: SendMessage, streams: dict[UUID, Stream | None], channels: dict[UUID, Channel],
-    now: datetime,
+    now: datetime, store: Store | None = None, last_sent: LastSent | None = None,
+    subscribers: SubscriberCache | None = None,
 ) -> ChatMessage:
     content = clean_content(cmd.content)
     stream = streams.get(cmd.stream_id)
@@ -60,19 +71,33 @@ def _decide(
     if banned:  # the chat gateway reads "banned" in the message as its `banned` code
         raise Forbidden("you are banned from this channel's chat" + (
             f" until {until.isoformat()} (a timeout)" if until else ""), field="content")
+    filters = channel.filters
+    staff = channel.may_moderate(cmd.author.id)  # exempt from slow, followers-only, links
+    check_content(content, filters, allow_links=staff)
+    if not staff:
+        if filters.followers_only and store is not None:
+            check_followers_only(filters, _followed_since(store, cmd.author.id, channel.id), now)
+        if filters.slow_mode_s and last_sent is not None:
+            check_slow_mode(filters, last_sent.get(channel.id, cmd.author.id), now)
+            last_sent.mark(channel.id, cmd.author.id, now)
+    badges = _badges(cmd.author.id, channel)
+    if subscribers is not None and store is not None and subscribers.is_subscriber(
+            store, cmd.author.id, channel.id, now):
+        badges.append("subscriber")
     return ChatMessage(
         stream_id=stream.id,
         channel_id=stream.channel_id,
         author_id=cmd.author.id,
         username=cmd.author.username,
         display_name=cmd.author.display_name,
-        badges=_badges(cmd.author.id, channel),
+        badges=badges,
         content=content,
     )
 
 
-def send_messages(cmds: list[SendMessage], store: Store,
-                  now: datetime | None = None) -> list[MessageSent | DomainError]:
+def send_messages(cmds: list[SendMessage], store: Store, now: datetime | None = None,
+                  last_sent: LastSent | None = None, subscribers: SubscriberCache | None = None,
+                  ) -> list[MessageSent | DomainError]:
     """Decides every command, then saves all accepted messages in one transaction."""
     now = now or datetime.now(UTC)
     streams: dict[UUID, Stream | None] = {}
@@ -87,7 +112,8 @@ def send_messages(cmds: list[SendMessage], store: Store,
     accepted: list[tuple[int, ChatMessage]] = []
     for i, cmd in enumerate(cmds):
         try:
-            accepted.append((i, _decide(cmd, streams, channels, now)))
+            accepted.append((i, _decide(cmd, streams, channels, now, store, last_sent,
+                                         subscribers)))
         except DomainError as e:
             results[i] = e
     # Each stream's messages side by side in the log: the relay then sends them as one run.

@@ -9,6 +9,8 @@ from domain.channel import Channel
 from domain.chat import ChatMessage
 from domain.clerk_receipt import ClerkWebhookReceipt
 from domain.follow import Follow
+from domain.ignore import Ignore
+from domain.report import Report
 from domain.stream import Stream
 from domain.stream_key import StreamKeyClaim
 from domain.subscription import Subscription
@@ -18,7 +20,8 @@ from domain.webhook_receipt import WebhookReceipt
 
 AGGREGATES: tuple[type[Aggregate], ...] = (User, Channel, Stream, ChatMessage, UniqueName,
                                            Follow, Subscription, ClerkWebhookReceipt,
-                                           StreamKeyClaim, WebhookReceipt)  # ingest (issue 3)
+                                           StreamKeyClaim, WebhookReceipt,  # ingest (issue 3)
+                                           Report, Ignore)  # moderation (issue 6)
 
 
 def _event_classes() -> dict[str, type]:

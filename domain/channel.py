@@ -9,6 +9,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from domain.chat_filters import ChatFilters, clean_filters
 from domain.errors import Conflict, Forbidden, Invalid
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,38})[a-z0-9]$")
@@ -115,6 +116,23 @@ class Channel(Aggregate):
         def apply(self, channel: Channel) -> None:
             channel.bans.pop(self.user_id, None)
 
+    class FiltersChanged(Aggregate.Event):
+        """The chat filters as now set (domain/chat_filters.py says what each means)."""
+
+        by: UUID
+        blocked_terms: list[str]
+        default_profanity: bool
+        block_links: bool
+        slow_mode_s: int
+        followers_only: bool
+        follow_min_age_s: int
+
+        def apply(self, channel: Channel) -> None:
+            channel.filters = ChatFilters(
+                blocked_terms=tuple(self.blocked_terms), default_profanity=self.default_profanity,
+                block_links=self.block_links, slow_mode_s=self.slow_mode_s,
+                followers_only=self.followers_only, follow_min_age_s=self.follow_min_age_s)
+
     def __init__(
         self,
         owner_id: UUID,
@@ -139,6 +157,7 @@ class Channel(Aggregate):
         # Bans and timeouts (issue 6): user -> until (None: until unbanned). Timeouts lapse
         # by comparing with the time of the send, so no event is needed when they end.
         self.bans: dict[UUID, datetime | None] = {}
+        self.filters = ChatFilters()
 
     # -- decisions -------------------------------------------------------------
 
@@ -220,6 +239,19 @@ class Channel(Aggregate):
                 raise Forbidden("a moderator cannot ban another moderator", field="userId")
             self.trigger_event(self.ModeratorRevoked, user_id=user_id)
         self.trigger_event(self.UserBanned, user_id=user_id, by=by, until=until, reason=reason)
+
+    def set_filters(self, filters: ChatFilters, *, by: UUID) -> bool:
+        """Replaces the chat filters; False when nothing changed."""
+        self.require_moderator(by)
+        filters = clean_filters(filters)
+        if filters == self.filters:
+            return False
+        self.trigger_event(
+            self.FiltersChanged, by=by, blocked_terms=list(filters.blocked_terms),
+            default_profanity=filters.default_profanity, block_links=filters.block_links,
+            slow_mode_s=filters.slow_mode_s, followers_only=filters.followers_only,
+            follow_min_age_s=filters.follow_min_age_s)
+        return True
 
     def unban(self, user_id: UUID, *, by: UUID, now: datetime) -> bool:
         """Lifts a ban or a running timeout; False when there was none (idempotent)."""

@@ -38,6 +38,8 @@ _LOOKALIKE = str.maketrans({
 # Endings that still name the blocked word ("fucking", "shitty", "frees").
 _SUFFIXES = ("", "s", "es", "ed", "er", "ers", "ing", "in", "y", "ty")
 _REPEATS = re.compile(r"(.)\1+")
+_SPLIT = re.compile(r"[\W_]+")
+_TRAILING_BANG = re.compile(r"[!|]+(?![\w$@!|])")
 _LINK = re.compile(
     r"(?:https?://|www\.|\b[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9-]+)*\."
     r"(?:com|net|org|io|gg|tv|ly|me|co|xyz|info|biz|ru|de|uk|app|dev|link|site|live|"
@@ -47,16 +49,22 @@ _DOT = re.compile(r"\s*[(\[]\s*dot\s*[)\]]\s*|\s+dot\s+")
 
 def fold(text: str) -> str:
     """NFKC, casefold, strip diacritics and invisible characters, fold look-alikes."""
-    text = unicodedata.normalize("NFKC", text).casefold()
-    text = "".join(ch for ch in unicodedata.normalize("NFD", text)
-                   if unicodedata.category(ch) not in ("Mn", "Me", "Cf"))
-    return unicodedata.normalize("NFC", text).translate(_LOOKALIKE)
+    if text.isascii():  # the common case: nothing to normalise (checked in C)
+        text = text.lower()
+    else:
+        text = unicodedata.normalize("NFKC", text).casefold()
+        text = unicodedata.normalize("NFC", "".join(
+            ch for ch in unicodedata.normalize("NFD", text)
+            if unicodedata.category(ch) not in ("Mn", "Me", "Cf")))
+    # "!" and "|" stand for "i" only inside a word: "b!tch" but not "free!!!".
+    text = _TRAILING_BANG.sub(" ", text)
+    return text.translate(_LOOKALIKE)
 
 
 def words(text: str) -> list[str]:
     """The folded words of a text, repeated letters collapsed ("freeee" -> "fre"); a run of
     single letters is also joined into a word, so `f r e e` and `f.r.e.e` make `fre`."""
-    raw = [_REPEATS.sub(r"\1", w) for w in re.split(r"[^\w]+|_", fold(text)) if w]
+    raw = [w for w in _SPLIT.split(_REPEATS.sub(r"\1", fold(text))) if w]
     out: list[str] = []
     run: list[str] = []
     for w in [*raw, ""]:  # the empty word ends the last run
@@ -77,19 +85,40 @@ def _patterns(terms: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
     return tuple(p for p in (tuple(words(t)) for t in terms) if p)
 
 
+@lru_cache(maxsize=256)
+def _matchers(terms: tuple[str, ...]) -> tuple[dict[str, str], tuple[tuple[str, tuple[str, ...],
+                                                                             frozenset[str]], ...]]:
+    """Per term list, built once: one-word terms as a lookup from every accepted form to
+    the term, longer ones as (term, leading words, accepted forms of the last word)."""
+    single: dict[str, str] = {}
+    multi = []
+    for term, pattern in zip(terms, _patterns(terms), strict=False):
+        forms = frozenset(_REPEATS.sub(r"\1", pattern[-1] + s) for s in _SUFFIXES)
+        if len(pattern) == 1:
+            for form in forms:
+                single.setdefault(form, term)
+        else:
+            multi.append((term, pattern[:-1], forms))
+    return single, tuple(multi)
+
+
 def blocked_term(text: str, terms: tuple[str, ...]) -> str | None:
     """The first term the text contains as whole folded words (with common endings)."""
     if not terms:
         return None
     found = words(text)
-    for term, pattern in zip(terms, _patterns(terms), strict=False):
-        n = len(pattern)
-        for i in range(len(found) - n + 1):
-            window = found[i:i + n]
-            if window[:-1] == list(pattern[:-1]) and any(
-                    window[-1] == _REPEATS.sub(r"\1", pattern[-1] + s) for s in _SUFFIXES):
-                return term
-    return None
+    single, multi = _matchers(terms)
+    hits = [single[w] for w in found if w in single]
+    for term, head, forms in multi:
+        n = len(head)
+        for i in range(n, len(found)):
+            if found[i] in forms and tuple(found[i - n:i]) == head:
+                hits.append(term)
+                break
+    if not hits:
+        return None
+    order = {t: k for k, t in enumerate(terms)}
+    return min(hits, key=order.__getitem__)  # the first term of the list, as before
 
 
 def has_link(text: str) -> bool:
@@ -142,9 +171,9 @@ class Filtered(Invalid):
         self.code = code
 
 
-def check_content(content: str, filters: ChatFilters) -> None:
+def check_content(content: str, filters: ChatFilters, *, allow_links: bool = False) -> None:
     """Refuses content with a blocked term or, when links are blocked, a link."""
-    if filters.block_links and has_link(content):
+    if filters.block_links and not allow_links and has_link(content):
         raise Filtered("links_blocked", "links are not allowed in this chat")
     if blocked_term(content, filters.terms()) is not None:
         raise Filtered("filtered", "your message contains a term this channel blocks")

@@ -12,6 +12,8 @@ import structlog
 
 from commands.group_commit import GroupCommitter
 from commands.send_message import MessageSent, SendMessage, send_messages
+from commands.slow_mode import LastSent
+from commands.subscribers import SubscriberCache
 from domain.errors import ConcurrentChange, DomainError
 from infra import metrics
 from infra.auth import Argon2Hasher, Authenticator, LocalTokens
@@ -79,8 +81,11 @@ class Services:
         self.presence = open_presence(settings)
         self.rate_limiter = ChatRateLimiter(settings.chat_rate_limit, settings.redis_url,
                                             settings.namespace)
+        self.last_sent = LastSent()  # slow mode (issue 6)
+        self.subscribers = SubscriberCache()  # the subscriber badge (issue 6)
         self.chat: GroupCommitter[SendMessage, MessageSent | DomainError] = GroupCommitter(
-            lambda cmds: send_messages(cmds, self.store),
+            lambda cmds: send_messages(cmds, self.store, last_sent=self.last_sent,
+                                       subscribers=self.subscribers),
             window_s=settings.group_commit_window_ms / 1000.0,
             max_batch=settings.group_commit_max_batch, name="chat-group-commit",
             on_batch=metrics.count_chat_batch)

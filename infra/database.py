@@ -38,7 +38,7 @@ class Database(Protocol):
 
     dialect: Literal["postgres", "sqlite"]
 
-    def transaction(self) -> Any: ...
+    def transaction(self, *, durable: bool = True) -> Any: ...
     def fetch_all(self, sql: str, params: Params = ()) -> list[Row]: ...
     def fetch_one(self, sql: str, params: Params = ()) -> Row | None: ...
     def close(self) -> None: ...
@@ -92,8 +92,13 @@ class PostgresDatabase:
         )
 
     @contextmanager
-    def transaction(self) -> Iterator[Tx]:
+    def transaction(self, *, durable: bool = True) -> Iterator[Tx]:
+        """`durable=False` skips waiting for the WAL flush at commit: for writes that can be
+        redone from the event store (read models with their tracking row, the relay's
+        position), where a crash may lose the last moments but never their consistency."""
         with self.pool.connection() as conn, conn.transaction():
+            if not durable:
+                conn.execute("SET LOCAL synchronous_commit TO OFF")
             yield _PgTx(conn)
 
     def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
@@ -157,7 +162,7 @@ class SqliteDatabase:
         return conn
 
     @contextmanager
-    def transaction(self) -> Iterator[Tx]:
+    def transaction(self, *, durable: bool = True) -> Iterator[Tx]:
         conn = self._conn()
         conn.execute("BEGIN IMMEDIATE")
         try:

@@ -7,6 +7,7 @@ Setting the PostgreSQL, RabbitMQ and Redis URLs switches each part to its servic
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
@@ -89,6 +90,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     cloudflare_playback_template: str = (
         "https://videodelivery.net/{playback_id}/manifest/video.m3u8")
     webhook_tolerance_s: int = 300
+
+    def __post_init__(self) -> None:
+        # It names a PostgreSQL schema (unquoted in search_path) and RabbitMQ objects.
+        if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", self.namespace):
+            raise SettingsError("AETHEX_NAMESPACE must be 1-63 of a-z, 0-9 and _, "
+                                "not starting with a digit")
 
     @property
     def production(self) -> bool:

@@ -6,10 +6,14 @@ from projections.base import Projection
 from projections.channel_page import ChannelPage
 from projections.chat_history import ChatHistory
 from projections.follows import Follows
+from projections.ignores import Ignores
+from projections.moderation_log import ModerationLog
+from projections.reports import Reports
 from projections.stream_status import StreamStatus
 from projections.subscriptions import Subscriptions
 from projections.users import Users
 
 
 def all_projections() -> list[Projection]:
-    return [Users(), ChannelPage(), StreamStatus(), ChatHistory(), Follows(), Subscriptions()]
+    return [Users(), ChannelPage(), StreamStatus(), ChatHistory(), Follows(), Subscriptions(),
+            ModerationLog(), Reports(), Ignores()]  # issue 6

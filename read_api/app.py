@@ -8,6 +8,7 @@ import os
 import socket
 import sys
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -25,12 +26,14 @@ from read_api.deps import provide_services
 from read_api.errors import EXCEPTION_HANDLERS
 from read_api.follows import ChannelFollowController, SubscriptionController
 from read_api.health import HealthController
+from read_api.ignores import IgnoreController
 from read_api.ingest import IngestController, StreamingConfigController
 from read_api.live import LiveHub
 from read_api.messages import MessageController
 from read_api.metrics import latency_middleware, metrics_endpoint
 from read_api.middleware import request_id_middleware
 from read_api.moderation import ModerationController
+from read_api.reports import ChannelReportController, ReportController
 from read_api.socket import chat_socket, stream_socket
 from read_api.socketio_transport import create_socketio
 from read_api.streams import StreamController
@@ -61,8 +64,12 @@ def create_app(services: Services, *, announce: bool = False) -> Litestar:
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        loop = asyncio.get_running_loop()
+        # Commands, queries and workers all run blocking work in threads: the default pool
+        # (cores + 4) would queue them behind each other.
+        loop.set_default_executor(ThreadPoolExecutor(max_workers=32, thread_name_prefix="aethex"))
         await services.start(live=gateway.dispatch)  # bans reach sessions (issue 6)
-        app.state.loop = asyncio.get_running_loop()
+        app.state.loop = loop
         stopping = asyncio.Event()
         tasks = [asyncio.create_task(gateway.heartbeat(stopping), name="presence-heartbeat"),
                  asyncio.create_task(sampler.run(stopping), name="viewer-sampler")]
@@ -85,7 +92,8 @@ def create_app(services: Services, *, announce: bool = False) -> Litestar:
                         AdminController, metrics_endpoint,  # operators (issue 7)
                         *IDENTITY_ROUTES,  # identity, uploads, social (issue 5)
                         *INGEST_ROUTES,  # going live (issue 3)
-                        ModerationController],  # chat moderation (issue 6)
+                        ModerationController, ReportController,  # moderation (issue 6)
+                        ChannelReportController, IgnoreController],
         dependencies={"services": Provide(provide_services)},
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=[request_id_middleware, latency_middleware],

@@ -19,13 +19,16 @@ from uuid import UUID
 
 import structlog
 
+from commands.delete_message import DeleteMessage, delete_message
 from commands.send_message import Author, SendMessage
+from domain.chat_filters import Filtered
 from domain.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, RateLimited
 from domain.stream import Stream
 from infra.auth import Principal
 from infra.bootstrap import Services
 from infra.bus import LiveUpdate
 from read_api.live import Batch, LiveHub, Outgoing
+from read_api.moderation_queries import ignored_ids
 
 log = structlog.get_logger(__name__)
 
@@ -49,6 +52,8 @@ def error_code(error: DomainError) -> str:
         return "not_found"
     if isinstance(error, Conflict) and error.field == "streamId":
         return "stream_offline"
+    if isinstance(error, Filtered):  # a channel filter: its own code (issue 6)
+        return error.code
     if isinstance(error, Invalid) and error.field == "content":
         return "too_long" if "at most" in error.message else "invalid_content"
     return error.code
@@ -79,10 +84,15 @@ class ChatSession:
         # refused here; the Channel aggregate refuses them anyway, on every node.
         self.banned = False
         self.banned_until: float | None = None  # time.time(); None with `banned`: no end
+        # Users whose messages this user ignores (issue 6): hidden from history and live.
+        self.ignored: set[str] = set()
+        self.ignores_loaded = False
 
     # -- the Listener side: called by the hub, never blocks ---------------------------
 
     def deliver(self, items: Sequence[Outgoing]) -> None:
+        if self.ignored:  # only users who ignore someone pay for this
+            items = self._visible(items)
         if self._holding:
             self._held.extend(items)
             if len(self._held) > self.max_queue:
@@ -99,6 +109,27 @@ class ChatSession:
             elif self._seen(item):
                 continue  # already sent in the history that joined this room
             self._push(item)
+
+    def _visible(self, items: Sequence[Outgoing]) -> list[Outgoing]:
+        out: list[Outgoing] = []
+        for item in items:
+            if isinstance(item, Batch):
+                kept = [o for o in item.items if not self._hides(o)]
+                if len(kept) == len(item.items):
+                    out.append(item)  # the room's shared frame, unchanged
+                elif kept:
+                    out.append(Batch(kept))
+            elif not self._hides(item):
+                out.append(item)
+        return out
+
+    def _hides(self, item: Outgoing) -> bool:
+        data = item.data
+        if item.event == "chat:message":
+            return data["user"]["id"] in self.ignored
+        if item.event == "chat:typing":
+            return data.get("userId") in self.ignored
+        return False
 
     def _seen(self, item: Outgoing) -> bool:
         if not self._history_upto or item.event != "chat:message":
@@ -183,7 +214,19 @@ class ChatGateway:
         for update in updates:
             if update.event in ("chat:banned", "chat:unbanned"):
                 self._apply_ban(update)
+            elif update.event == "chat:ignores":
+                self._apply_ignore(update)
         await self.hub.dispatch(updates)
+
+    def _apply_ignore(self, update: LiveUpdate) -> None:
+        data = update.data if isinstance(update.data, dict) else {}
+        for session in list(self.sessions):
+            if session.principal is not None and str(session.principal.user_id) == \
+                    data.get("userId"):
+                if data.get("ignored"):
+                    session.ignored.add(str(data.get("ignoredId")))
+                else:
+                    session.ignored.discard(str(data.get("ignoredId")))
 
     def _apply_ban(self, update: LiveUpdate) -> None:
         data = update.data if isinstance(update.data, dict) else {}
@@ -212,6 +255,8 @@ class ChatGateway:
             if event == "chat:typing":
                 await self._typing(session)
                 return {"ok": True}
+            if event == "chat:delete":  # issue 6: as DELETE /api/messages/{id}
+                return await self._delete(session, data)
             raise ChatError("unknown_event", f"unknown event {event!r}")
         except ChatError as e:
             session.emit("chat:error", {"code": e.code, "message": e.message})
@@ -248,6 +293,11 @@ class ChatGateway:
         if isinstance(after, int) and after > 0:  # read-your-writes, as `?after=` over HTTP
             await self.services.positions.wait(("chat_history",), after,
                                                self.settings.read_wait_timeout_s)
+        if session.principal is not None and not session.ignores_loaded:
+            # Once per connection: later changes arrive live (`chat:ignores`).
+            session.ignored.update(await self.services.run(
+                ignored_ids, self.services.db, str(session.principal.user_id)))
+            session.ignores_loaded = True
         session.hold()  # live updates wait until the history has gone out
         session.stream_id = stream_id
         self.hub.join(stream_id, session)
@@ -259,7 +309,8 @@ class ChatGateway:
         except BaseException:
             session.release(0)
             raise
-        session.emit("chat:history", items)
+        session.emit("chat:history", [m for m in items if m["user"]["id"] not in session.ignored]
+                     if session.ignored else items)
         session.release(max((m["position"] for m in items), default=0))
         count = await self.presence.count(stream_id)
         session.emit("stream:status", stream)
@@ -304,6 +355,19 @@ class ChatGateway:
         if isinstance(result, DomainError):
             raise result
         return {"ok": True, "id": str(result.message.id), "position": result.position}
+
+    async def _delete(self, session: ChatSession, data: Any) -> Any:
+        if session.principal is None:
+            raise ChatError("unauthenticated", "sign in to delete: connect with a token")
+        message_id = _field(data, "messageId")
+        try:
+            mid = UUID(message_id)
+        except ValueError:
+            raise ChatError("not_found", f"message {message_id!r} not found") from None
+        # `chat:deleted` reaches the room from the projection, as for HTTP deletes.
+        result = await self.services.run(delete_message, DeleteMessage(
+            actor_id=session.principal.user_id, message_id=mid), self.services.store)
+        return {"ok": True, "messageId": message_id, "position": result.position}
 
     async def _typing(self, session: ChatSession) -> None:
         if session.principal is None or session.stream_id is None:

@@ -33,6 +33,8 @@ async def provide_identity(request: Request[Any, Any, Any]) -> Principal:
     authenticator = services.authenticator
     # `identify` (the issuer chain's) also names people who have not onboarded yet.
     identify = getattr(authenticator, "identify", authenticator.authenticate)
+    if not getattr(authenticator, "blocking", True):
+        return identify(token)
     # Off the event loop: an external token may need the issuer's keys or a user lookup.
     return await services.run(identify, token)
 

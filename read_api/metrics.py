@@ -69,8 +69,8 @@ def render(services: Services, connections: int) -> bytes:
 async def metrics_endpoint(request: Request[Any, Any, Any]) -> Response[bytes]:
     """Prometheus scrape target."""
     services: Services = request.app.state.services
-    hub = getattr(request.app.state, "hub", None)
-    connections = int(getattr(hub, "connections", 0) or 0)
+    gateway = getattr(request.app.state, "gateway", None)
+    connections = len(gateway.sessions) if gateway is not None else 0  # Socket.IO included
     body = await services.run(render, services, connections)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
 

@@ -43,8 +43,11 @@ async def socket_principal(socket: WebSocket[Any, Any, Any]) -> Principal | None
     if not token:
         return None
     services = socket.app.state.services
+    authenticator = services.authenticator
+    if not getattr(authenticator, "blocking", True):
+        return authenticator.authenticate(token)
     # External issuers may fetch keys or look users up: not on the event loop.
-    return await services.run(services.authenticator.authenticate, token)
+    return await services.run(authenticator.authenticate, token)
 
 
 async def _pump(socket: WebSocket[Any, Any, Any], session: ChatSession) -> None:

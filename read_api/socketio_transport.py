@@ -20,7 +20,8 @@ from read_api.chat_gateway import ChatGateway, ChatSession
 from read_api.live import flatten
 
 log = structlog.get_logger(__name__)
-CLIENT_EVENTS = ("chat:join", "chat:send", "chat:leave", "chat:typing")
+CLIENT_EVENTS = ("chat:join", "chat:send", "chat:leave", "chat:typing",
+                 "chat:delete")  # issue 6
 
 
 def create_socketio(gateway: ChatGateway, authenticator: Authenticator,

@@ -17,6 +17,7 @@ from domain.stream import Stream
 from infra.auth import Principal
 from infra.bootstrap import Services
 from read_api.deps import parse_id, provide_principal
+from read_api.ignores import hide_ignored, provide_viewer
 from read_api.queries import get_stream, list_messages
 from read_api.schemas import GoLiveBody, SendMessageBody, StatusBody
 
@@ -112,11 +113,12 @@ class StreamController(Controller):
             raise NotFound(f"stream {stream_id!r} not found")
         return view
 
-    @get("/{stream_id:str}/messages")
+    @get("/{stream_id:str}/messages", dependencies={"viewer": Provide(provide_viewer)})
     async def messages(
         self,
         stream_id: FromPath[str],
         services: NamedDependency[Services],
+        viewer: NamedDependency[Principal | None],
         before: Annotated[int | None, QueryParameter(ge=1, description="nextCursor")] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=100)] = 50,
         after: FromQuery[int | None] = None,
@@ -131,6 +133,7 @@ class StreamController(Controller):
         items, cursor = await services.run(
             list_messages, services.db, stream_id, before=before, limit=limit
         )
+        items = await hide_ignored(services, viewer, items)  # ignored users (issue 6)
         return {"items": items, "nextCursor": cursor}
 
     @post("/{stream_id:str}/messages", status_code=201, dependencies=auth)

@@ -56,8 +56,10 @@ class ProjectorRunner:
         return f"projector.{self.name}"
 
     def commit(self, events: Sequence[EventEnvelope], upto: int) -> list[LiveUpdate]:
-        """Applies the events past the stored position and moves it to `upto`, atomically."""
-        with self.db.transaction() as tx:
+        """Applies the events past the stored position and moves it to `upto`, atomically.
+        Not flushed synchronously: rows and tracking are lost together or not at all, and
+        the store has the events to redo them."""
+        with self.db.transaction(durable=False) as tx:
             projection_lock(tx, self.db, self.name)  # a rebuild's swap waits for us, we for it
             current = tracking_position(tx, self.name)
             if current < self.position:  # `aethex projections reset`: replay from the store

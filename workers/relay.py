@@ -41,7 +41,7 @@ class Relay:
         return int(row["position"]) if row else 0
 
     def _save_position(self, position: int) -> None:
-        with self.db.transaction() as tx:
+        with self.db.transaction(durable=False) as tx:  # a lost position only republishes
             tx.execute("INSERT INTO relay_position (name, position) VALUES (?, ?) "
                        "ON CONFLICT (name) DO UPDATE SET position = excluded.position",
                        (self.name, position))

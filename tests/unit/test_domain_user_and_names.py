@@ -162,6 +162,9 @@ def test_catalogue_names_every_event_type_once() -> None:
         # ingest (issue 3)
         "Stream.PlaybackAssigned", "Stream.IngestDisconnected", "Stream.IngestReconnected",
         "Stream.RecordingReady", "StreamKeyClaim.Claimed", "WebhookReceipt.Received",
+        # moderation (issue 6)
+        "Channel.UserBanned", "Channel.UserUnbanned", "Channel.FiltersChanged",
+        "Report.Filed", "Report.Resolved", "Ignore.Started", "Ignore.Stopped", "Ignore.Restarted",
     }
     assert {TYPE_BY_TOPIC[t] for t in TOPIC_BY_TYPE.values()} == set(TOPIC_BY_TYPE)
     assert TOPIC_BY_TYPE["Stream.Started"] == "domain.stream:Stream.Started"

@@ -1,0 +1,141 @@
+"""Reports (issue 6): viewers report messages or users; the channel's owner and moderators
+work through the queue and resolve each with an action. A report is seen only by its
+reporter and the channel's staff: to anyone else it does not exist (404)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+import msgspec
+from litestar import Controller, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from msgspec import Meta
+
+from commands.report import FileReport, file_report
+from commands.resolve_report import ResolveReport, resolve_report
+from domain.channel import Channel
+from domain.errors import NotFound
+from infra.auth import Principal
+from infra.bootstrap import Services
+from read_api.deps import parse_id, provide_principal
+from read_api.moderation import announce_ban, staff_channel
+from read_api.moderation_queries import get_report, list_reports
+
+auth = {"principal": Provide(provide_principal)}
+Id = Annotated[str, Meta(max_length=64)]
+
+
+class ReportBody(msgspec.Struct, rename="camel"):
+    """A message (messageId), or a user in a channel (userId and channelId), and why."""
+
+    reason: Annotated[str, Meta(min_length=1, max_length=500)]
+    message_id: Id | None = None
+    user_id: Id | None = None
+    channel_id: Id | None = None
+
+
+class ResolveBody(msgspec.Struct, rename="camel"):
+    """What the moderator did: dismiss, delete_message, timeout (durationSeconds) or ban."""
+
+    action: Literal["dismiss", "delete_message", "timeout", "ban"]
+    duration_seconds: Annotated[int, Meta(ge=1, le=14 * 86400)] | None = None
+    note: Annotated[str, Meta(max_length=500)] = ""
+
+
+def _optional_id(value: str | None, what: str) -> UUID | None:
+    return parse_id(value, what) if value is not None else None
+
+
+class ReportController(Controller):
+    """Filing, reading and resolving reports."""
+
+    path = "/api/reports"
+    tags = ["moderation"]
+
+    @post("/", status_code=201, dependencies=auth)
+    async def file(
+        self,
+        data: JSONBody[ReportBody],
+        principal: NamedDependency[Principal],
+        services: NamedDependency[Services],
+    ) -> dict[str, Any]:
+        """Reports a message or a user to the channel's moderators."""
+        result = await services.run(file_report, FileReport(
+            reporter_id=principal.user_id, reason=data.reason,
+            message_id=_optional_id(data.message_id, "message"),
+            user_id=_optional_id(data.user_id, "user"),
+            channel_id=_optional_id(data.channel_id, "channel")), services.store)
+        r = result.report
+        return {"id": str(r.id), "channelId": str(r.channel_id), "userId": str(r.user_id),
+                "messageId": str(r.message_id) if r.message_id else None, "reason": r.reason,
+                "status": "open", "position": result.position}
+
+    @get("/{report_id:str}", dependencies=auth)
+    async def read(
+        self,
+        report_id: FromPath[str],
+        principal: NamedDependency[Principal],
+        services: NamedDependency[Services],
+        after: FromQuery[int | None] = None,
+    ) -> dict[str, Any]:
+        """One report, for its reporter or the channel's staff."""
+        parse_id(report_id, "report")
+        await services.positions.wait(("reports",), after, services.settings.read_wait_timeout_s)
+        report = await services.run(get_report, services.db, report_id)
+        if report is not None and report["reporterId"] != str(principal.user_id):
+            channel = await services.run(services.store.get, UUID(report["channelId"]), Channel)
+            if not channel.may_moderate(principal.user_id):
+                report = None
+        if report is None:
+            raise NotFound(f"report {report_id!r} not found")
+        return report
+
+    @post("/{report_id:str}/resolve", status_code=200, dependencies=auth)
+    async def resolve(
+        self,
+        report_id: FromPath[str],
+        data: JSONBody[ResolveBody],
+        principal: NamedDependency[Principal],
+        services: NamedDependency[Services],
+    ) -> dict[str, Any]:
+        """Closes a report with an action, taken at once (owner or moderators)."""
+        result = await services.run(resolve_report, ResolveReport(
+            actor_id=principal.user_id, report_id=parse_id(report_id, "report"),
+            action=data.action, duration_s=data.duration_seconds, note=data.note),
+            services.store)
+        if data.action in ("timeout", "ban"):
+            await announce_ban(services, result.channel, result.report.user_id, result.until,
+                               f"report: {result.report.reason}", principal.user_id)
+        return {"id": report_id, "status": "resolved", "action": data.action,
+                "deletedMessageId": str(result.deleted.id) if result.deleted else None,
+                "until": result.until.isoformat() if result.until else None,
+                "position": result.position}
+
+
+class ChannelReportController(Controller):
+    """A channel's moderation queue."""
+
+    path = "/api/channels"
+    tags = ["moderation"]
+
+    @get("/{channel_id:str}/reports", dependencies=auth)
+    async def queue(
+        self,
+        channel_id: FromPath[str],
+        principal: NamedDependency[Principal],
+        services: NamedDependency[Services],
+        status: Annotated[Literal["open", "resolved", "all"],
+                          QueryParameter(description="which reports")] = "open",
+        before: Annotated[int | None, QueryParameter(ge=1, description="nextCursor")] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=100)] = 50,
+        after: FromQuery[int | None] = None,
+    ) -> dict[str, Any]:
+        """Reports on the channel, newest first (owner and moderators only)."""
+        channel = await staff_channel(services, channel_id, principal)
+        await services.positions.wait(("reports",), after, services.settings.read_wait_timeout_s)
+        items, cursor = await services.run(
+            list_reports, services.db, str(channel.id), status=None if status == "all" else status,
+            before=before, limit=limit)
+        return {"items": items, "nextCursor": cursor}

@@ -1,0 +1,144 @@
+"""Channel chat filters (issue 6): a table of evasions that must be caught, a table of
+innocent messages that must pass, links, slow mode and followers-only, all pure."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from domain.chat_filters import (
+    ChatFilters,
+    Filtered,
+    blocked_term,
+    check_content,
+    check_followers_only,
+    check_slow_mode,
+    clean_filters,
+    fold,
+    has_link,
+)
+from domain.errors import Invalid
+
+TERMS = ("free", "buy followers", "scam")
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+EVASIONS = [
+    ("free", "free"),
+    ("FREE stuff", "free"),
+    ("fr33", "free"),
+    ("fr3e", "free"),
+    ("\uff26\uff32\uff25\uff25", "free"),  # full-width FREE
+    ("fr\u00e9\u00e9", "free"),  # diacritics
+    ("fre\u0301e", "free"),  # a combining accent
+    ("fr\u0435\u0435", "free"),  # Cyrillic ie for e
+    ("fr\u200bee", "free"),  # a zero-width space inside
+    ("f r e e", "free"),
+    ("f.r.e.e", "free"),
+    ("f-r-3-3 gifts", "free"),
+    ("frEEEEEE", "free"),
+    ("free!!!", "free"),
+    ("frees", "free"),
+    ("get it for free.", "free"),
+    ("BUY   followers now", "buy followers"),
+    ("buy f0ll0wers", "buy followers"),
+    ("b.u.y followers", "buy followers"),
+    ("$c@m", "scam"),
+    ("5c4m", "scam"),
+    ("\U0001d412\U0001d402\U0001d400\U0001d40c", "scam"),  # mathematical bold SCAM
+]
+
+INNOCENT = [
+    "freedom",
+    "carefree",
+    "buy me a coffee",
+    "my followers are great",
+    "scampi for dinner",
+    "hello there",
+    "3 cats and 4 dogs",
+    "classic assumptions",
+]
+
+
+@pytest.mark.parametrize(("text", "term"), EVASIONS)
+def test_evasions_are_caught(text: str, term: str) -> None:
+    assert blocked_term(text, TERMS) == term
+
+
+@pytest.mark.parametrize("text", INNOCENT)
+def test_innocent_messages_pass(text: str) -> None:
+    assert blocked_term(text, TERMS) is None
+    check_content(text, ChatFilters())  # the default profanity list does not object either
+
+
+def test_fold_normalises_unicode_and_look_alikes() -> None:
+    assert fold("\uff26\uff32\uff25\uff25") == "free"
+    assert fold("Cr\u00e8me Br\u00fbl\u00e9e") == "creme brulee"
+    assert fold("h3ll0") == "hello"
+
+
+@pytest.mark.parametrize("text", ["what the fuck", "sh1t", "FUUUCK", "fucking hell",
+                                  "you b!tch", "a$$hole"])
+def test_default_profanity_is_on_until_the_owner_turns_it_off(text: str) -> None:
+    with pytest.raises(Filtered) as refused:
+        check_content(text, ChatFilters())
+    assert refused.value.code == "filtered" and refused.value.field == "content"
+    check_content(text, ChatFilters(default_profanity=False))
+
+
+@pytest.mark.parametrize(("text", "link"), [
+    ("see https://example.org/x", True),
+    ("go to www.example", True),
+    ("example.com", True),
+    ("EXAMPLE.COM", True),
+    ("\uff45\uff58\uff41\uff4d\uff50\uff4c\uff45\uff0e\uff43\uff4f\uff4d", True),  # full-width
+    ("example dot com", True),
+    ("example(dot)com", True),
+    ("sub.domain.gg/join", True),
+    ("e.g. this", False),
+    ("3.5 stars", False),
+    ("ok...sure", False),
+    ("polka dots", False),
+])
+def test_links(text: str, link: bool) -> None:
+    assert has_link(text) is link
+    filters = ChatFilters(block_links=True)
+    if link:
+        with pytest.raises(Filtered) as refused:
+            check_content(text, filters)
+        assert refused.value.code == "links_blocked"
+        check_content(text, filters, allow_links=True)  # the owner and moderators
+    else:
+        check_content(text, filters)
+    check_content(text, ChatFilters())  # links allowed by default
+
+
+def test_slow_mode() -> None:
+    filters = ChatFilters(slow_mode_s=30)
+    check_slow_mode(filters, None, NOW)
+    check_slow_mode(filters, NOW - timedelta(seconds=30), NOW)
+    with pytest.raises(Filtered) as refused:
+        check_slow_mode(filters, NOW - timedelta(seconds=10), NOW)
+    assert refused.value.code == "slow_mode" and "20 s" in refused.value.message
+    check_slow_mode(ChatFilters(), NOW, NOW)  # off
+
+
+def test_followers_only_with_a_minimum_age() -> None:
+    filters = ChatFilters(followers_only=True, follow_min_age_s=600)
+    with pytest.raises(Filtered) as refused:
+        check_followers_only(filters, None, NOW)
+    assert refused.value.code == "followers_only"
+    with pytest.raises(Filtered):
+        check_followers_only(filters, NOW - timedelta(seconds=599), NOW)
+    check_followers_only(filters, NOW - timedelta(seconds=600), NOW)
+    check_followers_only(ChatFilters(), None, NOW)  # off
+
+
+def test_clean_filters() -> None:
+    cleaned = clean_filters(ChatFilters(blocked_terms=("  free  ", "FREE", "buy   now")))
+    assert cleaned.blocked_terms == ("free", "buy now")
+    for bad in (ChatFilters(blocked_terms=("",)), ChatFilters(blocked_terms=("!!!",)),
+                ChatFilters(blocked_terms=("x" * 51,)), ChatFilters(slow_mode_s=-1),
+                ChatFilters(slow_mode_s=3601), ChatFilters(follow_min_age_s=-5)):
+        with pytest.raises(Invalid):
+            clean_filters(bad)
