@@ -12,7 +12,7 @@ from uuid import UUID
 import msgspec
 
 from commands.ports import Store
-from commands.slow_mode import LastSent
+from commands.slow_mode import SlowModeClock
 from commands.subscribers import SubscriberCache
 from domain.channel import Channel
 from domain.chat import ChatMessage, clean_content
@@ -55,7 +55,7 @@ def _followed_since(store: Store, user_id: UUID, channel_id: UUID) -> datetime |
 
 def _decide(
     cmd: SendMessage, streams: dict[UUID, Stream | None], channels: dict[UUID, Channel],
-    now: datetime, store: Store | None = None, last_sent: LastSent | None = None,
+    now: datetime, store: Store | None = None, last_sent: SlowModeClock | None = None,
     subscribers: SubscriberCache | None = None,
 ) -> ChatMessage:
     content = clean_content(cmd.content)
@@ -96,7 +96,8 @@ def _decide(
 
 
 def send_messages(cmds: list[SendMessage], store: Store, now: datetime | None = None,
-                  last_sent: LastSent | None = None, subscribers: SubscriberCache | None = None,
+                  last_sent: SlowModeClock | None = None,
+                  subscribers: SubscriberCache | None = None,
                   ) -> list[MessageSent | DomainError]:
     """Decides every command, then saves all accepted messages in one transaction."""
     now = now or datetime.now(UTC)

@@ -1,18 +1,27 @@
 """When each user last sent to each channel, for slow mode (issue 6).
 
-Kept in memory by the process that group-commits sends: a user's sends from one node are
-timed exactly; across nodes each node times those it commits (the per-user rate limit,
-kept in Redis, still bounds the total)."""
+In memory when embedded (one process commits every send); in Redis when several nodes
+commit sends, so a user cannot beat slow mode by reaching different nodes."""
 
 from __future__ import annotations
 
 import threading
 from datetime import datetime, timedelta
+from typing import Protocol
 from uuid import UUID
+
+import redis
 
 from domain.chat_filters import MAX_SLOW_MODE_S
 
 _KEEP = timedelta(seconds=MAX_SLOW_MODE_S)
+
+
+class SlowModeClock(Protocol):
+    """Where the last accepted send of each (channel, user) is kept."""
+
+    def get(self, channel_id: UUID, user_id: UUID) -> datetime | None: ...
+    def mark(self, channel_id: UUID, user_id: UUID, now: datetime) -> None: ...
 
 
 class LastSent:
@@ -31,3 +40,23 @@ class LastSent:
             if len(self._times) >= self.max_entries:  # forget what no slow mode can need
                 self._times = {k: t for k, t in self._times.items() if now - t < _KEEP}
             self._times[(channel_id, user_id)] = now
+
+
+class RedisLastSent:
+    """The same record in Redis, shared by every node; entries lapse after the longest
+    slow mode. Only channels in slow mode touch it."""
+
+    def __init__(self, url: str, namespace: str) -> None:
+        self.redis = redis.Redis.from_url(url, decode_responses=True, socket_timeout=2)
+        self.prefix = f"{namespace}:slow"
+
+    def _key(self, channel_id: UUID, user_id: UUID) -> str:
+        return f"{self.prefix}:{channel_id}:{user_id}"
+
+    def get(self, channel_id: UUID, user_id: UUID) -> datetime | None:
+        value = self.redis.get(self._key(channel_id, user_id))
+        return datetime.fromisoformat(value) if value else None
+
+    def mark(self, channel_id: UUID, user_id: UUID, now: datetime) -> None:
+        self.redis.set(self._key(channel_id, user_id), now.isoformat(),
+                       px=int(_KEEP.total_seconds() * 1000))

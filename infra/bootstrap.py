@@ -12,7 +12,7 @@ import structlog
 
 from commands.group_commit import GroupCommitter
 from commands.send_message import MessageSent, SendMessage, send_messages
-from commands.slow_mode import LastSent
+from commands.slow_mode import LastSent, RedisLastSent, SlowModeClock
 from commands.subscribers import SubscriberCache
 from domain.errors import ConcurrentChange, DomainError
 from infra import metrics
@@ -81,7 +81,10 @@ class Services:
         self.presence = open_presence(settings)
         self.rate_limiter = ChatRateLimiter(settings.chat_rate_limit, settings.redis_url,
                                             settings.namespace)
-        self.last_sent = LastSent()  # slow mode (issue 6)
+        # slow mode (issue 6): shared by every node when there is Redis
+        self.last_sent: SlowModeClock = (
+            RedisLastSent(settings.redis_url, settings.namespace) if settings.redis_url
+            else LastSent())
         self.subscribers = SubscriberCache()  # the subscriber badge (issue 6)
         self.chat: GroupCommitter[SendMessage, MessageSent | DomainError] = GroupCommitter(
             lambda cmds: send_messages(cmds, self.store, last_sent=self.last_sent,

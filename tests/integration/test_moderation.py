@@ -477,7 +477,7 @@ async def test_deleting_over_the_socket(api: Api) -> None:
             await ws.close()
 
 
-async def test_a_ban_on_one_node_reaches_the_users_socket_on_another(
+async def test_slow_mode_and_bans_hold_across_nodes(
         two_nodes: list[str]) -> None:  # noqa: F811 (the imported fixture)
     a = Api(two_nodes[0], two_nodes[0].replace("http", "ws"))
     b = Api(two_nodes[1], two_nodes[1].replace("http", "ws"))
@@ -486,6 +486,11 @@ async def test_a_ban_on_one_node_reaches_the_users_socket_on_another(
         channel = await a.channel(owner)
         stream = await a.go_live(owner, channel["id"])
         await b.http.get(f"/api/streams/{stream['id']}", params={"after": stream["position"]})
+        # Slow mode is kept in Redis: a second message through the other node is too soon.
+        assert (await put_filters(a, owner, channel["id"], slowModeSeconds=60)).status_code == 200
+        assert (await a.send(viewer, stream["id"], "on node a")).status_code == 201
+        body = assert_problem(await b.send(viewer, stream["id"], "on node b"), 422, "content")
+        assert body["type"] == "/problems/slow_mode"
         ws = await b.subscribe(stream["id"], viewer["token"])
         try:
             r = await ban(a, owner, viewer["id"], channel["id"], durationSeconds=600)
