@@ -86,7 +86,7 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
     base, ws_url = f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}"
     env = {**os.environ, "AETHEX_NAMESPACE": ns, "AETHEX_JWT_SECRET": "bench-" + "k" * 32,
            "AETHEX_LOG_LEVEL": "WARNING", "AETHEX_DATA_DIR": f"/tmp/{ns}",
-           "AETHEX_CHAT_RATE_LIMIT": "1000000 per 1 second",
+           "AETHEX_CHAT_RATE_LIMIT": "none",
            "AETHEX_WS_COALESCE_MS": str(args.coalesce_ms), "AETHEX_WS_MAX_QUEUE": "100000"}
     if not args.embedded:
         env.update(AETHEX_DATABASE_URL=DATABASE_URL, AETHEX_RABBITMQ_URL=RABBITMQ_URL,

@@ -9,6 +9,7 @@ so each queue sees positions in increasing order and knows how far the log has b
 from __future__ import annotations
 
 import asyncio
+import time
 
 import structlog
 
@@ -24,6 +25,8 @@ log = structlog.get_logger(__name__)
 
 class Relay:
     name = "relay"
+    MARK_EVERY_S = 0.05
+    SAVE_EVERY_S = 0.1
 
     def __init__(self, store: EventStore, bus: EventBus, db: Database, watcher: LogWatcher, *,
                  batch_size: int = 2000, idle_wait_s: float = 0.5) -> None:
@@ -35,6 +38,8 @@ class Relay:
         self.idle_wait_s = idle_wait_s
         self.position = 0
         self.published_batches = 0
+        self._marked = self._saved = 0  # positions of the last watermark and save
+        self._marked_at = self._saved_at = 0.0
 
     def _load_position(self) -> int:
         row = self.db.fetch_one("SELECT position FROM relay_position WHERE name = ?", (self.name,))
@@ -47,18 +52,37 @@ class Relay:
                        (self.name, position))
 
     async def step(self) -> bool:
-        """Publishes the next batch of the log; False when there was nothing new."""
+        """Publishes the next batch of the log; False when there was nothing new.
+
+        Under load the watermark (which every projector commits) goes out at most every
+        `MARK_EVERY_S` and the position is saved at most every `SAVE_EVERY_S`; both are
+        brought up to date as soon as the relay finds nothing new."""
         events, upto = await asyncio.to_thread(self.store.read, self.position, self.batch_size)
         if upto <= self.position:
+            await self._catch_up_marks()
             return False
         batches = [(run[0].routing_key, EventBatch(run, run[-1].position)) for run in runs(events)]
-        batches.append((WATERMARK_KEY, EventBatch([], upto)))
+        now = time.monotonic()
+        if now - self._marked_at >= self.MARK_EVERY_S:
+            batches.append((WATERMARK_KEY, EventBatch([], upto)))
+            self._marked, self._marked_at = upto, now
         await self.bus.publish(batches)
         metrics.EVENTS_RELAYED.inc(len(events))
-        await asyncio.to_thread(self._save_position, upto)
         self.position = upto
+        if now - self._saved_at >= self.SAVE_EVERY_S:
+            await asyncio.to_thread(self._save_position, upto)
+            self._saved, self._saved_at = upto, now
         self.published_batches += len(batches)
         return True
+
+    async def _catch_up_marks(self) -> None:
+        if self._marked < self.position:
+            await self.bus.publish([(WATERMARK_KEY, EventBatch([], self.position))])
+            self._marked, self._marked_at = self.position, time.monotonic()
+            self.published_batches += 1
+        if self._saved < self.position:
+            await asyncio.to_thread(self._save_position, self.position)
+            self._saved, self._saved_at = self.position, time.monotonic()
 
     async def run(self, stopping: asyncio.Event) -> None:
         await self.watcher.start()
@@ -69,6 +93,7 @@ class Relay:
                     return
                 await self.watcher.wait(1.0)
             self.position = await asyncio.to_thread(self._load_position)
+            self._marked = self._saved = self.position
             log.info("relay.started", position=self.position)
             while not stopping.is_set():
                 try:
