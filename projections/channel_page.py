@@ -18,8 +18,8 @@ _UPDATABLE = {"name": "name", "description": "description", "category": "categor
 class ChannelPage(Projection):
     name = "channel_page"
     types = ("Channel.Created", "Channel.Updated", "Channel.ModeratorGranted",
-             "Channel.ModeratorRevoked", *FOLLOW_TYPES)
-    tables = ("channels", "channel_moderators")
+             "Channel.ModeratorRevoked", *FOLLOW_TYPES, "Stream.ViewerCountSampled")
+    tables = ("channels", "channel_moderators", "channel_stream_viewers")
     ddl = [
         """CREATE TABLE IF NOT EXISTS channels (
             id TEXT PRIMARY KEY,
@@ -41,6 +41,11 @@ class ChannelPage(Projection):
             user_id TEXT NOT NULL,
             granted_at TEXT NOT NULL,
             PRIMARY KEY (channel_id, user_id)
+        )""",
+        # Each stream's last sampled viewer count: the channel's views grow by every rise.
+        """CREATE TABLE IF NOT EXISTS channel_stream_viewers (
+            stream_id TEXT PRIMARY KEY,
+            last_count BIGINT NOT NULL
         )""",
     ]
 
@@ -74,4 +79,17 @@ class ChannelPage(Projection):
                 # The channel's row exists: following loads the Channel, so it came first.
                 tx.execute("UPDATE channels SET follower_count = follower_count + ? "
                            "WHERE id = ?", (follow_delta(e), d["target_id"]))
+            elif e.type == "Stream.ViewerCountSampled":
+                # Views: viewers arriving, as the samples saw them (from the events, so a
+                # rebuild gives the same number).
+                count, sid = int(d["count"]), e.aggregate_id
+                row = tx.fetch_one("SELECT last_count FROM channel_stream_viewers "
+                                   "WHERE stream_id = ?", (sid,))
+                rise = count - (int(row["last_count"]) if row else 0)
+                if rise > 0:
+                    tx.execute("UPDATE channels SET view_count = view_count + ? WHERE id = ?",
+                               (rise, d["channel_id"]))
+                tx.execute("INSERT INTO channel_stream_viewers (stream_id, last_count) "
+                           "VALUES (?, ?) ON CONFLICT (stream_id) DO UPDATE "
+                           "SET last_count = excluded.last_count", (sid, count))
         return []

@@ -9,6 +9,7 @@ at or below the tracking position are skipped, so redelivery changes nothing.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
@@ -26,6 +27,8 @@ log = structlog.get_logger(__name__)
 
 
 class ProjectorRunner:
+    RESET_CHECK_S = 1.0
+
     def __init__(
         self,
         projection: Projection,
@@ -123,9 +126,20 @@ class ProjectorRunner:
             try:
                 await self.catch_up()
                 log.info("projector.started", projection=self.name, position=self.position)
+                checked = time.monotonic()
                 while not stopping.is_set():
                     deliveries = await consumer.get_batch(self.prefetch, timeout=0.25)
                     if not deliveries:
+                        # Idle: notice a reset (`aethex projections reset`) without waiting
+                        # for the next event, and replay the log from the store.
+                        if time.monotonic() - checked >= self.RESET_CHECK_S:
+                            checked = time.monotonic()
+                            stored = await asyncio.to_thread(tracking_position, self.db,
+                                                             self.name)
+                            if stored < self.position:
+                                log.info("projector.reset_detected", projection=self.name)
+                                self.position = stored
+                                break
                         continue
                     updates = await self.handle(deliveries)
                     await consumer.ack(deliveries)

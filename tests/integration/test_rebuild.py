@@ -283,6 +283,23 @@ async def test_reset_makes_a_running_projector_replay(settings: Settings) -> Non
         services.close()
 
 
+async def test_reset_on_a_quiet_system_replays_without_a_new_event(settings: Settings) -> None:
+    services = Services(settings)
+    try:
+        seed_messages(services, 120, batch=60)
+        await services.start(workers=["relay", "projector:chat_history"])
+        await wait_caught_up(services, "chat_history")
+        reset(services.db, ChatHistory())
+        assert rows(services.db) == []
+        deadline = asyncio.get_running_loop().time() + 15
+        while len(rows(services.db)) != 120:  # nothing new is written meanwhile
+            assert asyncio.get_running_loop().time() < deadline, "the reset was not noticed"
+            await asyncio.sleep(0.1)
+    finally:
+        await services.stop()
+        services.close()
+
+
 def test_bulk_inserts_keep_row_by_row_meaning(settings: Settings) -> None:
     """The COPY path of bulk builds: the first of two rows with one key wins (as row by
     row), upserts and short lists take the ordinary path, and the rows land whole."""
