@@ -137,3 +137,20 @@ def running(settings: Settings) -> Iterator[LiveServer]:
     finally:
         server.stop()
         services.close()
+
+
+@contextmanager
+def serving(mode: str, tmp_path: Path, **overrides: Any) -> Iterator[LiveServer]:
+    """The whole service on `mode`: "embedded" (SQLite, in-process bus) or "production"
+    (PostgreSQL and RabbitMQ in a namespace of its own, dropped afterwards)."""
+    if mode == "embedded":
+        with running(embedded_settings(tmp_path, **overrides)) as live:
+            yield live
+        return
+    require_services()
+    namespace = new_namespace()
+    try:
+        with running(production_settings(tmp_path, namespace, **overrides)) as live:
+            yield live
+    finally:
+        drop_namespace(namespace)

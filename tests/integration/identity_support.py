@@ -19,12 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from tests.harness import (
     LiveServer,
-    drop_namespace,
-    embedded_settings,
-    new_namespace,
-    production_settings,
-    require_services,
-    running,
+    serving,
 )
 
 ISSUER = "https://clerk.test.example"
@@ -146,17 +141,8 @@ class MotoS3:
 def serve(request: pytest.FixtureRequest, tmp_path: Path,
           **overrides: Any) -> Iterator[LiveServer]:
     """The service on the fixture's mode (embedded or production) with extra settings."""
-    if request.param == "embedded":
-        with running(embedded_settings(tmp_path, **overrides)) as live:
-            yield live
-        return
-    require_services()
-    namespace = new_namespace()
-    try:
-        with running(production_settings(tmp_path, namespace, **overrides)) as live:
-            yield live
-    finally:
-        drop_namespace(namespace)
+    with serving(request.param, tmp_path, **overrides) as live:
+        yield live
 
 
 def oidc_settings(jwks: JwksServer) -> dict[str, Any]:

@@ -14,12 +14,7 @@ import pytest
 from infra.ingest.nginx_rtmp import NginxRtmp, available, publish_command
 from tests.harness import (
     LiveServer,
-    drop_namespace,
-    embedded_settings,
-    new_namespace,
-    production_settings,
-    require_services,
-    running,
+    serving,
 )
 
 MUX_SECRET = "mux-test-signing-secret"
@@ -31,17 +26,8 @@ GRACE_S = 1.0
 def ingest_server(mode: str, tmp_path: Path, **overrides: Any) -> Iterator[LiveServer]:
     settings_overrides = {"ingest_reconnect_grace_s": GRACE_S, "mux_webhook_secret": MUX_SECRET,
                           "cloudflare_webhook_secret": CLOUDFLARE_SECRET, **overrides}
-    if mode == "embedded":
-        with running(embedded_settings(tmp_path, **settings_overrides)) as live:
-            yield live
-        return
-    require_services()
-    namespace = new_namespace()
-    try:
-        with running(production_settings(tmp_path, namespace, **settings_overrides)) as live:
-            yield live
-    finally:
-        drop_namespace(namespace)
+    with serving(mode, tmp_path, **settings_overrides) as live:
+        yield live
 
 
 @contextmanager

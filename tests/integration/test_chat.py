@@ -20,12 +20,9 @@ from infra.bus import LiveUpdate
 from tests.harness import (
     REDIS_URL,
     LiveServer,
-    drop_namespace,
     embedded_settings,
-    new_namespace,
-    production_settings,
-    require_services,
     running,
+    serving,
 )
 from tests.integration.client import Api, next_event, next_frame
 
@@ -36,18 +33,10 @@ CHAT = {"viewer_sample_s": 0.2, "presence_heartbeat_s": 0.5, "chat_rate_limit": 
 
 @pytest.fixture(params=["embedded", "production"])
 def chat_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LiveServer]:
-    if request.param == "embedded":
-        with running(embedded_settings(tmp_path, **CHAT)) as live:
-            yield live
-        return
-    require_services()
-    namespace = new_namespace()
-    try:
-        with running(production_settings(tmp_path, namespace, redis_url=REDIS_URL,
-                                         **CHAT)) as live:
-            yield live
-    finally:
-        drop_namespace(namespace)
+    # Production mode adds Redis: presence and rate limits across nodes.
+    extra = {"redis_url": REDIS_URL} if request.param == "production" else {}
+    with serving(request.param, tmp_path, **CHAT, **extra) as live:
+        yield live
 
 
 @pytest.fixture
