@@ -12,7 +12,18 @@ from infra.envelope import EventEnvelope
 INGEST_TYPES = ("Stream.PlaybackAssigned", "Stream.IngestDisconnected",
                 "Stream.IngestReconnected", "Stream.RecordingReady")
 INGEST_TABLE = "stream_ingest"
+RECORDINGS_TABLE = "stream_recordings"
 INGEST_DDL = [
+    # Every part of a stream's recording: an encoder that reconnects within the grace
+    # makes nginx-rtmp start a new file, and the archive keeps them all, in order.
+    """CREATE TABLE IF NOT EXISTS stream_recordings (
+        stream_id TEXT NOT NULL,
+        position BIGINT NOT NULL,
+        recording_path TEXT,
+        vod_url TEXT,
+        recorded_at TEXT NOT NULL,
+        PRIMARY KEY (stream_id, position)
+    )""",
     """CREATE TABLE IF NOT EXISTS stream_ingest (
         stream_id TEXT PRIMARY KEY,
         channel_id TEXT NOT NULL,
@@ -57,6 +68,32 @@ def apply_ingest(tx: Tx, e: EventEnvelope) -> None:
     elif e.type == "Stream.RecordingReady":
         tx.execute("UPDATE stream_ingest SET recording_path = ?, vod_url = ?, updated_at = ? "
                    "WHERE stream_id = ?", (d.get("recording_path"), d.get("vod_url"), ts, sid))
+        add_recording(tx, e)
+
+
+def add_recording(tx: Tx, e: EventEnvelope) -> None:
+    """Keeps a recording part (from RecordingReady or Archived) unless it is one the stream
+    already has: archiving after the grace repeats the last part."""
+    path, vod = e.data.get("recording_path"), e.data.get("vod_url")
+    if path is None and vod is None:
+        return
+    seen = tx.fetch_one(
+        "SELECT 1 AS x FROM stream_recordings WHERE stream_id = ? AND "
+        "COALESCE(recording_path, '') = ? AND COALESCE(vod_url, '') = ?",
+        (e.aggregate_id, path or "", vod or ""))
+    if seen is None:
+        tx.execute("INSERT INTO stream_recordings (stream_id, position, recording_path, vod_url, "
+                   "recorded_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (stream_id, position) "
+                   "DO NOTHING", (e.aggregate_id, e.position, path, vod, e.timestamp))
+
+
+def recordings(tx_or_db: Tx | Database, stream_id: str) -> list[dict[str, Any]]:
+    """The parts of a stream's recording, oldest first."""
+    rows = tx_or_db.fetch_all(
+        "SELECT recording_path, vod_url, recorded_at FROM stream_recordings "
+        "WHERE stream_id = ? ORDER BY position", (stream_id,))
+    return [{"recordingPath": r["recording_path"], "vodUrl": r["vod_url"],
+             "recordedAt": r["recorded_at"]} for r in rows]
 
 
 def ingest_fields(row: dict[str, Any] | None) -> dict[str, Any]:
@@ -79,6 +116,7 @@ def with_ingest(tx_or_db: Tx | Database, view: dict[str, Any]) -> dict[str, Any]
     """A stream view with its ingest fields (hlsUrl only while the stream is LIVE)."""
     row = tx_or_db.fetch_one("SELECT * FROM stream_ingest WHERE stream_id = ?", (view["id"],))
     fields = ingest_fields(row)
+    fields["recordings"] = recordings(tx_or_db, view["id"])
     if view.get("status") != "LIVE":
         fields["hlsUrl"] = None
     return {**view, **fields}

@@ -12,6 +12,8 @@ from projections.stream_ingest import (
     INGEST_DDL,
     INGEST_TABLE,
     INGEST_TYPES,
+    RECORDINGS_TABLE,
+    add_recording,
     apply_ingest,
     with_ingest,
 )
@@ -47,7 +49,7 @@ class StreamStatus(Projection):
     name = "stream_status"
     types = ("Stream.Created", "Stream.Started", "Stream.Ended", "Stream.Archived",
              "Stream.ViewerCountSampled", *INGEST_TYPES)  # ingest (issue 3)
-    tables = ("streams", "channel_status", INGEST_TABLE)
+    tables = ("streams", "channel_status", INGEST_TABLE, RECORDINGS_TABLE)
     ddl = [
         """CREATE TABLE IF NOT EXISTS streams (
             id TEXT PRIMARY KEY,
@@ -112,6 +114,7 @@ class StreamStatus(Projection):
                 tx.execute("UPDATE streams SET status = 'ARCHIVED', recording_path = ?, "
                            "vod_url = ?, updated_at = ?, position = ? WHERE id = ?",
                            (d.get("recording_path"), d.get("vod_url"), ts, e.position, sid))
+                add_recording(tx, e)
             elif e.type == "Stream.ViewerCountSampled":
                 count = int(d["count"])
                 tx.execute("UPDATE streams SET viewer_count = ?, peak_viewers = CASE WHEN "

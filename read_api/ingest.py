@@ -19,6 +19,7 @@ from infra.auth import Principal
 from infra.bootstrap import Services
 from infra.database import Database
 from infra.settings import Settings
+from projections.stream_ingest import recordings
 from projections.stream_status import STREAM_COLUMNS, stream_view
 from read_api.deps import parse_id, provide_principal
 
@@ -60,7 +61,7 @@ def list_vods(db: Database, channel_id: str) -> list[dict[str, Any]]:
     rows = db.fetch_all(
         f"SELECT {STREAM_COLUMNS} FROM streams WHERE channel_id = ? AND status = 'ARCHIVED' "
         "ORDER BY ended_at DESC LIMIT 100", (channel_id,))
-    return [stream_view(r) for r in rows]
+    return [{**stream_view(r), "recordings": recordings(db, r["id"])} for r in rows]
 
 
 class IngestController(Controller):
