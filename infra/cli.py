@@ -13,12 +13,27 @@ from infra.logging import configure_logging
 from infra.settings import Settings, SettingsError, load_settings
 
 
-def _serve(settings: Settings) -> int:
+def _serve(settings: Settings, processes: int = 1) -> int:
     import uvicorn
 
     from infra.bootstrap import Services
     from read_api.app import create_asgi
 
+    if processes > 1:
+        # Each process builds its own services; the relay's lock and the projectors'
+        # single-active-consumer queues keep one of each working at a time.
+        if not (settings.database_url and settings.rabbitmq_url):
+            print("aethex: --processes needs AETHEX_DATABASE_URL and AETHEX_RABBITMQ_URL "
+                  "(the embedded store and bus live in one process)", file=sys.stderr)
+            return 2
+        Services(settings).close()  # create the schema and tables once, before the workers
+        print(f"AeThex Live is up: http://{settings.host}:{settings.port}  "
+              f"({processes} processes)", flush=True)
+        uvicorn.run("infra.asgi:create", factory=True, workers=processes, host=settings.host,
+                    port=settings.port, log_config=None, access_log=False,
+                    ws="websockets-sansio", lifespan="on", ws_per_message_deflate=False,
+                    timeout_graceful_shutdown=5)
+        return 0
     services = Services(settings)
     try:
         app = create_asgi(services, announce=True)
@@ -65,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     serve = sub.add_parser("serve", help="API, WebSocket and (by AETHEX_WORKERS) the workers")
     serve.add_argument("--host", default=None)
     serve.add_argument("--port", type=int, default=None)
+    serve.add_argument("--processes", type=int, default=1,
+                       help="API processes sharing the port (production mode only)")
     sub.add_parser("migrate", help="create the event store and read-model tables")
     sub.add_parser("relay", help="run the relay: event store -> bus")
     project = sub.add_parser("project", help="run projectors (all, or the named ones)")
@@ -82,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     configure_logging(json_logs=settings.json_logs, level=settings.log_level)
     if args.command == "serve":
-        return _serve(settings)
+        return _serve(settings, args.processes)
     if args.command == "migrate":
         return _migrate(settings)
     if args.command == "relay":

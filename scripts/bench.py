@@ -157,7 +157,8 @@ def bench_rebuild(events: int) -> dict[str, float]:
         drop(ns)
 
 
-def bench_end_to_end(rate: int, seconds: float, viewers: int) -> dict[str, float]:
+def bench_end_to_end(rate: int, seconds: float, viewers: int,
+                     processes: int = 1) -> dict[str, float]:
     """A real `aethex serve` process on PostgreSQL + RabbitMQ; this process sends over HTTP
     at `rate` messages/s and times each message until it arrives on a WebSocket."""
     ns = namespace()
@@ -166,7 +167,8 @@ def bench_end_to_end(rate: int, seconds: float, viewers: int) -> dict[str, float
            "AETHEX_NAMESPACE": ns, "AETHEX_JWT_SECRET": "bench-key-" + "x" * 32,
            "AETHEX_LOG_LEVEL": "WARNING", "AETHEX_DATA_DIR": f"/tmp/{ns}",
            "AETHEX_CHAT_RATE_LIMIT": "none"}  # one bench user sends it all
-    server = subprocess.Popen([sys.executable, "-m", "infra.cli", "serve", "--port", str(port)],
+    server = subprocess.Popen([sys.executable, "-m", "infra.cli", "serve", "--port", str(port),
+                               "--processes", str(processes)],
                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -281,6 +283,7 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--viewers", type=int, default=5)
+    parser.add_argument("--processes", type=int, default=1, help="API processes (e2e)")
     parser.add_argument("--rebuild-events", type=int, default=100000)
     parser.add_argument("--only", choices=["commit", "e2e", "rebuild"], action="append")
     args = parser.parse_args()
@@ -295,8 +298,9 @@ def main() -> None:
               f"{r['batches']} batches, mean {r['mean_batch']:.0f}, max {r['max_batch']}")
         print(f"  ratio group commit / one save per message: {r['ratio']:.1f}x")
     if "e2e" in only:
-        r = bench_end_to_end(args.rate, args.seconds, args.viewers)
-        print(f"End to end, HTTP send -> WebSocket delivery, target {args.rate} msg/s for "
+        r = bench_end_to_end(args.rate, args.seconds, args.viewers, args.processes)
+        print(f"End to end ({args.processes} API process(es)), HTTP send -> WebSocket delivery, "
+              f"target {args.rate} msg/s for "
               f"{args.seconds:.0f} s, {r['viewers']} viewers: achieved {r['achieved_rate']:,.0f} "
               f"msg/s, {r['errors']} errors, delivered {r['delivered']}/{r['sent']}")
         print(f"  latency p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms, "

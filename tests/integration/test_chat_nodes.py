@@ -120,3 +120,53 @@ async def test_messages_and_viewer_counts_cross_nodes(two_nodes: list[str]) -> N
         for ws in sockets:
             await ws.close()
         await asyncio.gather(a.close(), b.close())
+
+
+async def test_one_port_served_by_two_processes(tmp_path: Path) -> None:
+    """`aethex serve --processes 2`: both processes share the port and the live fan-out."""
+    require_services()
+    namespace = new_namespace()
+    port = free_port()
+    env = {**os.environ, "AETHEX_DATABASE_URL": DATABASE_URL, "AETHEX_RABBITMQ_URL": RABBITMQ_URL,
+           "AETHEX_REDIS_URL": REDIS_URL, "AETHEX_NAMESPACE": namespace,
+           "AETHEX_JWT_SECRET": TEST_KEY, "AETHEX_DATA_DIR": str(tmp_path / "var"),
+           "AETHEX_LOG_LEVEL": "WARNING"}
+    proc = subprocess.Popen([sys.executable, "-m", "infra.cli", "serve", "--port", str(port),
+                             "--processes", "2"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    api = Api(url, url.replace("http", "ws"))
+    try:
+        _wait_ready(url, proc)
+        owner = await api.register()
+        channel = await api.channel(owner)
+        stream = await api.go_live(owner, channel["id"])
+        await api.http.get(f"/api/streams/{stream['id']}", params={"after": stream["position"]})
+        sockets = [await api.subscribe(stream["id"]) for _ in range(6)]  # spread over both
+        try:
+            for i in range(5):
+                assert (await api.send(owner, stream["id"], f"p{i}")).status_code == 201
+            for ws in sockets:
+                got = [(await next_event(ws, "chat:message", timeout=10))["content"]
+                       for _ in range(5)]
+                assert got == [f"p{i}" for i in range(5)]
+        finally:
+            for ws in sockets:
+                await ws.close()
+    finally:
+        await api.close()
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        drop_namespace(namespace)
+
+
+def test_several_processes_need_the_production_services(tmp_path: Path) -> None:
+    env = {**os.environ, "AETHEX_DATA_DIR": str(tmp_path / "var")}
+    for name in ("AETHEX_DATABASE_URL", "AETHEX_RABBITMQ_URL"):
+        env.pop(name, None)
+    done = subprocess.run([sys.executable, "-m", "infra.cli", "serve", "--processes", "2",
+                           "--port", str(free_port())], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "--processes needs" in done.stderr

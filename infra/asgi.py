@@ -1,0 +1,23 @@
+"""The ASGI application built from the environment, for servers that start their own
+worker processes (`aethex serve --processes N`, or uvicorn/gunicorn directly:
+`uvicorn --factory infra.asgi:create`)."""
+
+from __future__ import annotations
+
+import atexit
+from typing import Any
+
+from infra.logging import configure_logging
+from infra.settings import load_settings
+
+
+def create() -> Any:
+    """One process's app: its own services, closed when the process exits."""
+    from infra.bootstrap import Services
+    from read_api.app import create_asgi
+
+    settings = load_settings()
+    configure_logging(json_logs=settings.json_logs, level=settings.log_level)
+    services = Services(settings)
+    atexit.register(services.close)
+    return create_asgi(services)
