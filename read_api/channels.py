@@ -118,16 +118,7 @@ class ChannelController(Controller):
         services: NamedDependency[Services],
     ) -> dict[str, Any]:
         """Makes a user a moderator of the channel (owner only)."""
-        position = await services.run(
-            grant_moderator,
-            GrantModerator(
-                actor_id=principal.user_id,
-                channel_id=parse_id(channel_id, "channel"),
-                user_id=parse_id(user_id, "user"),
-            ),
-            services.store,
-        )
-        return {"channelId": channel_id, "userId": user_id, "moderator": True, "position": position}
+        return await _set_moderator(services, principal, channel_id, user_id, True)
 
     @delete("/{channel_id:str}/moderators/{user_id:str}", status_code=200, dependencies=auth)
     async def revoke(
@@ -138,18 +129,15 @@ class ChannelController(Controller):
         services: NamedDependency[Services],
     ) -> dict[str, Any]:
         """Takes a user's moderator rights away (owner only)."""
-        position = await services.run(
-            revoke_moderator,
-            RevokeModerator(
-                actor_id=principal.user_id,
-                channel_id=parse_id(channel_id, "channel"),
-                user_id=parse_id(user_id, "user"),
-            ),
-            services.store,
-        )
-        return {
-            "channelId": channel_id,
-            "userId": user_id,
-            "moderator": False,
-            "position": position,
-        }
+        return await _set_moderator(services, principal, channel_id, user_id, False)
+
+
+async def _set_moderator(services: Services, principal: Principal, channel_id: str,
+                         user_id: str, moderator: bool) -> dict[str, Any]:
+    handler, command = ((grant_moderator, GrantModerator) if moderator
+                        else (revoke_moderator, RevokeModerator))
+    position = await services.run(handler, command(
+        actor_id=principal.user_id, channel_id=parse_id(channel_id, "channel"),
+        user_id=parse_id(user_id, "user")), services.store)
+    return {"channelId": channel_id, "userId": user_id, "moderator": moderator,
+            "position": position}

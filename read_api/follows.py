@@ -12,14 +12,13 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from msgspec import Meta
 
 from commands.cancel_subscription import CancelSubscription, cancel_subscription
-from commands.follow import FollowTarget, follow
 from commands.subscribe import Subscribe, subscribe
-from commands.unfollow import UnfollowTarget, unfollow
 from domain.subscription import Subscription
 from infra.auth import Principal
 from infra.bootstrap import Services
 from read_api.deps import parse_id, provide_principal
-from read_api.social_queries import list_followers, list_subscriptions, page_limit
+from read_api.following import followers_page, set_following
+from read_api.social_queries import list_subscriptions
 
 auth = {"principal": Provide(provide_principal)}
 
@@ -48,10 +47,7 @@ class ChannelFollowController(Controller):
         services: NamedDependency[Services],
     ) -> dict[str, Any]:
         """Follows a channel (again: no change)."""
-        cid = parse_id(channel_id, "channel")
-        position = await services.run(follow, FollowTarget(
-            actor_id=principal.user_id, target_kind="channel", target_id=cid), services.store)
-        return {"channelId": str(cid), "following": True, "position": position}
+        return await set_following(services, principal, "channel", channel_id, True)
 
     @delete("/{channel_id:str}/follow", status_code=200, dependencies=auth)
     async def unfollow_channel(
@@ -59,10 +55,7 @@ class ChannelFollowController(Controller):
         services: NamedDependency[Services],
     ) -> dict[str, Any]:
         """Stops following a channel (not following: no change)."""
-        cid = parse_id(channel_id, "channel")
-        position = await services.run(unfollow, UnfollowTarget(
-            actor_id=principal.user_id, target_kind="channel", target_id=cid), services.store)
-        return {"channelId": str(cid), "following": False, "position": position}
+        return await set_following(services, principal, "channel", channel_id, False)
 
     @get("/{channel_id:str}/followers")
     async def followers(
@@ -71,13 +64,8 @@ class ChannelFollowController(Controller):
         after: FromQuery[int | None] = None,
     ) -> dict[str, Any]:
         """Who follows this channel, most recent first; pass `nextCursor` back as `cursor`."""
-        cid = parse_id(channel_id, "channel")
-        await services.positions.wait(("follows", "users"), after,
-                                      services.settings.read_wait_timeout_s)
-        items, next_cursor = await services.run(
-            list_followers, services.db, "channel", str(cid), cursor=cursor,
-            limit=page_limit(limit))
-        return {"items": items, "nextCursor": next_cursor}
+        return await followers_page(services, "channel", channel_id, ("follows", "users"),
+                                    cursor=cursor, limit=limit, after=after)
 
     @post("/{channel_id:str}/subscription", status_code=200, dependencies=auth)
     async def subscribe(

@@ -12,17 +12,16 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody
 from msgspec import Meta
 
-from commands.follow import FollowTarget, follow
 from commands.onboard_user import OnboardUser, onboard_user
 from commands.ports import Store
-from commands.unfollow import UnfollowTarget, unfollow
 from commands.update_profile import UpdateProfile, update_profile
 from domain.errors import Forbidden, Invalid, NotFound
 from domain.user import User
 from infra.auth import Principal
 from infra.bootstrap import Services
 from read_api.deps import parse_id, provide_identity, provide_principal
-from read_api.social_queries import get_profile, list_followers, list_following, page_limit
+from read_api.following import followers_page, set_following
+from read_api.social_queries import get_profile, list_following, page_limit
 
 PROFILE_READ_MODELS = ("users", "follows")
 Short = Annotated[str, Meta(max_length=200)]
@@ -169,10 +168,7 @@ class UserController(Controller):
         services: NamedDependency[Services],
     ) -> dict[str, Any]:
         """Follows a user (again: no change)."""
-        uid = parse_id(user_id, "user")
-        position = await services.run(follow, FollowTarget(
-            actor_id=principal.user_id, target_kind="user", target_id=uid), services.store)
-        return {"userId": str(uid), "following": True, "position": position}
+        return await set_following(services, principal, "user", user_id, True)
 
     @delete("/{user_id:str}/follow", status_code=200, dependencies=auth)
     async def unfollow_user(
@@ -180,10 +176,7 @@ class UserController(Controller):
         services: NamedDependency[Services],
     ) -> dict[str, Any]:
         """Stops following a user (not following: no change)."""
-        uid = parse_id(user_id, "user")
-        position = await services.run(unfollow, UnfollowTarget(
-            actor_id=principal.user_id, target_kind="user", target_id=uid), services.store)
-        return {"userId": str(uid), "following": False, "position": position}
+        return await set_following(services, principal, "user", user_id, False)
 
     @get("/{user_id:str}/followers")
     async def followers(
@@ -192,12 +185,8 @@ class UserController(Controller):
         after: FromQuery[int | None] = None,
     ) -> dict[str, Any]:
         """Who follows this user, most recent first; pass `nextCursor` back as `cursor`."""
-        uid = parse_id(user_id, "user")
-        await services.positions.wait(PROFILE_READ_MODELS, after,
-                                      services.settings.read_wait_timeout_s)
-        items, next_cursor = await services.run(
-            list_followers, services.db, "user", str(uid), cursor=cursor, limit=page_limit(limit))
-        return {"items": items, "nextCursor": next_cursor}
+        return await followers_page(services, "user", user_id, PROFILE_READ_MODELS,
+                                    cursor=cursor, limit=limit, after=after)
 
     @get("/{user_id:str}/following")
     async def following(
