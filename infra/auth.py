@@ -3,6 +3,7 @@ tokens signed with a local key. `Authenticator` is the seam for external issuers
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Protocol
 from uuid import UUID
@@ -55,12 +56,19 @@ class LocalTokens:
     blocking = False  # pure CPU: cheaper on the event loop than a hop to a thread
 
     def __init__(self, key: str, *, issuer: str, audience: str, ttl_s: int,
-                 leeway_s: int = 30) -> None:
+                 leeway_s: int = 30, cache_size: int = 10_000) -> None:
         self._key = key
         self.issuer = issuer
         self.audience = audience
         self.ttl_s = ttl_s
         self.leeway_s = leeway_s
+        # Tokens already verified (the exact string) -> (principal, its `exp`). Checking
+        # the signature costs ~100 us and every request and socket connect presents one,
+        # mostly the same few over and over. A dict keeps insertion order: the oldest entry
+        # is evicted first. Reads take no lock; changes do, so eviction never races.
+        self._verified: dict[str, tuple[Principal, int]] = {}
+        self._cache_size = cache_size
+        self._cache_lock = threading.Lock()
 
     def issue(self, user_id: UUID, username: str, display_name: str) -> str:
         now = int(time.time())
@@ -71,13 +79,31 @@ class LocalTokens:
         return jwt.encode(claims, self._key, algorithm=self.algorithm)
 
     def authenticate(self, token: str) -> Principal:
+        cached = self._verified.get(token)
+        if cached is not None:
+            principal, exp = cached
+            if time.time() < exp + self.leeway_s:  # what PyJWT accepts: exp > now - leeway
+                return principal
+            with self._cache_lock:
+                self._verified.pop(token, None)  # expired: verify again, which refuses it
+        principal, exp = self._verify(token)
+        if self._cache_size > 0:
+            with self._cache_lock:
+                self._verified[token] = (principal, exp)
+                while len(self._verified) > self._cache_size:
+                    del self._verified[next(iter(self._verified))]
+        return principal
+
+    def _verify(self, token: str) -> tuple[Principal, int]:
         try:
             claims = jwt.decode(
                 token, self._key, algorithms=[self.algorithm], audience=self.audience,
                 issuer=self.issuer, leeway=self.leeway_s,
                 options={"require": ["sub", "exp", "iat", "iss", "aud"]},
             )
-            return Principal(user_id=UUID(claims["sub"]), username=str(claims["username"]),
-                             display_name=str(claims.get("name") or claims["username"]))
+            principal = Principal(user_id=UUID(claims["sub"]),
+                                  username=str(claims["username"]),
+                                  display_name=str(claims.get("name") or claims["username"]))
+            return principal, int(claims["exp"])  # PyJWT checked it is an integer
         except (jwt.PyJWTError, KeyError, ValueError) as e:
             raise Unauthenticated(f"invalid token: {e}") from None

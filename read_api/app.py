@@ -18,6 +18,7 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
 from infra.bootstrap import Services
+from infra.ws_direct import capture_send
 from read_api.admin import AdminController
 from read_api.auth import AuthController
 from read_api.channels import ChannelController
@@ -115,6 +116,6 @@ def create_asgi(services: Services, *, announce: bool = False) -> Any:
     sio = create_socketio(app.state.gateway, services.authenticator,
                           services.settings.cors_origins)
     app.state.sio = sio
-    asgi = socketio.ASGIApp(sio, other_asgi_app=app, socketio_path="socket.io")
-    asgi.litestar = app
+    asgi = capture_send(socketio.ASGIApp(sio, other_asgi_app=app, socketio_path="socket.io"))
+    asgi.litestar = app  # type: ignore[attr-defined]
     return asgi

@@ -27,6 +27,7 @@ from domain.stream import Stream
 from infra.auth import Principal
 from infra.bootstrap import Services
 from infra.bus import LiveUpdate
+from infra.ws_direct import DirectWriter
 from read_api.live import Batch, LiveHub, Outgoing
 from read_api.moderation_queries import ignored_ids
 
@@ -68,6 +69,10 @@ class ChatSession:
         self.stream_id: str | None = None
         self.max_queue = max_queue
         self.frames: deque[Outgoing] = deque()
+        # Plain WebSocket under uvicorn: frames may go straight to the connection while
+        # nothing is queued or being sent (so the order on the wire is the order pushed).
+        self.direct: DirectWriter | None = None
+        self.sending = False
         self.ready = asyncio.Event()
         self.dropped = asyncio.Event()  # set when the client fell too far behind
         self.overflowed = False
@@ -145,6 +150,9 @@ class ChatSession:
     def _push(self, item: Outgoing) -> None:
         if self.overflowed or self.closed:
             return
+        if (self.direct is not None and not self.frames and not self.sending
+                and self.direct.write(item.ws_frame)):
+            return
         if len(self.frames) >= self.max_queue:
             self._overflow()
             return
@@ -176,7 +184,12 @@ class ChatSession:
             return None
         batch = list(self.frames)
         self.frames.clear()
+        self.sending = bool(batch)  # until the transport calls `sent`
         return batch
+
+    def sent(self) -> None:
+        """The transport has handed the last batch to the connection."""
+        self.sending = False
 
     @property
     def member(self) -> str:

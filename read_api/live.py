@@ -12,6 +12,7 @@ from typing import Any, Protocol
 import msgspec
 
 from infra.bus import LiveUpdate
+from infra.ws_direct import text_frame
 
 _encode = msgspec.json.Encoder().encode
 
@@ -20,12 +21,20 @@ class Outgoing:
     """One event on its way to clients. Its JSON text is made once, on first use, and
     shared by every connection in the room."""
 
-    __slots__ = ("_text", "data", "event")
+    __slots__ = ("_frame", "_text", "data", "event")
 
     def __init__(self, event: str, data: Any) -> None:
         self.event = event
         self.data = data
         self._text: str | None = None
+        self._frame: bytes | None = None
+
+    @property
+    def ws_frame(self) -> bytes:
+        """The whole WebSocket text frame, encoded once for every connection in the room."""
+        if self._frame is None:
+            self._frame = text_frame(self.text)
+        return self._frame
 
     @property
     def text(self) -> str:

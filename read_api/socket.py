@@ -18,6 +18,7 @@ from litestar.params import FromPath
 
 from domain.errors import DomainError
 from infra.auth import Principal
+from infra.ws_direct import direct_writer
 from read_api.chat_gateway import ChatGateway, ChatSession
 from read_api.live import frame_text
 
@@ -57,7 +58,10 @@ async def _pump(socket: WebSocket[Any, Any, Any], session: ChatSession) -> None:
             return
         if not batch:
             continue
-        await socket.send_data(frame_text(batch), mode="text")
+        try:
+            await socket.send_data(frame_text(batch), mode="text")
+        finally:
+            session.sent()
 
 
 async def _drop_when_behind(socket: WebSocket[Any, Any, Any], session: ChatSession,
@@ -89,6 +93,7 @@ async def serve_session(socket: WebSocket[Any, Any, Any], join: str | None) -> N
         return
     await socket.accept()
     session = gateway.open(principal)
+    session.direct = direct_writer(socket.scope)
     try:
         async with anyio.create_task_group() as tg:
             tg.start_soon(_pump, socket, session)

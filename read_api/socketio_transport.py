@@ -47,8 +47,11 @@ def create_socketio(gateway: ChatGateway, authenticator: Authenticator,
             if batch is None or engine_backlog(sid) > session.max_queue:
                 await sio.disconnect(sid)  # fell too far behind
                 return
-            for item in flatten(batch):
-                await sio.emit(item.event, item.data, to=sid)
+            try:
+                for item in flatten(batch):
+                    await sio.emit(item.event, item.data, to=sid)
+            finally:
+                session.sent()
 
     @sio.event
     async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:

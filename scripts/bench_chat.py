@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -26,6 +25,8 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 from websockets.asyncio.client import connect  # noqa: E402
 
+from scripts.bench import drop, start_topology, stop_topology, wait_ready  # noqa: E402
+
 DATABASE_URL = os.environ.get("AETHEX_BENCH_DATABASE_URL",
                               "postgresql://postgres@127.0.0.1:5432/postgres")
 RABBITMQ_URL = os.environ.get("AETHEX_BENCH_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
@@ -35,49 +36,46 @@ SAMPLE = 10  # connections per client process whose frames are decoded for laten
 
 async def viewers_main(ws_url: str, streams: list[str], count: int, expect: int,
                        seconds: float) -> None:
-    """One client process: `count` viewers spread over `streams`; prints a JSON summary."""
-    conns = []
-    for i in range(count):
-        conns.append(await connect(f"{ws_url}/ws/streams/{streams[i % len(streams)]}",
-                                   max_size=2**24, max_queue=None))
-    print("ready", flush=True)
+    """One client process: `count` viewers spread over `streams`; prints a JSON summary.
+
+    aiohttp's WebSocket client (its frame reader is compiled) under uvloop: the viewers
+    share the machine with the server, so the cheaper they are, the less they distort it."""
+    import aiohttp
+
     received = [0] * count
     latencies: list[float] = []
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+        conns = []
+        for i in range(count):
+            conns.append(await session.ws_connect(
+                f"{ws_url}/ws/streams/{streams[i % len(streams)]}", max_msg_size=2**24,
+                autoping=True, compress=0))
+        print("ready", flush=True)
 
-    async def watch(i: int) -> None:
-        ws = conns[i]
-        sample = i < SAMPLE
-        async for raw in ws:
-            if sample:
-                payload = json.loads(raw)
-                for frame in payload if isinstance(payload, list) else [payload]:
-                    if frame["event"] == "chat:message":
-                        received[i] += 1
-                        latencies.append(time.time() - float(frame["data"]["content"].split()[1]))
-            else:
-                received[i] += raw.count('"event":"chat:message"')
-            if received[i] >= expect:
-                return
+        async def watch(i: int) -> None:
+            ws = conns[i]
+            sample = i < SAMPLE
+            async for msg in ws:
+                if msg.type is not aiohttp.WSMsgType.TEXT:
+                    break
+                raw = msg.data
+                if sample:
+                    payload = json.loads(raw)
+                    for frame in payload if isinstance(payload, list) else [payload]:
+                        if frame["event"] == "chat:message":
+                            received[i] += 1
+                            sent = float(frame["data"]["content"].split()[1])
+                            latencies.append(time.time() - sent)
+                else:
+                    received[i] += raw.count('"event":"chat:message"')
+                if received[i] >= expect:
+                    return
 
-    tasks = [asyncio.create_task(watch(i)) for i in range(count)]
-    await asyncio.wait(tasks, timeout=seconds + 60)
-    for ws in conns:
-        await ws.close()
+        tasks = [asyncio.create_task(watch(i)) for i in range(count)]
+        await asyncio.wait(tasks, timeout=seconds + 60)
+        for ws in conns:
+            await ws.close()
     print(json.dumps({"received": received, "latencies": latencies}), flush=True)
-
-
-def wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("server exited")
-        try:
-            if httpx.get(f"{url}/health/ready", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError("server did not start")
 
 
 async def run(args: argparse.Namespace) -> dict[str, float]:
@@ -91,11 +89,10 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
     if not args.embedded:
         env.update(AETHEX_DATABASE_URL=DATABASE_URL, AETHEX_RABBITMQ_URL=RABBITMQ_URL,
                    AETHEX_REDIS_URL=REDIS_URL)
-    server = subprocess.Popen([sys.executable, "-m", "infra.cli", "serve", "--port", str(port)],
-                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+    procs = start_topology(env, port, args.topology)
     clients: list[asyncio.subprocess.Process] = []
     try:
-        wait_ready(base, server)
+        wait_ready(base, procs)
         async with httpx.AsyncClient(base_url=base, timeout=30) as http:
             tokens, streams = [], []
             for i in range(max(args.rooms, args.senders)):
@@ -161,11 +158,8 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
         for c in clients:
             if c.returncode is None:
                 c.kill()
-        server.terminate()
-        server.wait(20)
+        stop_topology(procs)
         if not args.embedded:
-            from scripts.bench import drop
-
             drop(ns)
 
 
@@ -177,8 +171,10 @@ async def _drain(ws) -> None:
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--viewers-proc":
         _, _, ws_url, streams, count, expect, seconds = sys.argv
-        asyncio.run(viewers_main(ws_url, streams.split(","), int(count), int(expect),
-                                 float(seconds)))
+        import uvloop
+
+        uvloop.run(viewers_main(ws_url, streams.split(","), int(count), int(expect),
+                                float(seconds)))
         return
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -190,9 +186,14 @@ def main() -> None:
     p.add_argument("--procs", type=int, default=2, help="viewer client processes")
     p.add_argument("--coalesce-ms", type=float, default=25)
     p.add_argument("--embedded", action="store_true")
+    p.add_argument("--topology", choices=["compose", "single"], default="compose",
+                   help="compose: API node + relay + projectors in their own processes, as "
+                        "docker-compose.yml runs them; single: `aethex serve` runs it all")
     args = p.parse_args()
+    if args.embedded:
+        args.topology = "single"  # the embedded store and bus live in one process
     r = asyncio.run(run(args))
-    mode = "embedded" if args.embedded else "PostgreSQL+RabbitMQ+Redis"
+    mode = "embedded" if args.embedded else f"PostgreSQL+RabbitMQ+Redis, {args.topology}"
     print(f"# chat fan-out ({mode}): {args.rooms} room(s) x {args.viewers} viewers, "
           f"{args.rate:g} msg/s for {args.seconds:g} s, coalescing {args.coalesce_ms:g} ms")
     print(f"sent {r['sent']} at {r['send_rate']:,.0f} msg/s; delivered {r['received']:,} of "

@@ -100,7 +100,8 @@ class LiveServer:
         self.services = services
         self.app = create_asgi(services)
         self.config = uvicorn.Config(self.app, host="127.0.0.1", port=0, log_config=None,
-                                     access_log=False, ws="websockets-sansio", lifespan="on")
+                                     access_log=False, ws="websockets-sansio", lifespan="on",
+                                     ws_per_message_deflate=False)  # as `aethex serve`
         self.server = uvicorn.Server(self.config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
