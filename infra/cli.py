@@ -9,6 +9,8 @@ import contextlib
 import signal
 import sys
 
+import uvloop  # the workers' event loop, as uvicorn's for the API
+
 from infra.logging import configure_logging
 from infra.settings import Settings, SettingsError, load_settings
 
@@ -103,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "migrate":
         return _migrate(settings)
     if args.command == "relay":
-        asyncio.run(_run_workers(settings, ["relay"]))
+        uvloop.run(_run_workers(settings, ["relay"]))
         return 0
     if getattr(args, "run", None) is not None:  # events, replay, projections (issue 7)
         return int(args.run(settings, args))
@@ -116,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"aethex: unknown projection(s) {', '.join(unknown)}; known: {', '.join(known)}",
               file=sys.stderr)
         return 2
-    asyncio.run(_run_workers(settings, [f"projector:{n}" for n in names]))
+    uvloop.run(_run_workers(settings, [f"projector:{n}" for n in names]))
     return 0
 
 

@@ -13,7 +13,13 @@ from commands.ignore_user import IgnoreUser, ignore_user
 from infra.auth import Principal
 from infra.bootstrap import Services
 from infra.bus import LiveUpdate
-from read_api.deps import bearer_token, parse_id, provide_identity, provide_principal
+from read_api.deps import (
+    bearer_token,
+    parse_id,
+    provide_identity,
+    provide_principal,
+    services_of,
+)
 from read_api.moderation_queries import ignored_ids
 
 auth = {"principal": Provide(provide_principal)}
@@ -68,7 +74,7 @@ async def provide_viewer(request: Request[Any, Any, Any]) -> Principal | None:
     """The signed-in caller of a public read, or None without a token."""
     if bearer_token(request) is None:
         return None
-    return await provide_identity(request)
+    return await provide_identity(request, services_of(request))
 
 
 async def hide_ignored(services: Services, viewer: Principal | None,

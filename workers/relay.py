@@ -54,9 +54,12 @@ class Relay:
     async def step(self) -> bool:
         """Publishes the next batch of the log; False when there was nothing new.
 
-        Under load the watermark (which every projector commits) goes out at most every
-        `MARK_EVERY_S` and the position is saved at most every `SAVE_EVERY_S`; both are
-        brought up to date as soon as the relay finds nothing new."""
+        The watermark (which every projector commits) goes out at most every
+        `MARK_EVERY_S` and the position is saved at most every `SAVE_EVERY_S`, busy or
+        not: under a steady trickle the relay finds nothing new between most commits, and
+        a mark at each of those moments would cost every projector a transaction. When
+        the log goes quiet, both are brought up to date within those intervals
+        (`due_in` tells the run loop when)."""
         events, upto = await asyncio.to_thread(self.store.read, self.position, self.batch_size)
         if upto <= self.position:
             await self._catch_up_marks()
@@ -76,13 +79,22 @@ class Relay:
         return True
 
     async def _catch_up_marks(self) -> None:
-        if self._marked < self.position:
+        now = time.monotonic()
+        if self._marked < self.position and now - self._marked_at >= self.MARK_EVERY_S:
             await self.bus.publish([(WATERMARK_KEY, EventBatch([], self.position))])
             self._marked, self._marked_at = self.position, time.monotonic()
             self.published_batches += 1
-        if self._saved < self.position:
+        if self._saved < self.position and now - self._saved_at >= self.SAVE_EVERY_S:
             await asyncio.to_thread(self._save_position, self.position)
             self._saved, self._saved_at = self.position, time.monotonic()
+
+    def due_in(self) -> float | None:
+        """Seconds until a held-back watermark or position save is due; None if none is."""
+        now = time.monotonic()
+        waits = [at + every - now for done, at, every in (
+            (self._marked, self._marked_at, self.MARK_EVERY_S),
+            (self._saved, self._saved_at, self.SAVE_EVERY_S)) if done < self.position]
+        return max(0.0, min(waits)) if waits else None
 
     async def run(self, stopping: asyncio.Event) -> None:
         await self.watcher.start()
@@ -103,6 +115,8 @@ class Relay:
                     await asyncio.sleep(1.0)
                     continue
                 if not busy:
-                    await self.watcher.wait(self.idle_wait_s)
+                    due = self.due_in()
+                    await self.watcher.wait(
+                        self.idle_wait_s if due is None else min(due, self.idle_wait_s))
         finally:
             await self.watcher.close()
