@@ -26,6 +26,7 @@ from infra.log_watcher import LogWatcher
 from infra.presence import MemoryPresence, Presence, RedisPresence
 from infra.rabbitmq import RabbitBus
 from infra.rate_limit import ChatRateLimiter
+from infra.schema_lock import schema_lock
 from infra.settings import Settings, SettingsError, postgres_params
 from infra.storage import Storage
 from projections.base import Projection, migrate
@@ -65,10 +66,11 @@ class Services:
             raise SettingsError("services are required but AETHEX_DATABASE_URL or "
                                 "AETHEX_RABBITMQ_URL is not set")
         self.settings = settings
-        self.db = open_read_db(settings)  # first: it creates the PostgreSQL schema
-        self.store = EventStore(settings.eventsourcing_env())
         self.projections: list[Projection] = all_projections()
-        migrate(self.db, self.projections)
+        with schema_lock(settings):  # processes starting together take turns at the DDL
+            self.db = open_read_db(settings)  # first: it creates the PostgreSQL schema
+            self.store = EventStore(settings.eventsourcing_env())
+            migrate(self.db, self.projections)
         self.bus = open_bus(settings)
         self.hasher = Argon2Hasher()
         self.tokens = LocalTokens(

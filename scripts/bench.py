@@ -192,8 +192,11 @@ def wait_ready(base: str, procs: list[subprocess.Popen[bytes]], timeout: float =
                 return
         except httpx.HTTPError:
             pass
-        if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
-            raise RuntimeError("the service did not start")
+        exited = [(p.args, p.returncode) for p in procs if p.poll() is not None]
+        if exited:
+            raise RuntimeError(f"the service did not start: exited {exited}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the service did not answer on {base} within {timeout:g} s")
         time.sleep(0.2)
 
 
