@@ -41,6 +41,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     log_level: str = "INFO"
     group_commit_window_ms: float = 2.0
     group_commit_max_batch: int = 1000
+    aggregate_cache: int = 10000
     read_wait_timeout_s: float = 2.0
     relay_batch_size: int = 2000
     projector_batch_size: int = 2000
@@ -136,16 +137,25 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         return key
 
     def eventsourcing_env(self) -> dict[str, str]:
-        """The `eventsourcing` library's persistence settings for the event store."""
+        """The `eventsourcing` library's settings for the event store.
+
+        With an aggregate cache, loading an aggregate again (a stream and its channel for
+        every chat batch) reads only the events saved since, from any process, instead of
+        its whole history; the library hands out copies, so a refused command cannot spoil
+        the cached state."""
+        cache = ({"AGGREGATE_CACHE_MAXSIZE": str(self.aggregate_cache),
+                  "AGGREGATE_CACHE_FASTFORWARD": "y"} if self.aggregate_cache > 0 else {})
         if self.database_url is None:
             self.var.mkdir(parents=True, exist_ok=True)
             return {
+                **cache,
                 "PERSISTENCE_MODULE": "eventsourcing.sqlite",
                 "SQLITE_DBNAME": str(self.var / "events.sqlite"),
                 "SQLITE_LOCK_TIMEOUT": "10",
             }
         pg = postgres_params(self.database_url)
         return {
+            **cache,
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
             "POSTGRES_DBNAME": pg["dbname"],
             "POSTGRES_HOST": pg["host"],

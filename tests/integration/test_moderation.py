@@ -27,12 +27,14 @@ async def send_frame(ws: ClientConnection, event: str, data: Any = None) -> None
     await ws.send(json.dumps({"event": event, "data": data}))
 
 
-async def joined(api: Api, stream_id: str, user: dict[str, Any] | None = None
-                 ) -> ClientConnection:
-    """A chat socket joined to the stream (its history has arrived)."""
+async def joined(api: Api, stream_id: str, user: dict[str, Any] | None = None,
+                 after: int | None = None) -> ClientConnection:
+    """A chat socket joined to the stream (its history has arrived; with `after`, a
+    history that holds everything up to that position)."""
     query = f"?token={user['token']}" if user else ""
     ws = await connect(f"{api.ws_url}/ws/chat{query}")
-    await send_frame(ws, "chat:join", {"streamId": stream_id})
+    await send_frame(ws, "chat:join", {"streamId": stream_id} | (
+        {"after": after} if after is not None else {}))
     await next_event(ws, "chat:history")
     return ws
 
@@ -412,7 +414,8 @@ async def test_ignoring_a_user_hides_their_messages_from_my_view_only(api: Api) 
         "/api/users/00000000-0000-0000-0000-000000000000/ignore", headers=me["headers"]), 404)
 
     mine = await connect(f"{api.ws_url}/ws/chat?token={me['token']}")
-    other = await joined(api, a.stream_id, a.viewer)  # someone who does not ignore the troll
+    # someone who does not ignore the troll ("old noise" in the history, not live)
+    other = await joined(api, a.stream_id, a.viewer, after=old["position"])
     try:
         await send_frame(mine, "chat:join", {"streamId": a.stream_id, "after": old["position"]})
         assert await next_event(mine, "chat:history") == []  # history without the troll
