@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from commands.group_commit import GroupCommitter
 from domain.channel import Channel
 from domain.user import User
 from infra.event_store import EventStore
 
+from .group_commit_support import Recorder
 from .support import FakeHasher, World
 
 
@@ -45,3 +47,16 @@ def owner(world: World) -> User:
 @pytest.fixture
 def channel(world: World, owner: User) -> Channel:
     return world.channel(owner, "owner-tv")
+
+
+# GroupCommitter tests (test_group_commit, test_group_commit_async)
+@pytest.fixture
+def recorder() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture
+def committer(recorder: Recorder) -> Iterator[GroupCommitter[int, int]]:
+    gc: GroupCommitter[int, int] = GroupCommitter(recorder, window_s=0.005)
+    yield gc
+    gc.close()

@@ -3,60 +3,14 @@
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Iterator, Sequence
-from concurrent.futures import Future
+from collections.abc import Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
 
 import pytest
 
 from commands.group_commit import GroupCommitter
 
-WAIT = 5.0  # generous upper bound for a future to resolve; the happy path takes ms
-
-
-class Recorder:
-    """A run_batch that records batch sizes, can be held closed, and doubles each command;
-    negative commands come back as a ValueError for that caller only."""
-
-    def __init__(self, pause_s: float = 0.0) -> None:
-        self.batches: list[list[int]] = []
-        self.pause_s = pause_s
-        self.gate = threading.Event()
-        self.gate.set()
-        self.entered = threading.Event()
-
-    def __call__(self, commands: list[int]) -> Sequence[int | BaseException]:
-        self.entered.set()
-        self.gate.wait(WAIT)
-        self.batches.append(list(commands))
-        time.sleep(self.pause_s)
-        return [ValueError(f"bad {c}") if c < 0 else c * 2 for c in commands]
-
-    @property
-    def sizes(self) -> list[int]:
-        return [len(b) for b in self.batches]
-
-
-@pytest.fixture
-def recorder() -> Recorder:
-    return Recorder()
-
-
-@pytest.fixture
-def committer(recorder: Recorder) -> Iterator[GroupCommitter[int, int]]:
-    gc: GroupCommitter[int, int] = GroupCommitter(recorder, window_s=0.005)
-    yield gc
-    gc.close()
-
-
-def hold_first_batch(gc: GroupCommitter[int, int], recorder: Recorder) -> Future[int]:
-    """Submits 0 and keeps its batch running until `recorder.gate` is set, so what is
-    submitted meanwhile queues up for the next batch."""
-    recorder.gate.clear()
-    first = gc.submit(0)
-    assert recorder.entered.wait(WAIT)
-    return first
+from .group_commit_support import WAIT, Recorder, failing_on, hold_first_batch
 
 
 def test_concurrent_submits_are_batched_and_each_gets_its_own_result() -> None:
@@ -113,13 +67,8 @@ def test_an_exception_raised_by_run_batch_goes_to_every_caller_of_that_batch() -
     recorder = Recorder()
     boom = RuntimeError("database down")
 
-    def run_batch(commands: list[int]) -> Sequence[int | BaseException]:
-        results = recorder(commands)
-        if 13 in commands:
-            raise boom
-        return results
-
-    gc: GroupCommitter[int, int] = GroupCommitter(run_batch, window_s=0.005)
+    gc: GroupCommitter[int, int] = GroupCommitter(failing_on(recorder, 13, boom),
+                                                  window_s=0.005)
     try:
         first = hold_first_batch(gc, recorder)
         doomed = [gc.submit(c) for c in (11, 12, 13)]

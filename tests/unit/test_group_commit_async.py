@@ -6,25 +6,13 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
 
 from commands.group_commit import GroupCommitter
-from tests.unit.test_group_commit import WAIT, Recorder, hold_first_batch
-
-
-@pytest.fixture
-def recorder() -> Recorder:
-    return Recorder()
-
-
-@pytest.fixture
-def committer(recorder: Recorder) -> Iterator[GroupCommitter[int, int]]:
-    gc: GroupCommitter[int, int] = GroupCommitter(recorder, window_s=0.005)
-    yield gc
-    gc.close()
+from tests.unit.group_commit_support import WAIT, Recorder, failing_on, hold_first_batch
 
 
 class WakeUps:
@@ -80,13 +68,8 @@ async def test_a_failed_batch_fails_every_async_caller_of_it() -> None:
     boom = RuntimeError("database down")
     recorder = Recorder()
 
-    def run_batch(commands: list[int]) -> Sequence[int | BaseException]:
-        results = recorder(commands)
-        if 13 in commands:
-            raise boom
-        return results
-
-    gc: GroupCommitter[int, int] = GroupCommitter(run_batch, window_s=0.005)
+    gc: GroupCommitter[int, int] = GroupCommitter(failing_on(recorder, 13, boom),
+                                                  window_s=0.005)
     try:
         first = hold_first_batch(gc, recorder)
         tasks = [asyncio.create_task(gc(c)) for c in (11, 12, 13)]
