@@ -8,9 +8,9 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, Recording
 
 from domain.catalogue import topics_for
 from domain.errors import ConcurrentChange, NotFound
@@ -24,6 +24,27 @@ class AeThex(Application[UUID]):
     """All aggregates in one application, so the log has one total order."""
 
     name = "AeThex"
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        """`Application.save`, collecting our aggregates' events directly.
+
+        The library tells aggregates from events with `isinstance` against runtime
+        `Protocol`s, which on Python 3.11 costs ~8 µs each (a sixth of a group-commit
+        batch's time); an `Aggregate` is known by its class. Anything else goes the
+        library's way."""
+        processing_event: ProcessingEvent[UUID] = ProcessingEvent()
+        for obj in objs:
+            if isinstance(obj, Aggregate):
+                processing_event.events.extend(obj.collect_events())
+                processing_event.aggregates[obj.id] = obj
+            elif obj is not None:
+                processing_event.collect_events(obj)
+        processing_event.saved_kwargs.update(kwargs)
+        recordings = self._record(processing_event)
+        self._take_snapshots(processing_event)
+        self._notify(recordings)
+        self.notify(processing_event.events)  # the library's deprecated hook, as it does
+        return recordings
 
 
 class EventStore:
