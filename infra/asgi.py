@@ -20,4 +20,4 @@ def create() -> Any:
     configure_logging(json_logs=settings.json_logs, level=settings.log_level)
     services = Services(settings)
     atexit.register(services.close)
-    return create_asgi(services)
+    return create_asgi(services, settle_heap=True)

@@ -11,6 +11,7 @@ import sys
 
 import uvloop  # the workers' event loop, as uvicorn's for the API
 
+from infra import heap
 from infra.logging import configure_logging
 from infra.settings import Settings, SettingsError, load_settings
 
@@ -38,7 +39,7 @@ def _serve(settings: Settings, processes: int = 1) -> int:
         return 0
     services = Services(settings)
     try:
-        app = create_asgi(services, announce=True)
+        app = create_asgi(services, announce=True, settle_heap=True)
         uvicorn.run(app, host=settings.host, port=settings.port, log_config=None,
                     access_log=False, ws="websockets-sansio", lifespan="on",
                     ws_per_message_deflate=False,  # zlib per frame per viewer: too costly
@@ -70,6 +71,7 @@ async def _run_workers(settings: Settings, workers: list[str]) -> None:
             loop.add_signal_handler(sig, stop.set)
     try:
         await services.start(workers=workers)
+        heap.settle()
         await stop.wait()
     finally:
         await services.stop()

@@ -17,6 +17,7 @@ from litestar import Litestar
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
+from infra import heap
 from infra.bootstrap import Services
 from infra.ws_direct import capture_send
 from read_api.admin import AdminController
@@ -56,9 +57,11 @@ def node_id(services: Services) -> str:
     return services.settings.node_id or f"{socket.gethostname()}-{os.getpid()}"
 
 
-def create_app(services: Services, *, announce: bool = False) -> Litestar:
+def create_app(services: Services, *, announce: bool = False, settle_heap: bool = False,
+               ) -> Litestar:
     """The app; its lifespan starts and stops the workers `services` runs in this process,
-    the presence heartbeat and the viewer-count sampler."""
+    the presence heartbeat and the viewer-count sampler. `settle_heap` (a process's entry
+    point) freezes the start-up heap once everything has started (infra/heap.py)."""
     hub = LiveHub(coalesce_s=services.settings.ws_coalesce_ms / 1000.0)
     gateway = ChatGateway(services, hub)
     sampler = PresenceSampler(services, node_id(services))
@@ -74,6 +77,8 @@ def create_app(services: Services, *, announce: bool = False) -> Litestar:
         stopping = asyncio.Event()
         tasks = [asyncio.create_task(gateway.heartbeat(stopping), name="presence-heartbeat"),
                  asyncio.create_task(sampler.run(stopping), name="viewer-sampler")]
+        if settle_heap:
+            heap.settle()
         if announce:
             s = services.settings
             print(f"AeThex Live is up: http://{s.host}:{s.port}  (API docs: "
@@ -110,9 +115,10 @@ def create_app(services: Services, *, announce: bool = False) -> Litestar:
     return app
 
 
-def create_asgi(services: Services, *, announce: bool = False) -> Any:
+def create_asgi(services: Services, *, announce: bool = False, settle_heap: bool = False,
+                ) -> Any:
     """Socket.IO at /socket.io/, everything else (and the lifespan) to Litestar."""
-    app = create_app(services, announce=announce)
+    app = create_app(services, announce=announce, settle_heap=settle_heap)
     sio = create_socketio(app.state.gateway, services.authenticator,
                           services.settings.cors_origins)
     app.state.sio = sio

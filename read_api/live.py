@@ -92,13 +92,17 @@ class Listener(Protocol):
 class LiveHub:
     """Rooms by stream id. `dispatch` is the bus's live handler on this node.
 
-    With a coalescing window, what reaches a room within it goes to every listener as one
-    `Batch`, built and encoded once for the whole room."""
+    With a coalescing window, a room gets at most one frame per window: what reaches a
+    room that has had none for a window goes out at once; what follows within the window
+    waits for its end and goes to every listener as one `Batch`, built and encoded once
+    for the whole room. A quiet room's first message pays no wait; a busy room's frames
+    are paced as before."""
 
     def __init__(self, coalesce_s: float = 0.0) -> None:
         self.rooms: dict[str, set[Listener]] = defaultdict(set)
         self.coalesce_s = coalesce_s
         self._pending: dict[str, list[Outgoing]] = {}
+        self._sent_at: dict[str, float] = {}  # loop time of each room's last frame
 
     @property
     def connections(self) -> int:
@@ -113,6 +117,7 @@ class LiveHub:
             room.discard(listener)
             if not room:
                 del self.rooms[stream_id]
+                self._sent_at.pop(stream_id, None)
 
     async def dispatch(self, updates: Sequence[LiveUpdate]) -> None:
         by_room: dict[str, list[Outgoing]] = {}
@@ -125,17 +130,25 @@ class LiveHub:
                 self._deliver(stream_id, group)
             return
         loop = asyncio.get_running_loop()
+        now = loop.time()
         for stream_id, group in by_room.items():
             pending = self._pending.get(stream_id)
-            if pending is None:
-                self._pending[stream_id] = list(group)
-                loop.call_later(self.coalesce_s, self._flush, stream_id)
-            else:
+            if pending is not None:  # a frame is already due at the window's end
                 pending.extend(group)
+                continue
+            last = self._sent_at.get(stream_id)
+            if last is None or now - last >= self.coalesce_s:
+                self._sent_at[stream_id] = now
+                self._deliver(stream_id, [group[0]] if len(group) == 1 else [Batch(group)])
+            else:
+                self._pending[stream_id] = list(group)
+                loop.call_later(last + self.coalesce_s - now, self._flush, stream_id)
 
     def _flush(self, stream_id: str) -> None:
         group = self._pending.pop(stream_id, None)
         if group:
+            if stream_id in self.rooms:
+                self._sent_at[stream_id] = asyncio.get_running_loop().time()
             self._deliver(stream_id, [group[0]] if len(group) == 1 else [Batch(group)])
 
     def _deliver(self, stream_id: str, group: list[Outgoing]) -> None:

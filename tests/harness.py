@@ -93,6 +93,13 @@ def drop_namespace(namespace: str) -> None:
     worker.join(30)
 
 
+def free_port() -> int:
+    """A loopback port nothing listens on now (for servers started as processes)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 class LiveServer:
     """The real app under uvicorn in a thread, on a free loopback port."""
 

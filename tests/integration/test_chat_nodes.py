@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -21,18 +20,13 @@ from tests.harness import (
     REDIS_URL,
     TEST_KEY,
     drop_namespace,
+    free_port,
     new_namespace,
     require_services,
 )
 from tests.integration.client import Api, next_event
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
