@@ -27,10 +27,10 @@ R = TypeVar("R")
 _STOP = object()
 log = structlog.get_logger(__name__)
 
-# One queued command: (command, future, loop). A sync caller's future is a
-# `concurrent.futures.Future` and loop is None; an async caller's is an `asyncio.Future` of
-# that loop.
-_Item = tuple[Any, Any, "asyncio.AbstractEventLoop | None"]
+# One queued command: (command, future, loop, monotonic time it was queued). A sync
+# caller's future is a `concurrent.futures.Future` and loop is None; an async caller's is
+# an `asyncio.Future` of that loop.
+_Item = tuple[Any, Any, "asyncio.AbstractEventLoop | None", float]
 # What the writer hands to one loop: each future with its result or exception.
 _Outcomes = list[tuple["asyncio.Future[Any]", object]]
 
@@ -66,14 +66,14 @@ class GroupCommitter(Generic[C, R]):
     def submit(self, command: C) -> Future[R]:
         """For sync callers: a concurrent future settled by the writer thread."""
         future: Future[R] = Future()
-        self._put((command, future, None))
+        self._put((command, future, None, time.monotonic()))
         return future
 
     async def __call__(self, command: C) -> R:
         """For async callers: settled on this loop, in one wake-up shared by the batch."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[R] = loop.create_future()
-        self._put((command, future, loop))
+        self._put((command, future, loop, time.monotonic()))
         return await future
 
     def close(self, timeout: float = 10.0) -> None:
@@ -84,10 +84,12 @@ class GroupCommitter(Generic[C, R]):
             self._queue.put(_STOP)
         self._thread.join(timeout)
 
-    def _gather(self, first: object) -> tuple[list[_Item], bool]:
+    def _gather(self, first: _Item) -> tuple[list[_Item], bool]:
+        """The batch closes a window after its first command was queued: under load, what
+        queued while the previous batch ran has waited long enough and goes at once."""
         batch = [first]
         stopping = False
-        deadline = time.monotonic() + self._window_s
+        deadline = first[3] + self._window_s
         while len(batch) < self._max_batch:
             try:
                 item = self._queue.get_nowait()
@@ -103,14 +105,14 @@ class GroupCommitter(Generic[C, R]):
                 stopping = True
                 break
             batch.append(item)
-        return batch, stopping  # type: ignore[return-value]
+        return batch, stopping
 
     def _loop(self) -> None:
         while True:
             first = self._queue.get()
             if first is _STOP:
                 return
-            batch, stopping = self._gather(first)
+            batch, stopping = self._gather(first)  # type: ignore[arg-type]
             live = [item for item in batch if _still_wanted(item)]
             if live:
                 self._execute(live)
@@ -120,7 +122,7 @@ class GroupCommitter(Generic[C, R]):
     def _execute(self, batch: list[_Item]) -> None:
         """Never raises: the writer thread must outlive any one batch."""
         try:
-            results: list[object] = list(self._run_batch([c for c, _, _ in batch]))
+            results: list[object] = list(self._run_batch([item[0] for item in batch]))
             if len(results) != len(batch):
                 raise RuntimeError(f"run_batch returned {len(results)} results for "
                                    f"{len(batch)} commands")
@@ -137,7 +139,7 @@ class GroupCommitter(Generic[C, R]):
 
 def _still_wanted(item: _Item) -> bool:
     """Drops callers that gave up before their batch ran; marks sync futures running."""
-    _, future, loop = item
+    _, future, loop, _ = item
     if loop is None:
         return future.set_running_or_notify_cancel()
     return not future.done()  # read from the writer thread: a stale answer is harmless
@@ -146,7 +148,7 @@ def _still_wanted(item: _Item) -> bool:
 def _deliver(batch: list[_Item], outcomes: list[object]) -> None:
     """Settles sync futures here and schedules one settling callback per event loop."""
     by_loop: dict[asyncio.AbstractEventLoop, _Outcomes] = {}
-    for (_, future, loop), outcome in zip(batch, outcomes, strict=True):
+    for (_, future, loop, _), outcome in zip(batch, outcomes, strict=True):
         if loop is None:
             if isinstance(outcome, BaseException):
                 future.set_exception(outcome)

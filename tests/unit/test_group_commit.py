@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
 
@@ -189,3 +190,31 @@ def test_a_run_batch_with_too_few_results_fails_its_callers_and_keeps_the_writer
         assert gc.submit(3).result(timeout=1.0) == 3
     finally:
         gc.close(timeout=1.0)
+
+
+def test_commands_that_queued_behind_a_running_batch_go_without_a_further_window() -> None:
+    """A batch closes a window after its first command was queued, not after the writer
+    got to it: under load the next batch's commands have already waited."""
+    window = 0.2
+    recorder = Recorder()
+    started: list[float] = []
+
+    def run_batch(commands: list[int]) -> Sequence[int | BaseException]:
+        started.append(time.monotonic())
+        return recorder(commands)
+
+    gc: GroupCommitter[int, int] = GroupCommitter(run_batch, window_s=window)
+    try:
+        recorder.gate.clear()  # the first batch runs until released
+        first = gc.submit(0)
+        assert recorder.entered.wait(WAIT)
+        queued = [gc.submit(i) for i in (1, 2, 3)]
+        time.sleep(window * 1.5)  # longer than a window: these have waited enough
+        released = time.monotonic()
+        recorder.gate.set()
+        assert [f.result(WAIT) for f in queued] == [2, 4, 6] and first.result(WAIT) == 0
+        assert recorder.batches == [[0], [1, 2, 3]]
+        assert started[1] - released < window / 2  # not another whole window
+        assert started[0] - (released - window * 1.5) < 0  # the first batch did wait
+    finally:
+        gc.close()

@@ -190,7 +190,7 @@ def test_a_closed_loop_does_not_kill_the_writer(recorder: Recorder) -> None:
         # a pending caller of a loop closed under it: deliver into a closed loop
         orphan_loop = asyncio.new_event_loop()
         orphan = orphan_loop.create_future()
-        gc._put((6, orphan, orphan_loop))
+        gc._put((6, orphan, orphan_loop, time.monotonic()))
         orphan_loop.close()
         recorder.gate.set()
         assert gc.submit(7).result(WAIT) == 14
