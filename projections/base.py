@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any, ClassVar
+
+import msgspec
 
 from infra.bus import LiveUpdate
 from infra.database import Database, Tx
@@ -24,12 +25,18 @@ TRACKING_DDL = [
 ]
 
 
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.decode
+
+
 def dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
+    """Compact JSON for a TEXT column (a tenth of the stdlib's cost; a rebuild writes one
+    per row)."""
+    return _encode(value).decode()
 
 
 def loads(value: str | None) -> Any:
-    return json.loads(value) if value else None
+    return _decode(value) if value else None
 
 
 class Projection:

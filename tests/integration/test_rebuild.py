@@ -330,6 +330,47 @@ def test_bulk_inserts_keep_row_by_row_meaning(settings: Settings) -> None:
         services.close()
 
 
+@pytest.fixture
+def pg_settings(tmp_path: Path) -> Iterator[Settings]:
+    """PostgreSQL only: the bulk COPY paths do not exist on SQLite."""
+    require_services()
+    namespace = new_namespace()
+    try:
+        yield production_settings(tmp_path, namespace)
+    finally:
+        drop_namespace(namespace)
+
+
+def test_bulk_inserts_copy_straight_in_and_fall_back_on_a_clash(pg_settings: Settings) -> None:
+    """New keys are copied straight into the table; a batch that meets a stored key is
+    undone to its savepoint and staged, so "do nothing on conflict" still holds and
+    nothing of the failed COPY remains."""
+    from infra.bulk_tx import BulkTx, bulk
+
+    insert = "INSERT INTO bulk_direct (k, v) VALUES (?, ?) ON CONFLICT (k) DO NOTHING"
+    services = Services(pg_settings)
+    try:
+        with services.db.transaction() as tx:
+            tx.execute("CREATE TABLE IF NOT EXISTS bulk_direct (k TEXT PRIMARY KEY, "
+                       "v BIGINT NOT NULL)")
+        with services.db.transaction() as tx:
+            wrapped = bulk(tx, services.db)
+            assert isinstance(wrapped, BulkTx)
+            wrapped.executemany(insert, [(f"a{i}", i) for i in range(100)])
+            wrapped.executemany(insert, [(f"b{i}", i) for i in range(100)])
+            assert (wrapped.direct, wrapped.staged) == (2, 0)
+        with services.db.transaction() as tx:
+            wrapped = bulk(tx, services.db)
+            # a99 is stored already: the COPY fails at its last row and is undone
+            wrapped.executemany(insert, [(f"c{i}", -i) for i in range(99)] + [("a99", -1)])
+            wrapped.executemany(insert, [(f"d{i}", i) for i in range(100)])
+            assert (wrapped.direct, wrapped.staged) == (0, 2)  # the table stays staged
+        got = {r["k"]: r["v"] for r in services.db.fetch_all("SELECT k, v FROM bulk_direct")}
+        assert len(got) == 399 and got["a99"] == 99 and got["c98"] == -98 and got["d5"] == 5
+    finally:
+        services.close()
+
+
 def test_every_projection_rebuilds_to_what_a_fresh_build_gives(settings: Settings,
                                                                 tmp_path: Path) -> None:
     from projections.registry import all_projections
