@@ -14,9 +14,15 @@ from websockets.asyncio.client import ClientConnection, connect
 _counter = itertools.count(1)
 
 
+# uvicorn closes a keep-alive connection after 5 s idle, httpx keeps one for 5 s: a request
+# sent on an idle connection just as the server closes it fails with ReadError. Drop idle
+# connections well before the server does.
+_LIMITS = httpx.Limits(keepalive_expiry=2.0)
+
+
 class Api:
     def __init__(self, base_url: str, ws_url: str) -> None:
-        self.http = httpx.AsyncClient(base_url=base_url, timeout=20)
+        self.http = httpx.AsyncClient(base_url=base_url, timeout=20, limits=_LIMITS)
         self.ws_url = ws_url
 
     async def close(self) -> None:
