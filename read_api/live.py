@@ -83,6 +83,11 @@ def flatten(batch: Sequence[Outgoing]) -> list[Outgoing]:
     return out
 
 
+def _one_frame(group: list[Outgoing]) -> Outgoing:
+    """A room's events as what goes out in one frame: the event itself, or a `Batch`."""
+    return group[0] if len(group) == 1 else Batch(group)
+
+
 class Listener(Protocol):
     """A connection's side of a room: takes outgoing events without blocking."""
 
@@ -139,7 +144,7 @@ class LiveHub:
             last = self._sent_at.get(stream_id)
             if last is None or now - last >= self.coalesce_s:
                 self._sent_at[stream_id] = now
-                self._deliver(stream_id, [group[0]] if len(group) == 1 else [Batch(group)])
+                self._deliver(stream_id, [_one_frame(group)])
             else:
                 self._pending[stream_id] = list(group)
                 loop.call_later(last + self.coalesce_s - now, self._flush, stream_id)
@@ -149,7 +154,7 @@ class LiveHub:
         if group:
             if stream_id in self.rooms:
                 self._sent_at[stream_id] = asyncio.get_running_loop().time()
-            self._deliver(stream_id, [group[0]] if len(group) == 1 else [Batch(group)])
+            self._deliver(stream_id, [_one_frame(group)])
 
     def _deliver(self, stream_id: str, group: list[Outgoing]) -> None:
         for listener in list(self.rooms.get(stream_id, ())):

@@ -23,6 +23,7 @@ from tests.harness import (
     free_port,
     new_namespace,
     require_services,
+    stop_processes,
 )
 from tests.integration.client import Api, next_event
 
@@ -53,13 +54,7 @@ def two_nodes(tmp_path: Path) -> Iterator[list[str]]:
         _wait_ready(urls[1], procs[1])
         yield urls
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_processes(*procs)
         drop_namespace(namespace)
 
 
@@ -148,11 +143,7 @@ async def test_one_port_served_by_two_processes(tmp_path: Path) -> None:
                 await ws.close()
     finally:
         await api.close()
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_processes(proc)
         drop_namespace(namespace)
 
 

@@ -20,6 +20,7 @@ from tests.harness import (
     free_port,
     new_namespace,
     require_services,
+    stop_processes,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -44,14 +45,6 @@ def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[
                                 stdout=subprocess.DEVNULL, stderr=out)
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-
-
 def test_the_embedded_server_settles_its_heap_and_still_serves(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items()  # embedded, even where CI requires services
            if k not in ("AETHEX_DATABASE_URL", "AETHEX_RABBITMQ_URL", "AETHEX_REDIS_URL",
@@ -69,7 +62,7 @@ def test_the_embedded_server_settles_its_heap_and_still_serves(tmp_path: Path) -
                        headers={"Authorization": f"Bearer {r.json()['token']}"})
         assert me.status_code == 200 and me.json()["username"] == "heap"
     finally:
-        _stop(proc)
+        stop_processes(proc)
 
 
 @pytest.mark.services
@@ -88,6 +81,5 @@ def test_the_relay_and_projectors_settle_their_heaps(tmp_path: Path) -> None:
         for command, proc in zip(("relay", "project"), procs, strict=True):
             assert _settled(tmp_path / f"{command}.log", proc) > 20_000
     finally:
-        for proc in procs:
-            _stop(proc)
+        stop_processes(*procs)
         drop_namespace(ns)
