@@ -87,10 +87,12 @@ class Services:
         self.last_sent: SlowModeClock = (
             RedisLastSent(settings.redis_url, settings.namespace) if settings.redis_url
             else LastSent())
-        self.subscribers = SubscriberCache()  # the subscriber badge (issue 6)
+        self.subscribers = SubscriberCache()  # the subscriber badge
+        # Told of every batch of messages as soon as its transaction has committed (on the
+        # writer thread): the API node pushes them to its rooms from there.
+        self.chat_listeners: list[Callable[[list[MessageSent]], None]] = []
         self.chat: GroupCommitter[SendMessage, MessageSent | DomainError] = GroupCommitter(
-            lambda cmds: send_messages(cmds, self.store, last_sent=self.last_sent,
-                                       subscribers=self.subscribers),
+            self._send_batch,
             window_s=settings.group_commit_window_ms / 1000.0,
             max_batch=settings.group_commit_max_batch, name="chat-group-commit",
             on_batch=metrics.count_chat_batch)
@@ -99,6 +101,18 @@ class Services:
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.started = False
+
+    def _send_batch(self, cmds: list[SendMessage]) -> list[MessageSent | DomainError]:
+        results = send_messages(cmds, self.store, last_sent=self.last_sent,
+                                subscribers=self.subscribers)
+        sent = [r for r in results if isinstance(r, MessageSent)]
+        if sent:
+            for listener in list(self.chat_listeners):
+                try:
+                    listener(sent)
+                except Exception:  # a listener must not fail the senders: they are stored
+                    log.exception("chat.listener_failed")
+        return results
 
     def projection(self, name: str) -> Projection:
         for p in self.projections:

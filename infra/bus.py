@@ -3,8 +3,11 @@
 Two kinds of traffic:
 - event batches, published by the relay to a topic exchange and consumed by projectors
   from durable queues (at-least-once; projectors make the effect exactly-once);
-- live updates, published by projectors after they commit and fanned out to every API
-  node, which pushes them to WebSocket subscribers.
+- live updates, fanned out to every API node, which pushes them to its rooms: messages
+  the publishing node has just committed (and delivered itself), and ephemeral ones
+  (joins, typing, bans).
+Each API node also reads the event batches themselves through a queue of its own
+(`subscribe_events`): the relayed copy of what another node committed.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ class LiveUpdate(msgspec.Struct, frozen=True, gc=False):
 
 
 LiveHandler = Callable[[list[LiveUpdate]], Awaitable[None]]
+BatchHandler = Callable[[EventBatch], Awaitable[None]]
 
 
 class Delivery(msgspec.Struct):
@@ -51,8 +55,16 @@ class EventBus(Protocol):
     async def publish(self, batches: Sequence[tuple[str, EventBatch]]) -> None: ...
     async def consumer(self, queue: str, bindings: Sequence[str], prefetch: int) -> Consumer: ...
     async def delete_queue(self, queue: str) -> None: ...
-    async def publish_live(self, updates: Sequence[LiveUpdate]) -> None: ...
+    async def publish_live(self, updates: Sequence[LiveUpdate], *,
+                           others_only: bool = False) -> None:
+        """To every API node's live handler; `others_only`: not back to this bus's own
+        (the publisher has delivered them itself)."""
+        ...
     async def subscribe_live(self, handler: LiveHandler) -> None: ...
+    async def subscribe_events(self, bindings: Sequence[str], handler: BatchHandler) -> None:
+        """Every event batch published from now on whose key matches, while this process
+        lives (no durable queue: a node that restarts resumes from the read models)."""
+        ...
 
 
 def topic_matches(binding: str, key: str) -> bool:
@@ -128,12 +140,14 @@ class InProcessBus:
     def __init__(self) -> None:
         self.queues: dict[str, _LocalQueue] = {}
         self.live_handlers: list[LiveHandler] = []
+        self.event_handlers: list[tuple[list[str], BatchHandler]] = []
 
     async def connect(self) -> None:
         return None
 
     async def close(self) -> None:
         self.live_handlers.clear()
+        self.event_handlers.clear()
 
     async def publish(self, batches: Sequence[tuple[str, EventBatch]]) -> None:
         for key, batch in batches:
@@ -141,6 +155,9 @@ class InProcessBus:
                 if q.matches(key):
                     q.ready.append(Delivery(batch=batch))
                     q.signal.set()
+            for bindings, handler in list(self.event_handlers):
+                if any(topic_matches(b, key) for b in bindings):
+                    await handler(batch)
 
     async def consumer(self, queue: str, bindings: Sequence[str], prefetch: int) -> Consumer:
         q = self.queues.get(queue)
@@ -153,10 +170,14 @@ class InProcessBus:
     async def delete_queue(self, queue: str) -> None:
         self.queues.pop(queue, None)
 
-    async def publish_live(self, updates: Sequence[LiveUpdate]) -> None:
-        if updates:
+    async def publish_live(self, updates: Sequence[LiveUpdate], *,
+                           others_only: bool = False) -> None:
+        if updates and not others_only:  # one process: there are no other nodes
             for handler in list(self.live_handlers):
                 await handler(list(updates))
 
     async def subscribe_live(self, handler: LiveHandler) -> None:
         self.live_handlers.append(handler)
+
+    async def subscribe_events(self, bindings: Sequence[str], handler: BatchHandler) -> None:
+        self.event_handlers.append((list(bindings), handler))

@@ -1,10 +1,12 @@
 """The event bus over RabbitMQ (aio-pika): a durable topic exchange for event batches,
 publisher confirms, one durable single-active-consumer queue per projector, and a topic
-exchange for live updates that every API node reads through its own exclusive queue."""
+exchange for live updates that every API node reads through its own exclusive queue.
+API nodes also read the event batches through exclusive queues of their own."""
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Sequence
 
 import aio_pika
@@ -17,7 +19,7 @@ from aio_pika.abc import (
     AbstractRobustConnection,
 )
 
-from infra.bus import Consumer, Delivery, LiveHandler, LiveUpdate
+from infra.bus import BatchHandler, Consumer, Delivery, LiveHandler, LiveUpdate
 from infra.envelope import EventBatch
 
 _batch_decoder = msgspec.json.Decoder(EventBatch)
@@ -66,6 +68,9 @@ class RabbitBus:
         self.events: AbstractExchange | None = None
         self.live: AbstractExchange | None = None
         self._consumers: list[_AmqpConsumer] = []
+        # Marks what this bus publishes for the other nodes only, so its own live queue
+        # can skip it.
+        self.origin = uuid.uuid4().hex
 
     @property
     def events_exchange(self) -> str:
@@ -128,13 +133,15 @@ class RabbitBus:
         await channel.queue_delete(self.queue_name(queue))
         await channel.close()
 
-    async def publish_live(self, updates: Sequence[LiveUpdate]) -> None:
+    async def publish_live(self, updates: Sequence[LiveUpdate], *,
+                           others_only: bool = False) -> None:
         assert self.live is not None, "connect() first"
         by_stream: dict[str, list[LiveUpdate]] = {}
         for update in updates:
             by_stream.setdefault(update.stream_id, []).append(update)
+        headers = {"origin": self.origin} if others_only else None
         await asyncio.gather(*(
-            self.live.publish(aio_pika.Message(_encoder.encode(group)),
+            self.live.publish(aio_pika.Message(_encoder.encode(group), headers=headers),
                               routing_key=f"stream.{stream_id}")
             for stream_id, group in by_stream.items()
         ))
@@ -144,8 +151,23 @@ class RabbitBus:
         channel = await self.connection.channel()
         queue = await channel.declare_queue(exclusive=True, auto_delete=True)
         await queue.bind(self.live_exchange, routing_key="stream.#")
+        origin = self.origin
 
         async def on_message(message: AbstractIncomingMessage) -> None:
+            if message.headers and message.headers.get("origin") == origin:
+                return  # this node delivered them already
             await handler(_live_decoder.decode(message.body))
+
+        await queue.consume(on_message, no_ack=True)
+
+    async def subscribe_events(self, bindings: Sequence[str], handler: BatchHandler) -> None:
+        assert self.connection is not None, "connect() first"
+        channel = await self.connection.channel()
+        queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+        for binding in bindings:
+            await queue.bind(self.events_exchange, routing_key=binding)
+
+        async def on_message(message: AbstractIncomingMessage) -> None:
+            await handler(_batch_decoder.decode(message.body))
 
         await queue.consume(on_message, no_ack=True)

@@ -7,7 +7,6 @@ from typing import Any, ClassVar
 
 import msgspec
 
-from infra.bus import LiveUpdate
 from infra.database import Database, Tx
 from infra.envelope import EventEnvelope
 
@@ -41,7 +40,7 @@ def loads(value: str | None) -> Any:
 
 class Projection:
     """A read model. `apply` writes a batch of events' rows inside the caller's
-    transaction and returns what to push live once that transaction has committed."""
+    transaction; what rooms hear is built elsewhere (read_api/realtime)."""
 
     name: ClassVar[str]
     types: ClassVar[tuple[str, ...]]
@@ -52,7 +51,7 @@ class Projection:
     def bindings(self) -> list[str]:
         return [f"{t}.*" for t in self.types]
 
-    def apply(self, tx: Tx, events: Sequence[EventEnvelope]) -> list[LiveUpdate]:
+    def apply(self, tx: Tx, events: Sequence[EventEnvelope]) -> None:
         raise NotImplementedError
 
 

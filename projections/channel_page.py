@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from infra.bus import LiveUpdate
 from infra.database import Tx
 from infra.envelope import EventEnvelope
 from projections.base import Projection, dumps
@@ -49,7 +48,7 @@ class ChannelPage(Projection):
         )""",
     ]
 
-    def apply(self, tx: Tx, events: Sequence[EventEnvelope]) -> list[LiveUpdate]:
+    def apply(self, tx: Tx, events: Sequence[EventEnvelope]) -> None:
         for e in events:
             d, cid, ts = e.data, e.aggregate_id, e.timestamp
             if e.type == "Channel.Created":
@@ -92,4 +91,3 @@ class ChannelPage(Projection):
                 tx.execute("INSERT INTO channel_stream_viewers (stream_id, last_count) "
                            "VALUES (?, ?) ON CONFLICT (stream_id) DO UPDATE "
                            "SET last_count = excluded.last_count", (sid, count))
-        return []

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from infra.bus import LiveUpdate
 from infra.database import Tx
 from infra.envelope import EventEnvelope
-from projections.base import Projection, dumps, loads
+from projections.base import Projection, dumps
 
 _INSERT = (
     "INSERT INTO chat_messages (id, stream_id, channel_id, user_id, username, display_name, "
@@ -16,25 +15,6 @@ _INSERT = (
 )
 _DELETE = ("UPDATE chat_messages SET deleted_at = ?, deleted_by = ? "
            "WHERE id = ? AND deleted_at IS NULL")
-
-
-def message_view(row: dict) -> dict:
-    """A message as clients see it, from a row or an event's fields."""
-    badges = row["badges"]
-    return {
-        "id": row["id"],
-        "streamId": row["stream_id"],
-        "channelId": row["channel_id"],
-        "user": {
-            "id": row["user_id"],
-            "username": row["username"],
-            "displayName": row["display_name"],
-            "badges": badges if isinstance(badges, list) else loads(badges) or [],
-        },
-        "content": row["content"],
-        "createdAt": row["created_at"],
-        "position": row["position"],
-    }
 
 
 class ChatHistory(Projection):
@@ -60,30 +40,18 @@ class ChatHistory(Projection):
         "ON chat_messages (stream_id, position)",
     ]
 
-    def apply(self, tx: Tx, events: Sequence[EventEnvelope]) -> list[LiveUpdate]:
+    def apply(self, tx: Tx, events: Sequence[EventEnvelope]) -> None:
         rows: list[tuple] = []
-        live: list[LiveUpdate] = []
         for e in events:
             d = e.data
             if e.type == "ChatMessage.Sent":
-                row = {
-                    "id": e.aggregate_id, "stream_id": d["stream_id"],
-                    "channel_id": d["channel_id"],
-                    "user_id": d["author_id"], "username": d["username"],
-                    "display_name": d["display_name"], "badges": d.get("badges", []),
-                    "content": d["content"], "created_at": e.timestamp, "position": e.position,
-                }
-                rows.append((row["id"], row["stream_id"], row["channel_id"], row["user_id"],
-                             row["username"], row["display_name"], dumps(row["badges"]),
-                             row["content"], row["created_at"], row["position"]))
-                live.append(LiveUpdate(d["stream_id"], "chat:message", message_view(row)))
+                rows.append((e.aggregate_id, d["stream_id"], d["channel_id"], d["author_id"],
+                             d["username"], d["display_name"], dumps(d.get("badges", [])),
+                             d["content"], e.timestamp, e.position))
             elif e.type == "ChatMessage.Deleted":
                 if rows:  # keep the order of a send and a delete within one batch
                     tx.executemany(_INSERT, rows)
                     rows = []
                 tx.execute(_DELETE, (e.timestamp, d["deleted_by"], e.aggregate_id))
-                live.append(LiveUpdate(d["stream_id"], "chat:deleted",
-                                       {"messageId": e.aggregate_id, "streamId": d["stream_id"]}))
         if rows:
             tx.executemany(_INSERT, rows)
-        return live

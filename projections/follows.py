@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from infra.bus import LiveUpdate
 from infra.database import Tx
 from infra.envelope import EventEnvelope
 from projections.base import Projection
@@ -49,7 +48,7 @@ class Follows(Projection):
             f"ON CONFLICT (user_id) DO UPDATE SET {column} = "
             f"user_follow_counts.{column} + excluded.{column}", (user_id, delta))
 
-    def apply(self, tx: Tx, events: Sequence[EventEnvelope]) -> list[LiveUpdate]:
+    def apply(self, tx: Tx, events: Sequence[EventEnvelope]) -> None:
         for e in events:
             d = e.data
             key = (d["follower_id"], d["target_kind"], d["target_id"])
@@ -66,4 +65,3 @@ class Follows(Projection):
             if d["target_kind"] == "user":
                 self._count(tx, d["target_id"], "follower_count", delta)
             self._count(tx, d["follower_id"], "following_count", delta)
-        return []

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from infra.bus import LiveUpdate
 from infra.database import Tx
 from infra.envelope import EventEnvelope
 from projections.base import Projection
@@ -28,7 +27,7 @@ class Ignores(Projection):
         )""",
     ]
 
-    def apply(self, tx: Tx, events: Sequence[EventEnvelope]) -> list[LiveUpdate]:
+    def apply(self, tx: Tx, events: Sequence[EventEnvelope]) -> None:
         for e in events:
             key = (e.data["user_id"], e.data["ignored_id"])
             if e.type == "Ignore.Stopped":
@@ -39,4 +38,3 @@ class Ignores(Projection):
                            "SET since = excluded.since, position = excluded.position",
                            (*key, e.timestamp, e.position))
         # Live changes are pushed by the API when the command commits (read_api/ignores.py).
-        return []

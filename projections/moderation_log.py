@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from infra.bus import LiveUpdate
 from infra.database import Tx
 from infra.envelope import EventEnvelope
 from projections.base import Projection, dumps, loads
@@ -55,7 +54,7 @@ class ModerationLog(Projection):
                            "role = 'owner'", (channel_id,))
         return row["user_id"] if row else None
 
-    def apply(self, tx: Tx, events: Sequence[EventEnvelope]) -> list[LiveUpdate]:
+    def apply(self, tx: Tx, events: Sequence[EventEnvelope]) -> None:
         for e in events:
             d, cid = e.data, e.aggregate_id
 
@@ -97,7 +96,6 @@ class ModerationLog(Projection):
                 if staff is not None:
                     log("message.deleted", d["deleted_by"], message=e.aggregate_id,
                         details={"streamId": d["stream_id"]}, channel=d["channel_id"])
-        return []
 
 
 def log_entry_view(row: dict[str, Any]) -> dict[str, Any]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from infra.bus import LiveUpdate
 from infra.database import Tx
 from infra.envelope import EventEnvelope
 from projections.base import Projection
@@ -40,7 +39,7 @@ class Reports(Projection):
         "CREATE INDEX IF NOT EXISTS reports_channel ON reports (channel_id, status, position)",
     ]
 
-    def apply(self, tx: Tx, events: Sequence[EventEnvelope]) -> list[LiveUpdate]:
+    def apply(self, tx: Tx, events: Sequence[EventEnvelope]) -> None:
         for e in events:
             d = e.data
             if e.type == "Report.Filed":
@@ -54,7 +53,6 @@ class Reports(Projection):
                 tx.execute("UPDATE reports SET status = 'resolved', action = ?, resolved_by = ?, "
                            "note = ?, resolved_at = ? WHERE id = ?",
                            (d["action"], d["by"], d["note"], e.timestamp, e.aggregate_id))
-        return []
 
 
 def report_view(row: dict[str, Any]) -> dict[str, Any]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from infra.bus import LiveUpdate
 from infra.database import Tx
 from infra.envelope import EventEnvelope
 from projections.base import Projection
@@ -15,7 +14,6 @@ from projections.stream_ingest import (
     RECORDINGS_TABLE,
     add_recording,
     apply_ingest,
-    with_ingest,
 )
 
 STREAM_COLUMNS = (
@@ -80,8 +78,7 @@ class StreamStatus(Projection):
         *INGEST_DDL,
     ]
 
-    def apply(self, tx: Tx, events: Sequence[EventEnvelope]) -> list[LiveUpdate]:
-        live: list[LiveUpdate] = []
+    def apply(self, tx: Tx, events: Sequence[EventEnvelope]) -> None:
         for e in events:
             d, sid, ts = e.data, e.aggregate_id, e.timestamp
             if e.type in INGEST_TYPES or e.type == "Stream.Ended":
@@ -123,14 +120,3 @@ class StreamStatus(Projection):
                 tx.execute("UPDATE channel_status SET viewer_count = ?, updated_at = ? "
                            "WHERE channel_id = ? AND current_stream_id = ?",
                            (count, ts, d["channel_id"], sid))
-                row = tx.fetch_one("SELECT viewer_count, peak_viewers FROM streams WHERE id = ?",
-                                   (sid,))
-                if row:
-                    live.append(LiveUpdate(sid, "stream:viewers", {
-                        "streamId": sid, "count": row["viewer_count"],
-                        "peak": row["peak_viewers"]}))
-                continue
-            row = tx.fetch_one(f"SELECT {STREAM_COLUMNS} FROM streams WHERE id = ?", (sid,))
-            if row:
-                live.append(LiveUpdate(sid, "stream:status", with_ingest(tx, stream_view(row))))
-        return live

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from infra.bus import LiveUpdate
 from infra.database import Tx
 from infra.envelope import EventEnvelope
 from projections.base import Projection
@@ -36,7 +35,7 @@ class Subscriptions(Projection):
         "CREATE INDEX IF NOT EXISTS subscriptions_channel ON subscriptions (channel_id, status)",
     ]
 
-    def apply(self, tx: Tx, events: Sequence[EventEnvelope]) -> list[LiveUpdate]:
+    def apply(self, tx: Tx, events: Sequence[EventEnvelope]) -> None:
         for e in events:
             d, sid, ts = e.data, e.aggregate_id, e.timestamp
             if e.type == "Subscription.Started":
@@ -61,7 +60,6 @@ class Subscriptions(Projection):
             assignments = ", ".join(f"{column} = ?" for column in sets)
             tx.execute(f"UPDATE subscriptions SET {assignments} WHERE id = ?",
                        (*sets.values(), sid))
-        return []
 
 
 def subscription_view(row: dict[str, Any]) -> dict[str, Any]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from itertools import groupby
 
-from infra.bus import LiveUpdate
 from infra.database import Tx
 from infra.envelope import EventEnvelope
 from projections.base import Projection
@@ -30,7 +29,7 @@ class Users(Projection):
         *PROFILE_DDL,
     ]
 
-    def apply(self, tx: Tx, events: Sequence[EventEnvelope]) -> list[LiveUpdate]:
+    def apply(self, tx: Tx, events: Sequence[EventEnvelope]) -> None:
         # In log order: a username freed by one event may be taken by the next registration.
         for registered, run in groupby(events, key=lambda e: e.type == "User.Registered"):
             if not registered:
@@ -48,4 +47,3 @@ class Users(Projection):
             tx.executemany(
                 "INSERT INTO user_profiles (id) VALUES (?) ON CONFLICT (id) DO NOTHING",
                 [(r[0],) for r in rows])
-        return []

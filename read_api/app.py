@@ -35,6 +35,8 @@ from read_api.messages import MessageController
 from read_api.metrics import latency_middleware, metrics_endpoint
 from read_api.middleware import request_id_middleware
 from read_api.moderation import ModerationController
+from read_api.queries import get_stream
+from read_api.realtime.feed import LiveFeed
 from read_api.reports import ChannelReportController, ReportController
 from read_api.socket import chat_socket, stream_socket
 from read_api.socketio_transport import create_socketio
@@ -62,8 +64,17 @@ def create_app(services: Services, *, announce: bool = False, settle_heap: bool 
     """The app; its lifespan starts and stops the workers `services` runs in this process,
     the presence heartbeat and the viewer-count sampler. `settle_heap` (a process's entry
     point) freezes the start-up heap once everything has started (infra/heap.py)."""
-    hub = LiveHub(coalesce_s=services.settings.ws_coalesce_ms / 1000.0)
+    settings = services.settings
+    hub = LiveHub(coalesce_s=settings.ws_coalesce_ms / 1000.0)
     gateway = ChatGateway(services, hub)
+    feed = LiveFeed(
+        services.bus, gateway.deliver,
+        read_stream=lambda stream_id: services.run(get_stream, services.db, stream_id),
+        wait_for_stream=lambda position: services.positions.wait(
+            ("stream_status",), position, settings.read_wait_timeout_s),
+        has_room=lambda stream_id: stream_id in hub.rooms,
+        history_size=settings.chat_history_size)
+    gateway.recent = feed.recent
     sampler = PresenceSampler(services, node_id(services))
 
     @asynccontextmanager
@@ -72,7 +83,13 @@ def create_app(services: Services, *, announce: bool = False, settle_heap: bool 
         # Commands, queries and workers all run blocking work in threads: the default pool
         # (cores + 4) would queue them behind each other.
         loop.set_default_executor(ThreadPoolExecutor(max_workers=32, thread_name_prefix="aethex"))
-        await services.start(live=gateway.dispatch)  # bans reach sessions (issue 6)
+        await services.start(live=feed.on_live)
+        await feed.start()
+
+        def on_commit(results: list[Any]) -> None:  # the writer thread, once per batch
+            loop.call_soon_threadsafe(feed.committed, results)
+
+        services.chat_listeners.append(on_commit)
         app.state.loop = loop
         stopping = asyncio.Event()
         tasks = [asyncio.create_task(gateway.heartbeat(stopping), name="presence-heartbeat"),
@@ -86,6 +103,8 @@ def create_app(services: Services, *, announce: bool = False, settle_heap: bool 
         try:
             yield
         finally:
+            services.chat_listeners.remove(on_commit)
+            await feed.stop()
             stopping.set()
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -111,6 +130,7 @@ def create_app(services: Services, *, announce: bool = False, settle_heap: bool 
     app.state.services = services
     app.state.hub = hub
     app.state.gateway = gateway
+    app.state.feed = feed
     app.state.sampler = sampler
     return app
 

@@ -13,8 +13,8 @@ import contextlib
 import time
 import uuid
 from collections import deque
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 from uuid import UUID
 
 import structlog
@@ -27,9 +27,9 @@ from domain.stream import Stream
 from infra.auth import Principal
 from infra.bootstrap import Services
 from infra.bus import LiveUpdate
-from infra.ws_direct import DirectWriter
 from read_api.live import Batch, LiveHub, Outgoing
 from read_api.moderation_queries import ignored_ids
+from read_api.realtime.recent import RecentMessages, merge_history
 
 log = structlog.get_logger(__name__)
 
@@ -60,6 +60,21 @@ def error_code(error: DomainError) -> str:
     return error.code
 
 
+# A relayed copy of a message already in a join's history may still arrive this long after
+# the join (it can come after the read model had it): it is dropped by id until then.
+HISTORY_DEDUPE_S = 10.0
+
+
+class FrameWriter(Protocol):
+    """Writes whole encoded frames to a connection: True if written, False to queue."""
+
+    def write(self, frame: bytes) -> bool: ...
+
+
+def ws_frame(item: Outgoing) -> bytes:
+    return item.ws_frame
+
+
 class ChatSession:
     """One client connection: who it is, which room it is in, and its outgoing queue."""
 
@@ -69,9 +84,11 @@ class ChatSession:
         self.stream_id: str | None = None
         self.max_queue = max_queue
         self.frames: deque[Outgoing] = deque()
-        # Plain WebSocket under uvicorn: frames may go straight to the connection while
-        # nothing is queued or being sent (so the order on the wire is the order pushed).
-        self.direct: DirectWriter | None = None
+        # Under uvicorn, frames may go straight to the connection while nothing is queued
+        # or being sent (so the order on the wire is the order pushed), encoded the
+        # transport's way (`frame_of`) once for the whole room.
+        self.direct: FrameWriter | None = None
+        self.frame_of: Callable[[Outgoing], bytes] = ws_frame
         self.sending = False
         self.ready = asyncio.Event()
         self.dropped = asyncio.Event()  # set when the client fell too far behind
@@ -79,7 +96,8 @@ class ChatSession:
         self.closed = False
         self._holding = False
         self._held: list[Outgoing] = []
-        self._history_upto = 0
+        self._history_ids: set[str] = set()
+        self._history_until = 0.0
         self.last_typing = 0.0
         # Sends from one connection are submitted in the order they came, one at a time,
         # but their results are awaited side by side (so a client can pipeline them).
@@ -104,7 +122,7 @@ class ChatSession:
                 self._overflow()
             return
         for item in items:
-            if self._history_upto and isinstance(item, Batch):
+            if self._history_ids and isinstance(item, Batch):
                 # Just joined: drop what the history already held (then stop checking).
                 kept = [o for o in item.items if not self._seen(o)]
                 if len(kept) != len(item.items):
@@ -137,12 +155,14 @@ class ChatSession:
         return False
 
     def _seen(self, item: Outgoing) -> bool:
-        if not self._history_upto or item.event != "chat:message":
+        """Was this message in the history that joined this room? (Checked by id: copies
+        from several nodes need not arrive in position order.)"""
+        if not self._history_ids or item.event != "chat:message":
             return False
-        if item.data.get("position", 0) <= self._history_upto:
-            return True
-        self._history_upto = 0  # live has moved past the history: no more checks needed
-        return False
+        if time.monotonic() > self._history_until:
+            self._history_ids = set()  # no copy of the history is still on its way
+            return False
+        return item.data["id"] in self._history_ids
 
     def emit(self, event: str, data: Any) -> None:
         self._push(Outgoing(event, data))
@@ -151,7 +171,7 @@ class ChatSession:
         if self.overflowed or self.closed:
             return
         if (self.direct is not None and not self.frames and not self.sending
-                and self.direct.write(item.ws_frame)):
+                and self.direct.write(self.frame_of(item))):
             return
         if len(self.frames) >= self.max_queue:
             self._overflow()
@@ -170,9 +190,10 @@ class ChatSession:
         self._holding = True
         self._held = []
 
-    def release(self, history_upto: int) -> None:
+    def release(self, history_ids: set[str]) -> None:
         held, self._held, self._holding = self._held, [], False
-        self._history_upto = history_upto
+        self._history_ids = history_ids
+        self._history_until = time.monotonic() + HISTORY_DEDUPE_S
         self.deliver(held)
 
     async def next_batch(self) -> list[Outgoing] | None:
@@ -211,6 +232,9 @@ class ChatGateway:
         self.presence = services.presence
         self.limiter = services.rate_limiter
         self.sessions: set[ChatSession] = set()
+        # Each room's latest messages, kept by the node's live feed: what a join's history
+        # needs while the read model catches up.
+        self.recent = RecentMessages()
 
     def open(self, principal: Principal | None) -> ChatSession:
         session = ChatSession(principal, max_queue=self.settings.ws_max_queue)
@@ -223,13 +247,16 @@ class ChatGateway:
         await self._leave(session)
 
     async def dispatch(self, updates: Sequence[LiveUpdate]) -> None:
-        """The bus's live handler: tells banned users' sessions, then feeds the rooms."""
+        self.deliver(updates)
+
+    def deliver(self, updates: Sequence[LiveUpdate]) -> None:
+        """Tells banned users' sessions, then feeds the rooms (what the live feed admits)."""
         for update in updates:
             if update.event in ("chat:banned", "chat:unbanned"):
                 self._apply_ban(update)
             elif update.event == "chat:ignores":
                 self._apply_ignore(update)
-        await self.hub.dispatch(updates)
+        self.hub.push(updates)
 
     def _apply_ignore(self, update: LiveUpdate) -> None:
         data = update.data if isinstance(update.data, dict) else {}
@@ -315,16 +342,22 @@ class ChatGateway:
         session.stream_id = stream_id
         self.hub.join(stream_id, session)
         await self.presence.add(stream_id, session.member)
+        since_id = since if isinstance(since, str) else None
+        size = self.settings.chat_history_size
         try:
-            items = await self.services.run(history_for_join, self.services.db, stream_id,
-                                            since if isinstance(since, str) else None,
-                                            self.settings.chat_history_size)
+            recent = self.recent.snapshot(stream_id)
+            anchor = next((m["position"] for m in recent if m["id"] == since_id), None) \
+                if since_id else None
+            stored, after = await self.services.run(history_for_join, self.services.db,
+                                                    stream_id, since_id, size, anchor)
+            # What this node pushed meanwhile is in the history too, read model or not.
+            items = merge_history(stored, self.recent.snapshot(stream_id), after, size)
         except BaseException:
-            session.release(0)
+            session.release(set())
             raise
         session.emit("chat:history", [m for m in items if m["user"]["id"] not in session.ignored]
                      if session.ignored else items)
-        session.release(max((m["position"] for m in items), default=0))
+        session.release({m["id"] for m in items})
         count = await self.presence.count(stream_id)
         session.emit("stream:status", stream)
         session.emit("stream:viewers", {"streamId": stream_id, "count": count,
@@ -377,7 +410,7 @@ class ChatGateway:
             mid = UUID(message_id)
         except ValueError:
             raise ChatError("not_found", f"message {message_id!r} not found") from None
-        # `chat:deleted` reaches the room from the projection, as for HTTP deletes.
+        # `chat:deleted` reaches the rooms from the relayed event, as for HTTP deletes.
         result = await self.services.run(delete_message, DeleteMessage(
             actor_id=session.principal.user_id, message_id=mid), self.services.store)
         return {"ok": True, "messageId": message_id, "position": result.position}

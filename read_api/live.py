@@ -1,6 +1,7 @@
-"""Live pushes: rooms of listeners per stream. Projected updates (and ephemeral ones such
-as joins and typing) arrive from the bus and are handed to each listener in the room;
-listeners queue them, bounded, so a slow client never stalls the room."""
+"""Live pushes: rooms of listeners per stream. Updates (from the node's live feed) are
+handed to each listener in the room, as one shared `Outgoing` per frame; listeners write
+it straight to their connection or queue it, bounded, so a slow client never stalls the
+room. An `Outgoing` encodes itself once per transport, for every connection in the room."""
 
 from __future__ import annotations
 
@@ -19,15 +20,32 @@ _encode = msgspec.json.Encoder().encode
 
 class Outgoing:
     """One event on its way to clients. Its JSON text is made once, on first use, and
-    shared by every connection in the room."""
+    shared by every connection in the room; so are its WebSocket frames, plain and
+    Socket.IO."""
 
-    __slots__ = ("_frame", "_text", "data", "event")
+    __slots__ = ("_frame", "_sio_frames", "_sio_text", "_text", "data", "event")
 
     def __init__(self, event: str, data: Any) -> None:
         self.event = event
         self.data = data
         self._text: str | None = None
         self._frame: bytes | None = None
+        self._sio_text: str | None = None
+        self._sio_frames: bytes | None = None
+
+    @property
+    def sio_text(self) -> str:
+        """The Engine.IO message carrying the Socket.IO event: `42["event",data]`."""
+        if self._sio_text is None:
+            self._sio_text = "42" + _encode([self.event, self.data]).decode()
+        return self._sio_text
+
+    @property
+    def sio_frames(self) -> bytes:
+        """Socket.IO over WebSocket: one text frame per event (here, one), encoded once."""
+        if self._sio_frames is None:
+            self._sio_frames = text_frame(self.sio_text)
+        return self._sio_frames
 
     @property
     def ws_frame(self) -> bytes:
@@ -67,6 +85,13 @@ class Batch(Outgoing):
     @property
     def text(self) -> str:
         return "[" + self.inner + "]"
+
+    @property
+    def sio_frames(self) -> bytes:
+        """Socket.IO has no batches: each event is its own frame, all written at once."""
+        if self._sio_frames is None:
+            self._sio_frames = b"".join(o.sio_frames for o in self.items)
+        return self._sio_frames
 
 
 def frame_text(batch: Sequence[Outgoing]) -> str:
@@ -125,6 +150,10 @@ class LiveHub:
                 self._sent_at.pop(stream_id, None)
 
     async def dispatch(self, updates: Sequence[LiveUpdate]) -> None:
+        self.push(updates)
+
+    def push(self, updates: Sequence[LiveUpdate]) -> None:
+        """Hands updates to their rooms now (or at the end of the room's window)."""
         by_room: dict[str, list[Outgoing]] = {}
         for update in updates:
             if update.stream_id in self.rooms:

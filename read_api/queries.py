@@ -6,9 +6,9 @@ from typing import Any
 
 from infra.database import Database
 from projections.base import loads
-from projections.chat_history import message_view
 from projections.stream_ingest import with_ingest
 from projections.stream_status import STREAM_COLUMNS, stream_view
+from read_api.realtime.presenters import message_view
 
 
 def get_stream(db: Database, stream_id: str) -> dict[str, Any] | None:
@@ -104,19 +104,24 @@ def get_channel(db: Database, channel_id: str) -> dict[str, Any] | None:
     return _channel_view(row, db) if row else None
 
 
-def history_for_join(db: Database, stream_id: str, since: str | None,
-                     size: int) -> list[dict[str, Any]]:
-    """`chat:history` for a join, oldest first: the newest `size` messages, or, resuming
-    after message `since`, everything stored after it (up to 10 x size)."""
-    if since:
+def history_for_join(db: Database, stream_id: str, since: str | None, size: int,
+                     since_position: int | None = None,
+                     ) -> tuple[list[dict[str, Any]], int | None]:
+    """`chat:history` for a join, oldest first, and the position it resumes after: the
+    newest `size` messages (None), or, resuming after message `since` (found here or, when
+    the read model does not have it yet, at `since_position`), everything stored after it
+    (up to 10 x size)."""
+    after = since_position
+    if since and after is None:
         row = db.fetch_one("SELECT position FROM chat_messages WHERE id = ? AND stream_id = ?",
                            (since, stream_id))
-        if row is not None:
-            rows = db.fetch_all(
-                "SELECT id, stream_id, channel_id, user_id, username, display_name, badges, "
-                "content, created_at, position FROM chat_messages WHERE stream_id = ? "
-                "AND deleted_at IS NULL AND position > ? ORDER BY position ASC LIMIT ?",
-                (stream_id, row["position"], size * 10))
-            return [message_view(r) for r in rows]
+        after = row["position"] if row is not None else None
+    if after is not None:
+        rows = db.fetch_all(
+            "SELECT id, stream_id, channel_id, user_id, username, display_name, badges, "
+            "content, created_at, position FROM chat_messages WHERE stream_id = ? "
+            "AND deleted_at IS NULL AND position > ? ORDER BY position ASC LIMIT ?",
+            (stream_id, after, size * 10))
+        return [message_view(r) for r in rows], after
     items, _ = list_messages(db, stream_id, before=None, limit=size)
-    return list(reversed(items))
+    return list(reversed(items)), None

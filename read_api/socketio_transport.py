@@ -2,7 +2,15 @@
 Litestar at /socket.io/), so the stock `socket.io-client` works unchanged.
 
 Sign in with `io(url, {auth: {token}})` or `?token=`; events are the contract's names;
-client events may take an acknowledgement callback, answered with `{ok, ...}`."""
+client events may take an acknowledgement callback, answered with `{ok, ...}`.
+
+What the rooms push does not go through `emit` (which encodes every packet again for
+every connection and queues it behind an Engine.IO writer task): each update's Socket.IO
+packet is encoded once per room (`Outgoing.sio_frames`) and, on the websocket transport
+under uvicorn, written straight to each connection, as `/ws` does. Long-polling clients,
+and connections under back-pressure, get the same packets through Engine.IO's own queue or
+the connection's ASGI send. Engine.IO's own packets (open, pings, acknowledgements) keep
+going through Engine.IO."""
 
 from __future__ import annotations
 
@@ -13,15 +21,75 @@ from urllib.parse import parse_qs
 
 import socketio
 import structlog
+from engineio import packet as eio_packet
+from engineio.async_drivers.asgi import WebSocket as EngineWebSocket
 
 from domain.errors import DomainError
 from infra.auth import Authenticator
+from infra.ws_direct import direct_writer
 from read_api.chat_gateway import ChatGateway, ChatSession
-from read_api.live import flatten
+from read_api.live import Outgoing, flatten
 
 log = structlog.get_logger(__name__)
 CLIENT_EVENTS = ("chat:join", "chat:send", "chat:leave", "chat:typing",
-                 "chat:delete")  # issue 6
+                 "chat:delete")
+
+
+class _TrackedWebSocket(EngineWebSocket):
+    """Engine.IO's ASGI WebSocket, remembered by the Engine.IO socket it carries (its
+    handler is that socket's bound method), with a direct writer to its connection."""
+
+    async def __call__(self, environ: dict[str, Any]) -> Any:
+        owner = getattr(self.handler, "__self__", None)
+        if owner is not None:
+            owner.aethex_ws = self
+            owner.aethex_direct = direct_writer(environ.get("asgi.scope", {}))
+        return await super().__call__(environ)
+
+
+def sio_frames(item: Outgoing) -> bytes:
+    return item.sio_frames
+
+
+def _engine_idle(eio: Any) -> bool:
+    """Nothing of ours is queued in Engine.IO or in its writer's hands: its queue is empty
+    and the writer is waiting on it (it only waits once it has written all it took)."""
+    q = eio.queue
+    return q.empty() and any(not f.done() for f in getattr(q, "_getters", ()))
+
+
+class _SioLink:
+    """How one Socket.IO connection's pushes reach the wire, keeping their order: direct
+    writes only while nothing of this connection's is queued anywhere else."""
+
+    __slots__ = ("eio", "engine_used")
+
+    def __init__(self, eio: Any) -> None:
+        self.eio = eio
+        self.engine_used = False  # some pushes went through Engine.IO's queue
+
+    def _on_websocket(self) -> bool:
+        eio = self.eio
+        if not eio.upgraded or eio.upgrading or eio.closed:
+            return False
+        if self.engine_used:
+            if not _engine_idle(eio):
+                return False
+            self.engine_used = False
+        return True
+
+    def write(self, frame: bytes) -> bool:
+        writer = getattr(self.eio, "aethex_direct", None)
+        return writer is not None and self._on_websocket() and writer.write(frame)
+
+    async def send(self, item: Outgoing) -> None:
+        """The slower way: the connection's ASGI send, or Engine.IO's queue while polling."""
+        ws = getattr(self.eio, "aethex_ws", None)
+        if ws is not None and self._on_websocket():
+            await ws.send(item.sio_text)
+        else:
+            self.engine_used = True
+            await self.eio.send(eio_packet.Packet(eio_packet.MESSAGE, data=item.sio_text[1:]))
 
 
 def create_socketio(gateway: ChatGateway, authenticator: Authenticator,
@@ -30,6 +98,8 @@ def create_socketio(gateway: ChatGateway, authenticator: Authenticator,
         o.strip() for o in cors_origins.split(",") if o.strip()]
     sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins=origins,
                                logger=False, engineio_logger=False)
+    # A copy: the driver table is shared by every server of the process.
+    sio.eio._async = {**sio.eio._async, "websocket": _TrackedWebSocket}
     sessions: dict[str, ChatSession] = {}
     pumps: dict[str, asyncio.Task[None]] = {}
 
@@ -41,7 +111,7 @@ def create_socketio(gateway: ChatGateway, authenticator: Authenticator,
         except (KeyError, AttributeError):
             return 0
 
-    async def pump(sid: str, session: ChatSession) -> None:
+    async def pump(sid: str, session: ChatSession, link: _SioLink) -> None:
         while True:
             batch = await session.next_batch()
             if batch is None or engine_backlog(sid) > session.max_queue:
@@ -49,7 +119,9 @@ def create_socketio(gateway: ChatGateway, authenticator: Authenticator,
                 return
             try:
                 for item in flatten(batch):
-                    await sio.emit(item.event, item.data, to=sid)
+                    await link.send(item)
+            except Exception:
+                return  # the connection is gone; `disconnect` cleans up
             finally:
                 session.sent()
 
@@ -67,8 +139,11 @@ def create_socketio(gateway: ChatGateway, authenticator: Authenticator,
                 raise socketio.exceptions.ConnectionRefusedError(
                     {"code": "unauthenticated", "message": e.message}) from None
         session = gateway.open(principal)
+        link = _SioLink(sio.eio.sockets[sio.manager.eio_sid_from_sid(sid, "/")])
+        session.direct = link
+        session.frame_of = sio_frames
         sessions[sid] = session
-        pumps[sid] = asyncio.create_task(pump(sid, session))
+        pumps[sid] = asyncio.create_task(pump(sid, session, link))
 
     @sio.event
     async def disconnect(sid: str, reason: Any = None) -> None:

@@ -19,6 +19,7 @@ from infra.bootstrap import Services
 from read_api.deps import parse_id, provide_principal
 from read_api.ignores import hide_ignored, provide_viewer
 from read_api.queries import get_stream, list_messages
+from read_api.realtime.presenters import sent_view
 from read_api.schemas import GoLiveBody, SendMessageBody, StatusBody
 
 auth = {"principal": Provide(provide_principal)}
@@ -159,18 +160,4 @@ class StreamController(Controller):
         )
         if isinstance(result, DomainError):
             raise result
-        m = result.message
-        return {
-            "id": str(m.id),
-            "streamId": str(m.stream_id),
-            "channelId": str(m.channel_id),
-            "user": {
-                "id": str(m.author_id),
-                "username": m.username,
-                "displayName": m.display_name,
-                "badges": m.badges,
-            },
-            "content": m.content,
-            "createdAt": m.created_on.isoformat(),
-            "position": result.position,
-        }
+        return sent_view(result)

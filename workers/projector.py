@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 import structlog
 
 from infra import metrics
-from infra.bus import WATERMARK_KEY, Delivery, EventBus, LiveUpdate
+from infra.bus import WATERMARK_KEY, Delivery, EventBus
 from infra.database import Database
 from infra.envelope import EventEnvelope
 from infra.event_store import EventStore
@@ -58,7 +58,7 @@ class ProjectorRunner:
     def queue(self) -> str:
         return f"projector.{self.name}"
 
-    def commit(self, events: Sequence[EventEnvelope], upto: int) -> list[LiveUpdate]:
+    def commit(self, events: Sequence[EventEnvelope], upto: int) -> None:
         """Applies the events past the stored position and moves it to `upto`, atomically.
         Not flushed synchronously: rows and tracking are lost together or not at all, and
         the store has the events to redo them."""
@@ -70,15 +70,15 @@ class ProjectorRunner:
                 raise RuntimeError(f"{self.name} was reset to position {current}")
             if upto <= current:
                 self.position = current
-                return []
+                return
             fresh = [e for e in events if e.position > current]
-            updates = self.projection.apply(tx, fresh) if fresh else []
+            if fresh:
+                self.projection.apply(tx, fresh)
             set_tracking(tx, self.name, upto, datetime.now(UTC).isoformat())
         metrics.EVENTS_PROJECTED.labels(self.name).inc(len(fresh))
         self.position = upto
         if self.on_position is not None:
             self.on_position(self.name, upto)
-        return updates
 
     def _record_error(self, error: str) -> None:
         self.last_error = error
@@ -103,20 +103,18 @@ class ProjectorRunner:
             events, upto = await page
             page = asyncio.ensure_future(asyncio.to_thread(read, upto)) if upto < head else None
             try:
-                updates = await asyncio.to_thread(self.commit, events, upto)
+                await asyncio.to_thread(self.commit, events, upto)
             except BaseException:
                 if page is not None:
                     page.cancel()
                 raise
-            if updates:
-                await self.bus.publish_live(updates)
 
-    async def handle(self, deliveries: Sequence[Delivery]) -> list[LiveUpdate]:
+    async def handle(self, deliveries: Sequence[Delivery]) -> None:
         upto = max(d.batch.upto for d in deliveries)
         if upto <= self.position:
-            return []
+            return
         events = [e for d in deliveries for e in d.batch.events if e.position > self.position]
-        return await asyncio.to_thread(self.commit, events, upto)
+        await asyncio.to_thread(self.commit, events, upto)
 
     async def run(self, stopping: asyncio.Event) -> None:
         backoff = 0.5
@@ -141,10 +139,8 @@ class ProjectorRunner:
                                 self.position = stored
                                 break
                         continue
-                    updates = await self.handle(deliveries)
+                    await self.handle(deliveries)
                     await consumer.ack(deliveries)
-                    if updates:
-                        await self.bus.publish_live(updates)
                     backoff = 0.5
             except asyncio.CancelledError:
                 raise

@@ -39,7 +39,7 @@ def decode(frame: bytes) -> str:
 
 def session_with(wire: Wire, max_queue: int = 10) -> ChatSession:
     session = ChatSession(None, max_queue=max_queue)
-    session.direct = wire  # type: ignore[assignment]
+    session.direct = wire
     return session
 
 

@@ -1,0 +1,158 @@
+"""This node's live feed: every room update, from whichever path brings it first.
+
+A chat message reaches the rooms of this node by up to three paths:
+- this node committed it: pushed as soon as the group-commit transaction commits (the fast
+  path), then published on the live exchange for the other nodes;
+- another node committed it: that node's live copy;
+- the relay: the stored event itself, read from the event exchange (the fallback, for when
+  the committing node died before publishing, or the live copy was lost).
+The first copy is delivered and the others are dropped by message id. Deletions come from
+the relayed event; stream status and viewer counts from the `stream_status` read model once
+it has reached the relayed event; joins, typing and bans from the live exchange.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import structlog
+
+from commands.send_message import MessageSent
+from infra.bus import EventBus, LiveUpdate
+from infra.envelope import EventBatch
+from read_api.realtime.presenters import (
+    CHAT_DELETED,
+    CHAT_MESSAGE,
+    CHAT_TYPES,
+    STREAM_TYPES,
+    chat_updates,
+    committed_updates,
+    stream_changes,
+    viewers_view,
+)
+from read_api.realtime.recent import RecentMessages, SeenIds
+
+log = structlog.get_logger(__name__)
+
+Deliver = Callable[[Sequence[LiveUpdate]], None]
+StreamReader = Callable[[str], Any]  # async: stream id -> its read-model view or None
+
+
+class LiveFeed:
+    """Admits each update once, keeps rooms' recent messages, and hands the rest on."""
+
+    PRUNE_S = 10.0
+
+    def __init__(self, bus: EventBus, deliver: Deliver, read_stream: StreamReader,
+                 wait_for_stream: Callable[[int], Any], *, has_room: Callable[[str], bool],
+                 history_size: int = 50) -> None:
+        self.bus = bus
+        self._deliver = deliver
+        self._read_stream = read_stream
+        self._wait_for_stream = wait_for_stream
+        self._has_room = has_room
+        self.seen = SeenIds()
+        self.recent = RecentMessages(per_room=max(history_size * 10, 100))
+        self._outbox: asyncio.Queue[list[LiveUpdate]] = asyncio.Queue()
+        self._stream_changes: asyncio.Queue[list[tuple[str, str, int]]] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.counts = {"fast": 0, "live": 0, "relayed": 0, "dropped": 0}
+
+    # -- the three paths ---------------------------------------------------------------
+
+    def committed(self, results: Sequence[MessageSent]) -> None:
+        """Messages this node has just committed (on the loop, once per batch)."""
+        fresh = self._admit(committed_updates(results), "fast")
+        if fresh:
+            self._deliver(fresh)
+            self._outbox.put_nowait(fresh)
+
+    async def on_live(self, updates: list[LiveUpdate]) -> None:
+        """The live exchange: other nodes' fast copies, and ephemeral updates."""
+        fresh = self._admit(updates, "live")
+        if fresh:
+            self._deliver(fresh)
+
+    async def on_events(self, batch: EventBatch) -> None:
+        """The relayed events."""
+        fresh = self._admit(chat_updates(batch.events), "relayed")
+        if fresh:
+            self._deliver(fresh)
+        changes = stream_changes(batch.events)
+        if changes:
+            self._stream_changes.put_nowait(changes)
+
+    def _admit(self, updates: Sequence[LiveUpdate], path: str) -> list[LiveUpdate]:
+        fresh: list[LiveUpdate] = []
+        for u in updates:
+            if u.event == CHAT_MESSAGE:
+                if not self.seen.first_time(u.data["id"]):
+                    self.counts["dropped"] += 1
+                    continue
+                self.recent.add(u.stream_id, u.data)
+                self.counts[path] += 1
+            elif u.event == CHAT_DELETED:
+                self.recent.remove(u.stream_id, u.data["messageId"])
+            fresh.append(u)
+        return fresh
+
+    # -- running -----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.bus.subscribe_events(
+            [f"{t}.*" for t in (*CHAT_TYPES, *STREAM_TYPES)], self.on_events)
+        self._tasks = [asyncio.create_task(self._publish_to_others(), name="live-publish"),
+                       asyncio.create_task(self._present_streams(), name="live-streams")]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks = []
+
+    async def _publish_to_others(self) -> None:
+        """One publisher, so other nodes hear this node's messages in commit order."""
+        while True:
+            updates = await self._outbox.get()
+            while not self._outbox.empty():
+                updates.extend(self._outbox.get_nowait())
+            try:
+                await self.bus.publish_live(updates, others_only=True)
+            except Exception:
+                # Other nodes still get these from the relay, a moment later.
+                log.warning("live.publish_failed", updates=len(updates), exc_info=True)
+
+    async def _present_streams(self) -> None:
+        """Stream status and viewer counts, from the read model once it has the event."""
+        while True:
+            try:
+                changes = await asyncio.wait_for(self._stream_changes.get(), self.PRUNE_S)
+            except TimeoutError:
+                self.recent.prune()
+                continue
+            while not self._stream_changes.empty():
+                changes.extend(self._stream_changes.get_nowait())
+            latest: dict[tuple[str, str], int] = {}
+            for stream_id, event, position in changes:
+                if self._has_room(stream_id):
+                    latest[(stream_id, event)] = max(position, latest.get((stream_id, event), 0))
+            if not latest:
+                continue
+            try:
+                await self._wait_for_stream(max(latest.values()))
+            except Exception:
+                log.warning("live.stream_status_behind", exc_info=True)
+            for (stream_id, event), _ in sorted(latest.items(), key=lambda kv: kv[1]):
+                try:
+                    view = await self._read_stream(stream_id)
+                except Exception:
+                    log.exception("live.stream_read_failed", stream_id=stream_id)
+                    continue
+                if view is not None:
+                    data = viewers_view(view) if event == "stream:viewers" else view
+                    self._deliver([LiveUpdate(stream_id, event, data)])

@@ -1,0 +1,102 @@
+"""Presenters: the JSON a client sees for each live view, built from committed facts.
+
+A chat message is presented the same way from its stored row (history, HTTP pages), from
+the command's result (the committing node's fast path, the HTTP answer) and from its
+relayed event (the other nodes' fallback), so a copy that arrives twice is the same text.
+Stream status and viewer counts come from the `stream_status` read model, read once it has
+reached the event (they carry what the event alone does not: peak, ingest, HLS URL).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from commands.send_message import MessageSent
+from infra.bus import LiveUpdate
+from infra.envelope import EventEnvelope
+from projections.base import loads
+from projections.stream_status import StreamStatus
+
+CHAT_MESSAGE = "chat:message"
+CHAT_DELETED = "chat:deleted"
+# Events presented straight from their data, and those presented from the read model.
+CHAT_TYPES = ("ChatMessage.Sent", "ChatMessage.Deleted")
+STREAM_TYPES = StreamStatus.types
+
+
+def message_view(row: dict[str, Any]) -> dict[str, Any]:
+    """A message as clients see it, from a `chat_messages` row."""
+    badges = row["badges"]
+    return _message(row["id"], row["stream_id"], row["channel_id"], row["user_id"],
+                    row["username"], row["display_name"],
+                    badges if isinstance(badges, list) else loads(badges) or [],
+                    row["content"], row["created_at"], row["position"])
+
+
+def sent_view(result: MessageSent) -> dict[str, Any]:
+    """A message as clients see it, from the command that just stored it."""
+    m = result.message
+    return _message(str(m.id), str(m.stream_id), str(m.channel_id), str(m.author_id),
+                    m.username, m.display_name, list(m.badges), m.content,
+                    m.created_on.isoformat(), result.position)
+
+
+def event_view(e: EventEnvelope) -> dict[str, Any]:
+    """A message as clients see it, from its relayed `ChatMessage.Sent` event."""
+    d = e.data
+    return _message(e.aggregate_id, d["stream_id"], d["channel_id"], d["author_id"],
+                    d["username"], d["display_name"], list(d.get("badges") or []),
+                    d["content"], e.timestamp, e.position)
+
+
+def _message(id: str, stream_id: str, channel_id: str, user_id: str, username: str,
+             display_name: str, badges: list[str], content: str, created_at: str,
+             position: int) -> dict[str, Any]:
+    return {
+        "id": id,
+        "streamId": stream_id,
+        "channelId": channel_id,
+        "userId": user_id,
+        "user": {"id": user_id, "username": username, "displayName": display_name,
+                 "badges": badges},
+        "content": content,
+        "createdAt": created_at,
+        "position": position,
+    }
+
+
+def committed_updates(results: Sequence[MessageSent]) -> list[LiveUpdate]:
+    """The room updates for messages this node has just committed, in log order."""
+    ordered = sorted(results, key=lambda r: r.position)
+    return [LiveUpdate(str(r.message.stream_id), CHAT_MESSAGE, sent_view(r)) for r in ordered]
+
+
+def chat_updates(events: Sequence[EventEnvelope]) -> list[LiveUpdate]:
+    """The room updates for relayed chat events (others are skipped)."""
+    out: list[LiveUpdate] = []
+    for e in events:
+        if e.type == "ChatMessage.Sent":
+            out.append(LiveUpdate(e.data["stream_id"], CHAT_MESSAGE, event_view(e)))
+        elif e.type == "ChatMessage.Deleted":
+            sid = e.data["stream_id"]
+            out.append(LiveUpdate(sid, CHAT_DELETED, {"messageId": e.aggregate_id,
+                                                      "streamId": sid}))
+    return out
+
+
+def stream_changes(events: Sequence[EventEnvelope]) -> list[tuple[str, str, int]]:
+    """(stream id, socket event, position) for each relayed stream event worth a push."""
+    out: list[tuple[str, str, int]] = []
+    for e in events:
+        if e.type == "Stream.ViewerCountSampled":
+            out.append((e.aggregate_id, "stream:viewers", e.position))
+        elif e.type != "Stream.Created" and e.type in STREAM_TYPES:
+            out.append((e.aggregate_id, "stream:status", e.position))
+    return out
+
+
+def viewers_view(stream: dict[str, Any]) -> dict[str, Any]:
+    """`stream:viewers` from the stream's read model."""
+    return {"streamId": stream["id"], "count": stream["viewerCount"],
+            "peak": stream["peakViewers"]}
