@@ -57,6 +57,13 @@ class DirectWriter:
         transport.write(frame)
         return True
 
+    def abort(self) -> None:
+        """Drops the connection at once: for a client that stopped reading, whose pending
+        writes (a close frame included) would wait for it forever."""
+        transport = self._protocol.transport
+        if transport is not None and not transport.is_closing():
+            transport.abort()
+
 
 def capture_send(app: ASGIApp) -> ASGIApp:
     """Outermost ASGI layer: remembers the server's `send` of each WebSocket connection."""

@@ -82,6 +82,11 @@ class _SioLink:
         writer = getattr(self.eio, "aethex_direct", None)
         return writer is not None and self._on_websocket() and writer.write(frame)
 
+    def abort(self) -> None:
+        writer = getattr(self.eio, "aethex_direct", None)
+        if writer is not None:
+            writer.abort()
+
     async def send(self, item: Outgoing) -> None:
         """The slower way: the connection's ASGI send, or Engine.IO's queue while polling."""
         ws = getattr(self.eio, "aethex_ws", None)
@@ -101,7 +106,7 @@ def create_socketio(gateway: ChatGateway, authenticator: Authenticator,
     # A copy: the driver table is shared by every server of the process.
     sio.eio._async = {**sio.eio._async, "websocket": _TrackedWebSocket}
     sessions: dict[str, ChatSession] = {}
-    pumps: dict[str, asyncio.Task[None]] = {}
+    pumps: dict[str, list[asyncio.Task[None]]] = {}
 
     def engine_backlog(sid: str) -> int:
         """Packets Engine.IO still holds for this client (its writer never blocks us)."""
@@ -125,6 +130,15 @@ def create_socketio(gateway: ChatGateway, authenticator: Authenticator,
             finally:
                 session.sent()
 
+    async def drop_when_behind(sid: str, session: ChatSession, link: _SioLink) -> None:
+        """The pump may be stuck writing to a client that stopped reading: this does not
+        wait for it. The disconnect gets a moment; the connection is dropped anyway."""
+        await session.dropped.wait()
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(2):  # in this task: `disconnect` must not cancel it
+                await sio.disconnect(sid)
+        link.abort()
+
     @sio.event
     async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         token = auth.get("token") if isinstance(auth, dict) else None
@@ -143,14 +157,16 @@ def create_socketio(gateway: ChatGateway, authenticator: Authenticator,
         session.direct = link
         session.frame_of = sio_frames
         sessions[sid] = session
-        pumps[sid] = asyncio.create_task(pump(sid, session, link))
+        pumps[sid] = [asyncio.create_task(pump(sid, session, link)),
+                      asyncio.create_task(drop_when_behind(sid, session, link))]
 
     @sio.event
     async def disconnect(sid: str, reason: Any = None) -> None:
         session = sessions.pop(sid, None)
-        task = pumps.pop(sid, None)
-        if task is not None and task is not asyncio.current_task():
+        tasks = [t for t in pumps.pop(sid, []) if t is not asyncio.current_task()]
+        for task in tasks:
             task.cancel()
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         if session is not None:

@@ -1,0 +1,91 @@
+"""A Socket.IO client on the websocket transport that stops reading is cut off like a
+plain WebSocket one: its bounded queue overflows, it is disconnected and its connection
+dropped, and the rest of the room gets everything, in order."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from pathlib import Path
+
+import socketio
+from websockets.frames import Frame, Opcode
+
+from infra.bus import LiveUpdate
+from tests.harness import embedded_settings, running
+from tests.integration.client import Api
+
+
+def client_frame(text: str) -> bytes:
+    """A masked text frame, as a client must send."""
+    return Frame(Opcode.TEXT, text.encode()).serialize(mask=True)
+
+
+async def test_a_socketio_client_that_stops_reading_is_let_go(tmp_path: Path) -> None:
+    settings = embedded_settings(tmp_path, ws_max_queue=10, ws_coalesce_ms=0.0,
+                                 chat_rate_limit="none")
+    with running(settings) as server:
+        api = Api(server.url, server.ws_url)
+        fast = socketio.AsyncClient()
+        try:
+            owner = await api.register()
+            channel = await api.channel(owner)
+            sid = (await api.go_live(owner, channel["id"]))["id"]
+            litestar = server.app.litestar
+            gateway = litestar.state.gateway
+
+            slow = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+            slow.connect(("127.0.0.1", server.port))
+            slow.sendall((
+                "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                "Sec-WebSocket-Version: 13\r\n\r\n").encode())
+            await asyncio.sleep(0.2)  # the handshake and the Engine.IO open packet
+            slow.sendall(client_frame("40"))
+            await asyncio.sleep(0.2)
+            slow.sendall(client_frame(f'42["chat:join",{{"streamId":"{sid}"}}]'))
+
+            got: list[str] = []
+            done = asyncio.Event()
+            total = 150
+
+            @fast.on("chat:message")
+            async def on_message(data: dict) -> None:
+                got.append(data["id"])
+                if len(got) == total:
+                    done.set()
+
+            await fast.connect(server.url, transports=["websocket"])
+            await fast.call("chat:join", {"streamId": sid}, timeout=10)
+            deadline = asyncio.get_running_loop().time() + 10
+            while sum(1 for s in gateway.sessions if s.stream_id == sid) < 2:
+                assert asyncio.get_running_loop().time() < deadline, "slow client never joined"
+                await asyncio.sleep(0.02)
+
+            blob = "z" * 60_000  # big frames fill the kernel's buffers quickly
+            for i in range(total):
+                update = LiveUpdate(sid, "chat:message", {"id": str(i), "position": 10**9 + i,
+                                                           "content": blob})
+                await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(
+                    litestar.state.hub.dispatch([update]), litestar.state.loop))
+                if i % 20 == 0:
+                    await asyncio.sleep(0.01)
+            await asyncio.wait_for(done.wait(), 30)
+            assert got == [str(i) for i in range(total)]
+            while len(gateway.sessions) != 1:  # the slow one is let go
+                assert asyncio.get_running_loop().time() < deadline + 30, "slow client kept"
+                await asyncio.sleep(0.05)
+            # Its connection ends: reading what was buffered reaches the end of the stream.
+            slow.setblocking(False)
+            loop = asyncio.get_running_loop()
+            received = 0
+            async with asyncio.timeout(30):
+                while chunk := await loop.sock_recv(slow, 65536):
+                    received += len(chunk)
+            slow.close()
+            assert received < total * 60_000
+        finally:
+            await fast.disconnect()
+            await api.close()
