@@ -320,6 +320,14 @@ def counts_line(c: dict[str, int]) -> str:
             f"unreadable {c['unreadable']}")
 
 
+def closed_line(closed: dict[str, int]) -> str:
+    """Viewers whose connection the server closed before the run's end, by close code."""
+    if not closed:
+        return "closed early 0"
+    codes = ", ".join(f"{n} with code {code}" for code, n in sorted(closed.items()))
+    return f"closed early {sum(closed.values())} ({codes})"
+
+
 def lag_line(lag: Histogram) -> str:
     return (f"sender behind schedule (actual send - due): p50 {lag.quantile_ms(0.5):.1f} ms, "
             f"p99 {lag.quantile_ms(0.99):.1f} ms, max {lag.worst * 1000:.1f} ms "
@@ -533,18 +541,18 @@ async def _e2e(base: str, rate: int, seconds: float, viewers: int, connections: 
     schedule = Schedule(rate)
     latency = Histogram()
     tallies = [ViewerTally(total) for _ in range(viewers)]
-    closed_early = 0
+    closed_early: dict[str, int] = {}  # close code -> connections
 
     async def watch(tally: ViewerTally, ws: ClientConnection) -> None:
-        nonlocal closed_early
         # Every viewer reads the message numbers from the raw frame and is timed: no
         # sample. It watches until the deadline, not until an expected count.
         try:
             while True:
                 raw = await ws.recv(decode=False)
                 tally.add(*parse_messages(raw), time.time(), schedule, latency)
-        except ConnectionClosed:
-            closed_early += 1
+        except ConnectionClosed as closed:
+            code = str(closed.rcvd.code if closed.rcvd else None)
+            closed_early[code] = closed_early.get(code, 0) + 1
 
     cpu0 = time.process_time()
     watchers = [asyncio.create_task(watch(t, ws)) for t, ws in zip(tallies, sockets, strict=True)]
@@ -833,7 +841,7 @@ def main() -> None:
               f"{args.rate} msg/s due for {args.seconds:g} s over at most {r['connections']} "
               f"connections, {r['viewers']} viewers: achieved {r['achieved_rate']:,.0f} msg/s, "
               f"{r['errors']} errors")
-        print(f"  {counts_line(c)}; closed early {r['closed_early']}")
+        print(f"  {counts_line(c)}; {closed_line(r['closed_early'])}")
         print(f"  {lag_line(r['lag'])}")
         print(f"  latency due -> frame, every message at every viewer: {r['latency'].summary()}")
         print(f"  CPU per message: sender {r['sender_cpu_ms']:.3f} ms, "

@@ -34,6 +34,7 @@ from scripts.bench import (  # noqa: E402
     Schedule,
     ViewerTally,
     add_counts,
+    closed_line,
     counts_line,
     drop,
     lag_line,
@@ -74,7 +75,7 @@ async def viewers_main(ws_url: str, streams: list[str], first: int, count: int, 
     # A room's frame is the same text for every viewer in it: read each distinct frame
     # once. Every viewer still takes its own arrival time and keeps its own counts.
     parsed: dict[str, tuple[list[tuple[int, int]], int]] = {}
-    closed_early = 0
+    closed_early: dict[str, int] = {}  # close code -> connections
     loop = asyncio.get_running_loop()
     stdin = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stdin), sys.stdin)
@@ -87,7 +88,6 @@ async def viewers_main(ws_url: str, streams: list[str], first: int, count: int, 
         print("ready", flush=True)
 
         async def watch(i: int) -> None:
-            nonlocal closed_early
             ws, tally = conns[i], tallies[i]
             async for msg in ws:
                 if msg.type is not aiohttp.WSMsgType.TEXT:
@@ -100,7 +100,8 @@ async def viewers_main(ws_url: str, streams: list[str], first: int, count: int, 
                         parsed.clear()
                     found = parsed[raw] = parse_messages(raw)
                 tally.add(found[0], found[1], now, schedule, latency)
-            closed_early += 1  # the server closed it (a slow consumer is closed with 4008)
+            # The server closed it (a slow consumer is closed with 4008): say with what.
+            closed_early[str(ws.close_code)] = closed_early.get(str(ws.close_code), 0) + 1
 
         tasks = [asyncio.create_task(watch(i)) for i in range(count)]
         go = (await stdin.readline()).split()
@@ -186,7 +187,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 {"event": "chat:send", "data": {"content": f"{i} chat"}}))
         # Whatever is still on its way has --drain seconds from the last send to arrive.
         await asyncio.sleep(args.drain)
-        parts, closed_early, latency = [], 0, Histogram()
+        parts, latency = [], Histogram()
+        closed_early: dict[str, int] = {}
         for c in clients:
             assert c.stdin is not None
             c.stdin.write(b"stop\n")
@@ -195,7 +197,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             out, _ = await c.communicate()
             summary = json.loads(out.decode().strip().splitlines()[-1])
             parts.append(summary["counts"])
-            closed_early += summary["closed_early"]
+            for code, n in summary["closed_early"].items():
+                closed_early[code] = closed_early.get(code, 0) + n
             latency.merge(Histogram.from_json(summary["latency"]))
         for d in drains:
             d.cancel()
@@ -253,7 +256,7 @@ def main() -> None:
           f"{args.rate:g} msg/s due for {args.seconds:g} s (open loop) from {args.senders} "
           f"sender sockets, coalescing {args.coalesce_ms:g} ms, drain {args.drain:g} s")
     print(f"sent {r['sent']:,} ({r['send_errors']} refused); {counts_line(r['counts'])}; "
-          f"closed early {r['closed_early']}; {r['delivered_per_s']:,.0f} deliveries/s")
+          f"{closed_line(r['closed_early'])}; {r['delivered_per_s']:,.0f} deliveries/s")
     print(lag_line(r["lag"]))
     print(f"latency due -> frame, every message at every viewer: {r['latency'].summary()}")
 

@@ -83,7 +83,7 @@ def test_bench_chat_counts_every_viewer_by_message() -> None:
               "--procs", "2", "--senders", "2", "--drain", "1")
     assert "delivered 800 of 800 to 20 viewers (worst viewer 40 of 40; 0 viewers short)" in out
     assert "lost 0, doubled 0, out of order 0, unexpected 0, unreadable 0" in out, out
-    assert "closed early 0" in out, out
+    assert "closed early 0;" in out, out
     lag, latency = LAG.search(out), LATENCY.search(out)
     assert lag and lag.group(1) == "40", out
     assert latency and latency.group(1) == "800", out  # every delivery timed, no sample
