@@ -351,7 +351,8 @@ class ChatGateway:
             stored, after = await self.services.run(history_for_join, self.services.db,
                                                     stream_id, since_id, size, anchor)
             # What this node pushed meanwhile is in the history too, read model or not.
-            items = merge_history(stored, self.recent.snapshot(stream_id), after, size)
+            items = merge_history(stored, self.recent.snapshot(stream_id), after, size,
+                                  self.recent.deleted())
         except BaseException:
             session.release(set())
             raise

@@ -4,6 +4,8 @@ A message reaches a room as soon as it is committed, before the `chat_history` r
 has it. A viewer who joins in between would find it neither in the history (not projected
 yet) nor live (pushed before they joined): each room's recent messages are kept for a
 while, on every node, and a join's history is the read model's merged with them.
+Deletions are kept the same way: a message deleted a moment ago may still be in the read
+model, but not in a join's history.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ class SeenIds:
     """A bounded set of the message ids this node has delivered: the copy of a message that
     arrives by a second path (another node's live copy, the relayed event) is dropped."""
 
-    def __init__(self, capacity: int = 200_000) -> None:
+    def __init__(self, capacity: int = 100_000) -> None:
         self.capacity = capacity
         self._ids: set[str] = set()
         self._order: deque[str] = deque()
@@ -41,12 +43,13 @@ class RecentMessages:
     """Each room's newest messages (at most `per_room`), kept for `keep_s` seconds: longer
     than the read model takes to catch up, short enough that memory stays small."""
 
-    def __init__(self, per_room: int = 500, keep_s: float = 60.0,
+    def __init__(self, per_room: int = 500, keep_s: float = 30.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.per_room = per_room
         self.keep_s = keep_s
         self._clock = clock
         self._rooms: dict[str, OrderedDict[str, tuple[float, dict[str, Any]]]] = {}
+        self._deleted: OrderedDict[str, float] = OrderedDict()  # message id -> when
 
     def add(self, stream_id: str, message: dict[str, Any]) -> None:
         room = self._rooms.get(stream_id)
@@ -57,9 +60,19 @@ class RecentMessages:
             room.popitem(last=False)
 
     def remove(self, stream_id: str, message_id: str) -> None:
+        """A deleted message: out of the room's list, and left out of joins for a while."""
         room = self._rooms.get(stream_id)
         if room is not None:
             room.pop(message_id, None)
+        self._deleted[message_id] = self._clock()
+        self._deleted.move_to_end(message_id)
+
+    def deleted(self) -> set[str]:
+        """Ids of messages deleted within `keep_s`."""
+        horizon = self._clock() - self.keep_s
+        while self._deleted and next(iter(self._deleted.values())) < horizon:
+            self._deleted.popitem(last=False)
+        return set(self._deleted)
 
     def snapshot(self, stream_id: str) -> list[dict[str, Any]]:
         """The room's recent messages, oldest first (after dropping expired ones)."""
@@ -81,6 +94,7 @@ class RecentMessages:
         """Drops expired messages of every room (rooms that went quiet included)."""
         for stream_id in list(self._rooms):
             self.snapshot(stream_id)
+        self.deleted()
 
     @property
     def rooms(self) -> int:
@@ -88,15 +102,17 @@ class RecentMessages:
 
 
 def merge_history(stored: list[dict[str, Any]], recent: list[dict[str, Any]],
-                  after: int | None, size: int) -> list[dict[str, Any]]:
+                  after: int | None, size: int,
+                  deleted: set[str] | frozenset[str] = frozenset()) -> list[dict[str, Any]]:
     """A join's `chat:history`, oldest first: the read model's answer merged by id with the
-    room's recent messages; the newest `size`, or, resuming after the message at position
-    `after`, everything after it up to 10 x size (as the read model would answer once it
-    has caught up)."""
+    room's recent messages, less those just deleted; the newest `size`, or, resuming after
+    the message at position `after`, everything after it up to 10 x size (as the read model
+    would answer once it has caught up)."""
     by_id = {m["id"]: m for m in stored}
     for m in recent:
         by_id.setdefault(m["id"], m)
-    merged = sorted(by_id.values(), key=lambda m: m["position"])
+    merged = sorted((m for i, m in by_id.items() if i not in deleted),
+                    key=lambda m: m["position"])
     if after is not None:
         return [m for m in merged if m["position"] > after][: size * 10]
     return merged[-size:]
