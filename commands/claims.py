@@ -1,5 +1,5 @@
 """Taking and freeing unique names inside a command, so the change of name is saved in the
-same atomic write as the aggregate that holds it (issue 5)."""
+same atomic write as the aggregate that holds it."""
 
 from __future__ import annotations
 

@@ -29,7 +29,7 @@ def register_user(cmd: RegisterUser, store: Store, hasher: PasswordHasher) -> Us
     display_name = clean_display_name(cmd.display_name, cmd.username.strip())
     if not 8 <= len(cmd.password) <= 128:
         raise Invalid("password must be 8-128 characters", field="password")
-    # Checked before the (deliberately slow) hash; a name given up (issue 5) is free again.
+    # Checked before the (deliberately slow) hash; a name given up is free again.
     for kind, name, taken in (("email", email, "an account with this email exists"),
                               ("username", username, "this username is taken")):
         held = store.find(UniqueName.create_id(kind, name), UniqueName)

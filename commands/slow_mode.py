@@ -1,4 +1,4 @@
-"""When each user last sent to each channel, for slow mode (issue 6).
+"""When each user last sent to each channel, for slow mode.
 
 In memory when embedded (one process commits every send); in Redis when several nodes
 commit sends, so a user cannot beat slow mode by reaching different nodes."""

@@ -1,4 +1,4 @@
-"""Who subscribes to which channel, for the `subscriber` badge on chat messages (issue 6).
+"""Who subscribes to which channel, for the `subscriber` badge on chat messages.
 
 The send batch asks for each distinct (author, channel); answers come from the Subscription
 aggregate and are kept for a minute, so a busy chat costs one read per chatter per minute.

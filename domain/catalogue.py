@@ -20,8 +20,8 @@ from domain.webhook_receipt import WebhookReceipt
 
 AGGREGATES: tuple[type[Aggregate], ...] = (User, Channel, Stream, ChatMessage, UniqueName,
                                            Follow, Subscription, ClerkWebhookReceipt,
-                                           StreamKeyClaim, WebhookReceipt,  # ingest (issue 3)
-                                           Report, Ignore)  # moderation (issue 6)
+                                           StreamKeyClaim, WebhookReceipt,  # ingest
+                                           Report, Ignore)  # moderation
 
 
 def _event_classes() -> dict[str, type]:

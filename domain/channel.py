@@ -154,7 +154,7 @@ class Channel(Aggregate):
         self.stream_key = stream_key
         self.current_stream_id: UUID | None = None
         self.moderator_ids: set[UUID] = set()
-        # Bans and timeouts (issue 6): user -> until (None: until unbanned). Timeouts lapse
+        # Bans and timeouts: user -> until (None: until unbanned). Timeouts lapse
         # by comparing with the time of the send, so no event is needed when they end.
         self.bans: dict[UUID, datetime | None] = {}
         self.filters = ChatFilters()
@@ -210,7 +210,7 @@ class Channel(Aggregate):
         if user_id in self.moderator_ids:
             self.trigger_event(self.ModeratorRevoked, user_id=user_id)
 
-    # -- moderation (issue 6) --------------------------------------------------------
+    # -- moderation --------------------------------------------------------
 
     def require_moderator(self, user_id: UUID) -> None:
         if not self.may_moderate(user_id):

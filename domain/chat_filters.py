@@ -1,4 +1,4 @@
-"""Channel chat filters (issue 6): blocked terms with Unicode and look-alike folding, a
+"""Channel chat filters: blocked terms with Unicode and look-alike folding, a
 default profanity list, link blocking, slow mode and followers-only mode. Pure: the send
 decision calls `check_content`; times and follow ages are passed in."""
 

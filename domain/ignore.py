@@ -1,4 +1,4 @@
-"""Ignores (issue 6): a user hides another user's chat messages from their own view, live and
+"""Ignores: a user hides another user's chat messages from their own view, live and
 in history. One aggregate per pair, its id derived from the pair, like follows."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Profile rules: what a bio, a social link, a theme or a language may be (issue 5)."""
+"""Profile rules: what a bio, a social link, a theme or a language may be."""
 
 from __future__ import annotations
 

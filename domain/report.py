@@ -1,4 +1,4 @@
-"""Reports (issue 6): a viewer reports a message or a user to a channel's moderators, who
+"""Reports: a viewer reports a message or a user to a channel's moderators, who
 resolve it with an action. One aggregate per report."""
 
 from __future__ import annotations

@@ -73,7 +73,7 @@ class Stream(Aggregate):
             stream.viewer_count = self.count
             stream.peak_viewers = max(stream.peak_viewers, self.count)
 
-    # ingest (issue 3): what an encoder and the ingest provider did to this stream.
+    # ingest: what an encoder and the ingest provider did to this stream.
     class PlaybackAssigned(Aggregate.Event):
         """Where viewers watch: the ingest provider, its playback id and the HLS URL."""
 
@@ -130,7 +130,7 @@ class Stream(Aggregate):
         self.vod_url: str | None = None
         self.viewer_count = 0
         self.peak_viewers = 0
-        self.provider: str | None = None  # ingest (issue 3)
+        self.provider: str | None = None  # ingest
         self.playback_id: str | None = None
         self.hls_url: str | None = None
         self.disconnected_at: datetime | None = None
@@ -169,7 +169,7 @@ class Stream(Aggregate):
         elif target is StreamStatus.ENDING:
             self.end(now)
         elif target is StreamStatus.ARCHIVED:
-            self.archive(self.recording_path, self.vod_url)  # a recording known so far (issue 3)
+            self.archive(self.recording_path, self.vod_url)  # a recording known so far
         else:
             raise Conflict(f"a stream cannot go back to {target.value}", field="status")
 
@@ -182,7 +182,7 @@ class Stream(Aggregate):
         self.trigger_event(self.ViewerCountSampled, channel_id=self.channel_id, count=count)
         return True
 
-    # -- ingest (issue 3) ----------------------------------------------------------
+    # -- ingest ----------------------------------------------------------
 
     def assign_playback(self, provider: str, playback_id: str, hls_url: str) -> bool:
         """Names where viewers watch; False when it already was exactly that."""

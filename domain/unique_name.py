@@ -33,7 +33,7 @@ class UniqueName(Aggregate):
     def claim(cls, kind: str, name: str, owner_id: UUID) -> UniqueName:
         return cls._create(cls.Claimed, kind=kind, name=name.casefold(), owner_id=owner_id)
 
-    # -- release and reclaim (issue 5: usernames and emails can change) --------------------
+    # -- release and reclaim (usernames and emails can change) --------------------
     # A released claim keeps its aggregate (its id is the name), so taking the name again
     # appends to it: two people racing for a freed name still collide on the same version.
     released = False

@@ -13,7 +13,7 @@ USERNAME_RE = re.compile(r"^[a-z0-9_]{3,25}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
-# Names that would read as the platform speaking, or collide with routes (issue 5).
+# Names that would read as the platform speaking, or collide with routes.
 RESERVED_USERNAMES = frozenset({
     "admin", "administrator", "api", "root", "support", "help", "staff", "moderator",
     "system", "aethex", "aethexlive", "official", "security", "null", "none", "undefined",
@@ -62,7 +62,7 @@ class User(Aggregate):
         self.display_name = display_name
         self.password_hash = password_hash
 
-    # -- profile, external identity and deletion (issue 5) ---------------------------------
+    # -- profile, external identity and deletion ---------------------------------
     # Class-level defaults: users registered before these events existed replay to them.
     avatar: str | None = None
     banner: str | None = None

@@ -21,7 +21,7 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     user_id: UUID
     username: str
     display_name: str
-    # External sign-in (issue 5): who vouched for the person, and whether they have set up
+    # External sign-in: who vouched for the person, and whether they have set up
     # their account yet (until then they may only onboard and read themselves).
     onboarded: bool = True
     issuer: str | None = None

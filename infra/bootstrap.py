@@ -79,11 +79,11 @@ class Services:
         self.authenticator: Authenticator = build_authenticator(settings, self.tokens, self.store)
         self.storage: Storage = open_storage(settings)
         self.positions = PositionBoard(self.db)
-        self.ingest = IngestLifecycle(self.store, self.db, settings)  # ingest (issue 3)
+        self.ingest = IngestLifecycle(self.store, self.db, settings)  # ingest
         self.presence = open_presence(settings)
         self.rate_limiter = ChatRateLimiter(settings.chat_rate_limit, settings.redis_url,
                                             settings.namespace)
-        # slow mode (issue 6): shared by every node when there is Redis
+        # slow mode: shared by every node when there is Redis
         self.last_sent: SlowModeClock = (
             RedisLastSent(settings.redis_url, settings.namespace) if settings.redis_url
             else LastSent())
@@ -167,7 +167,7 @@ class Services:
             self.relay = Relay(self.store, self.bus, self.db, self.log_watcher(),
                                batch_size=self.settings.relay_batch_size)
             self._spawn(self.relay.run(self._stopping), "relay")
-        if ReconnectGrace.name in wanted:  # ingest (issue 3): safe on any number of nodes
+        if ReconnectGrace.name in wanted:  # ingest: safe on any number of nodes
             grace = ReconnectGrace(self.store, self.db)
             self._spawn(grace.run(self._stopping), grace.name)
         self.started = True

@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("relay", help="run the relay: event store -> bus")
     project = sub.add_parser("project", help="run projectors (all, or the named ones)")
     project.add_argument("names", nargs="*")
-    from infra import cli_events, cli_projections  # operators (issue 7)
+    from infra import cli_events, cli_projections  # operators
 
     cli_events.add_parsers(sub)
     cli_projections.add_parsers(sub)
@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "relay":
         uvloop.run(_run_workers(settings, ["relay"]))
         return 0
-    if getattr(args, "run", None) is not None:  # events, replay, projections (issue 7)
+    if getattr(args, "run", None) is not None:  # events, replay, projections
         return int(args.run(settings, args))
     from projections.registry import all_projections
 

@@ -1,4 +1,4 @@
-"""Wiring for identity and uploads (issue 5): the authenticator the settings ask for (local
+"""Wiring for identity and uploads: the authenticator the settings ask for (local
 tokens, plus an OIDC issuer when configured) and the upload storage (disk or S3)."""
 
 from __future__ import annotations

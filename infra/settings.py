@@ -47,7 +47,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     projector_batch_size: int = 2000
     workers: str = "all"
     require_services: bool = False
-    # chat and presence (issue 4)
+    # chat and presence
     node_id: str = ""
     presence_ttl_s: float = 30.0
     presence_heartbeat_s: float = 10.0
@@ -58,7 +58,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     ws_coalesce_ms: float = 10.0
     typing_interval_s: float = 2.0
     cors_origins: str = "*"
-    # identity and uploads (issue 5)
+    # identity and uploads
     oidc_issuer: str | None = None
     oidc_audience: str | None = None
     oidc_jwks_url: str | None = None
@@ -74,9 +74,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     upload_avatar_max_bytes: int = 2 * 1024 * 1024
     upload_banner_max_bytes: int = 8 * 1024 * 1024
     upload_max_pixels: int = 40_000_000
-    # operators (issue 7)
+    # operators
     operator_token: str | None = None
-    # ingest (issue 3): the plan's streamingConfig, webhooks and the reconnect grace
+    # ingest: the plan's streamingConfig, webhooks and the reconnect grace
     ingest_provider: Literal["nginx-rtmp", "mux", "cloudflare"] = "nginx-rtmp"
     ingest_rtmp_url: str = "rtmp://127.0.0.1:1935/live"
     ingest_nginx_push_url: str = "rtmp://127.0.0.1:1935/hls"

@@ -1,4 +1,4 @@
-"""Ignores (issue 6): whom each user ignores, to hide those users' messages from their view."""
+"""Ignores: whom each user ignores, to hide those users' messages from their view."""
 
 from __future__ import annotations
 

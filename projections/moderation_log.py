@@ -1,4 +1,4 @@
-"""The moderation log (issue 6): every moderation action in a channel, newest first by log
+"""The moderation log: every moderation action in a channel, newest first by log
 position: bans, timeouts, unbans, deletions by the owner or a moderator, moderator grants and
 revokes, filter changes, resolved reports. It also keeps who moderates each channel, to tell
 a moderator's deletion from an author deleting their own message."""

@@ -1,4 +1,4 @@
-"""Profile rows for the users read model (issue 5): the fields beyond who someone is
+"""Profile rows for the users read model: the fields beyond who someone is
 (banner, social links, preferences, onboarding, deletion), and the profile events' effect
 on the `users` table. Applied by the `users` projection, in log order."""
 

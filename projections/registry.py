@@ -16,4 +16,4 @@ from projections.users import Users
 
 def all_projections() -> list[Projection]:
     return [Users(), ChannelPage(), StreamStatus(), ChatHistory(), Follows(), Subscriptions(),
-            ModerationLog(), Reports(), Ignores()]  # issue 6
+            ModerationLog(), Reports(), Ignores()]

@@ -1,4 +1,4 @@
-"""Reports (issue 6): the moderation queue of each channel, open ones first to act on.
+"""Reports: the moderation queue of each channel, open ones first to act on.
 Each row names its reporter so a reporter sees only their own."""
 
 from __future__ import annotations

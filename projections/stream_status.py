@@ -46,7 +46,7 @@ def stream_view(row: dict) -> dict:
 class StreamStatus(Projection):
     name = "stream_status"
     types = ("Stream.Created", "Stream.Started", "Stream.Ended", "Stream.Archived",
-             "Stream.ViewerCountSampled", *INGEST_TYPES)  # ingest (issue 3)
+             "Stream.ViewerCountSampled", *INGEST_TYPES)  # ingest
     tables = ("streams", "channel_status", INGEST_TABLE, RECORDINGS_TABLE)
     ddl = [
         """CREATE TABLE IF NOT EXISTS streams (

@@ -114,10 +114,10 @@ def create_app(services: Services, *, announce: bool = False, settle_heap: bool 
     app = Litestar(
         route_handlers=[AuthController, ChannelController, HealthController, MessageController,
                         StreamController, chat_socket, stream_socket,
-                        AdminController, metrics_endpoint,  # operators (issue 7)
-                        *IDENTITY_ROUTES,  # identity, uploads, social (issue 5)
-                        *INGEST_ROUTES,  # going live (issue 3)
-                        ModerationController, ReportController,  # moderation (issue 6)
+                        AdminController, metrics_endpoint,  # operators
+                        *IDENTITY_ROUTES,  # identity, uploads, social
+                        *INGEST_ROUTES,  # going live
+                        ModerationController, ReportController,  # moderation
                         ChannelReportController, IgnoreController],
         dependencies={"services": Provide(provide_services)},
         exception_handlers=EXCEPTION_HANDLERS,

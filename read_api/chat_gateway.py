@@ -53,7 +53,7 @@ def error_code(error: DomainError) -> str:
         return "not_found"
     if isinstance(error, Conflict) and error.field == "streamId":
         return "stream_offline"
-    if isinstance(error, Filtered):  # a channel filter: its own code (issue 6)
+    if isinstance(error, Filtered):  # a channel filter: its own code
         return error.code
     if isinstance(error, Invalid) and error.field == "content":
         return "too_long" if "at most" in error.message else "invalid_content"
@@ -103,11 +103,11 @@ class ChatSession:
         # but their results are awaited side by side (so a client can pipeline them).
         self.send_lock = asyncio.Lock()
         self.in_flight = asyncio.Semaphore(64)
-        # Set when a ban or timeout of this user reaches the room (issue 6): sends are then
+        # Set when a ban or timeout of this user reaches the room: sends are then
         # refused here; the Channel aggregate refuses them anyway, on every node.
         self.banned = False
         self.banned_until: float | None = None  # time.time(); None with `banned`: no end
-        # Users whose messages this user ignores (issue 6): hidden from history and live.
+        # Users whose messages this user ignores: hidden from history and live.
         self.ignored: set[str] = set()
         self.ignores_loaded = False
 
@@ -295,7 +295,7 @@ class ChatGateway:
             if event == "chat:typing":
                 await self._typing(session)
                 return {"ok": True}
-            if event == "chat:delete":  # issue 6: as DELETE /api/messages/{id}
+            if event == "chat:delete":  # as DELETE /api/messages/{id}
                 return await self._delete(session, data)
             raise ChatError("unknown_event", f"unknown event {event!r}")
         except ChatError as e:

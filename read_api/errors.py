@@ -133,7 +133,7 @@ def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[
             code="malformed",
             field="body",
         )
-    if status == 400 and "multipart" in str(exc.detail):  # uploads (issue 5)
+    if status == 400 and "multipart" in str(exc.detail):  # uploads
         return problem(request, 400, "the body must be multipart/form-data with a part "
                        "named 'file'", code="malformed", field="body")
     return problem(request, status, str(exc.detail), code=code, headers=exc.headers)

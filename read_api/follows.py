@@ -1,4 +1,4 @@
-"""Following channels and subscribing to them (issue 5): follow and unfollow (idempotent),
+"""Following channels and subscribing to them: follow and unfollow (idempotent),
 the channel's followers in cursor pages, and the subscription framework (no payments)."""
 
 from __future__ import annotations

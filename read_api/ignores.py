@@ -1,4 +1,4 @@
-"""Ignoring users (issue 6): a user hides another user's chat messages from their own view,
+"""Ignoring users: a user hides another user's chat messages from their own view,
 in history and live. The change reaches the user's open connections on every node at once."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Going live (issue 3): a channel's stream key (owner only), its rotation, its provider
+"""Going live: a channel's stream key (owner only), its rotation, its provider
 input binding, its archived streams with VOD URLs, and the operator's streamingConfig."""
 
 from __future__ import annotations

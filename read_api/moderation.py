@@ -1,4 +1,4 @@
-"""Chat moderation (issue 6): bans and timeouts per channel, the moderation log, channel
+"""Chat moderation: bans and timeouts per channel, the moderation log, channel
 filters. Commands decide; this module only translates HTTP and tells live rooms."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Read-side queries for moderation (issue 6): plain SQL against the read tables."""
+"""Read-side queries for moderation: plain SQL against the read tables."""
 
 from __future__ import annotations
 

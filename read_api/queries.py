@@ -13,7 +13,7 @@ from read_api.realtime.presenters import message_view
 
 def get_stream(db: Database, stream_id: str) -> dict[str, Any] | None:
     row = db.fetch_one(f"SELECT {STREAM_COLUMNS} FROM streams WHERE id = ?", (stream_id,))
-    return with_ingest(db, stream_view(row)) if row else None  # hlsUrl, ingest (issue 3)
+    return with_ingest(db, stream_view(row)) if row else None  # hlsUrl, ingest
 
 
 def list_messages(

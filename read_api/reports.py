@@ -1,4 +1,4 @@
-"""Reports (issue 6): viewers report messages or users; the channel's owner and moderators
+"""Reports: viewers report messages or users; the channel's owner and moderators
 work through the queue and resolve each with an action. A report is seen only by its
 reporter and the channel's staff: to anyone else it does not exist (404)."""
 

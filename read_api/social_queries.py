@@ -1,4 +1,4 @@
-"""Read-model queries for profiles, follows and subscriptions (issue 5): plain SQL over the
+"""Read-model queries for profiles, follows and subscriptions: plain SQL over the
 users, follows and subscriptions projections."""
 
 from __future__ import annotations

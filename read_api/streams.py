@@ -134,7 +134,7 @@ class StreamController(Controller):
         items, cursor = await services.run(
             list_messages, services.db, stream_id, before=before, limit=limit
         )
-        items = await hide_ignored(services, viewer, items)  # ignored users (issue 6)
+        items = await hide_ignored(services, viewer, items)  # ignored users
         return {"items": items, "nextCursor": cursor}
 
     @post("/{stream_id:str}/messages", status_code=201, dependencies=auth)

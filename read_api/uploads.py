@@ -1,4 +1,4 @@
-"""Avatar and banner uploads (issue 5). The image is checked by its content and re-encoded
+"""Avatar and banner uploads. The image is checked by its content and re-encoded
 (infra/images.py) before anything is stored; the stored URL goes on the profile. A banner is
 the user's profile banner (channel art belongs to the channel's own routes).
 

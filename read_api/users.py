@@ -1,4 +1,4 @@
-"""Accounts and profiles (issue 5): onboarding after an external sign-in, who-am-I with the
+"""Accounts and profiles: onboarding after an external sign-in, who-am-I with the
 profile, profile edits by their owner, public profiles, and following users."""
 
 from __future__ import annotations

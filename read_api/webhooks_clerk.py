@@ -1,4 +1,4 @@
-"""Clerk's user webhooks (issue 5): Svix-signed `user.created`, `user.updated` and
+"""Clerk's user webhooks: Svix-signed `user.created`, `user.updated` and
 `user.deleted` deliveries become commands on the User aggregate, once per `svix-id`."""
 
 from __future__ import annotations

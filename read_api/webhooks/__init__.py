@@ -1,4 +1,4 @@
-"""Ingest webhook receivers (issue 3): nginx-rtmp hooks, Mux, Cloudflare Stream."""
+"""Ingest webhook receivers: nginx-rtmp hooks, Mux, Cloudflare Stream."""
 
 from __future__ import annotations
 

@@ -21,6 +21,18 @@ def client_frame(text: str) -> bytes:
     return Frame(Opcode.TEXT, text.encode()).serialize(mask=True)
 
 
+async def read_until(sock: socket.socket, marker: bytes, timeout: float = 10) -> None:
+    """Reads (only as long as needed) until `marker` has arrived."""
+    loop = asyncio.get_running_loop()
+    sock.setblocking(False)
+    seen = b""
+    async with asyncio.timeout(timeout):
+        while marker not in seen:
+            chunk = await loop.sock_recv(sock, 4096)
+            assert chunk, "connection closed during the handshake"
+            seen += chunk
+
+
 async def test_a_socketio_client_that_stops_reading_is_let_go(tmp_path: Path) -> None:
     settings = embedded_settings(tmp_path, ws_max_queue=10, ws_coalesce_ms=0.0,
                                  chat_rate_limit="none")
@@ -37,14 +49,14 @@ async def test_a_socketio_client_that_stops_reading_is_let_go(tmp_path: Path) ->
             slow = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
             slow.connect(("127.0.0.1", server.port))
-            slow.sendall((
-                "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                "Sec-WebSocket-Version: 13\r\n\r\n").encode())
-            await asyncio.sleep(0.2)  # the handshake and the Engine.IO open packet
+            slow.sendall(
+                b"GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                b"Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                b"Sec-WebSocket-Version: 13\r\n\r\n")
+            await read_until(slow, b'0{"sid"')  # the handshake, then Engine.IO's open packet
             slow.sendall(client_frame("40"))
-            await asyncio.sleep(0.2)
+            await read_until(slow, b'40{"sid"')  # Socket.IO's connect answer
             slow.sendall(client_frame(f'42["chat:join",{{"streamId":"{sid}"}}]'))
 
             got: list[str] = []
@@ -78,7 +90,6 @@ async def test_a_socketio_client_that_stops_reading_is_let_go(tmp_path: Path) ->
                 assert asyncio.get_running_loop().time() < deadline + 30, "slow client kept"
                 await asyncio.sleep(0.05)
             # Its connection ends: reading what was buffered reaches the end of the stream.
-            slow.setblocking(False)
             loop = asyncio.get_running_loop()
             received = 0
             async with asyncio.timeout(30):
