@@ -70,8 +70,14 @@ class MemoryPresence:
 class RedisPresence:
     """Every node: a sorted set per stream (member -> expiry) and a set of active streams."""
 
+    MAX_CONNECTIONS = 32
+
     def __init__(self, url: str, namespace: str, ttl_s: float = 30.0) -> None:
-        self.redis = aioredis.Redis.from_url(url, decode_responses=True)
+        # A thousand viewers leaving at once would each want a connection: beyond the pool
+        # they wait for one (a plain pool raises MaxConnectionsError instead).
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url, decode_responses=True, max_connections=self.MAX_CONNECTIONS, timeout=10)
+        self.redis = aioredis.Redis(connection_pool=pool)
         self.prefix = f"{namespace}:presence"
         self.ttl_s = ttl_s
 
