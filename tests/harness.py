@@ -1,5 +1,5 @@
-"""Test harness: settings for the embedded and the production mode (real PostgreSQL and
-RabbitMQ in a namespace of their own), and a real uvicorn server on a free port."""
+"""Test harness: settings for the embedded and the production mode (real PostgreSQL,
+RabbitMQ and Redis, in a namespace of their own), and a real uvicorn server on a free port."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+import redis
 import uvicorn
 
 from infra.bootstrap import Services
@@ -41,15 +42,38 @@ def _reachable(host: str, port: int) -> bool:
         return False
 
 
-def require_services() -> None:
-    """Integration tests need PostgreSQL and RabbitMQ: missing ones fail under
-    AETHEX_REQUIRE_SERVICES=1 (CI), and are skipped on a machine without them otherwise."""
+def _redis_answers() -> bool:
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+    finally:
+        client.close()
+
+
+_all_found = False  # once every service answered, later tests need not ask again
+
+
+def _missing_services() -> list[str]:
+    global _all_found
+    if _all_found:
+        return []
     pg = postgres_params(DATABASE_URL)
     amqp = httpx.URL(RABBITMQ_URL.replace("amqp://", "http://", 1))
-    missing = [name for name, host, port in (
-        ("PostgreSQL", pg["host"], int(pg["port"])),
-        ("RabbitMQ", amqp.host, amqp.port or 5672),
-    ) if not _reachable(host, port)]
+    probes = (("PostgreSQL", lambda: _reachable(pg["host"], int(pg["port"]))),
+              ("RabbitMQ", lambda: _reachable(amqp.host, amqp.port or 5672)),
+              ("Redis", _redis_answers))
+    missing = [name for name, answers in probes if not answers()]
+    _all_found = not missing
+    return missing
+
+
+def require_services() -> None:
+    """Production-mode tests need PostgreSQL, RabbitMQ and Redis: a missing one fails
+    the test under AETHEX_REQUIRE_SERVICES=1 (CI), and skips it on a machine without it
+    otherwise."""
+    missing = _missing_services()
     if missing:
         message = f"services unreachable: {', '.join(missing)}"
         if REQUIRED:
@@ -66,13 +90,33 @@ def embedded_settings(tmp_path: Path, **overrides: Any) -> Settings:
 
 
 def production_settings(tmp_path: Path, namespace: str, **overrides: Any) -> Settings:
+    """The production topology: PostgreSQL, RabbitMQ and Redis (presence, rate limits,
+    slow mode), all in `namespace`, so tests running side by side never meet."""
     return load_settings({}, data_dir=str(tmp_path / "var"), database_url=DATABASE_URL,
-                         rabbitmq_url=RABBITMQ_URL, namespace=namespace,
+                         rabbitmq_url=RABBITMQ_URL, redis_url=REDIS_URL, namespace=namespace,
                          jwt_secret=TEST_KEY, **overrides)
 
 
+def production_env(namespace: str, **variables: str) -> dict[str, str]:
+    """The environment of a production-mode process (`aethex serve`, `project`, ...):
+    this one's, with PostgreSQL, RabbitMQ and Redis in `namespace`, and `variables`."""
+    return {**os.environ, "AETHEX_DATABASE_URL": DATABASE_URL,
+            "AETHEX_RABBITMQ_URL": RABBITMQ_URL, "AETHEX_REDIS_URL": REDIS_URL,
+            "AETHEX_NAMESPACE": namespace, **variables}
+
+
+def redis_keys(namespace: str) -> list[str]:
+    """Every Redis key of a namespace (presence, leases, rate limits, slow mode)."""
+    client = redis.Redis.from_url(REDIS_URL, decode_responses=True)
+    try:
+        return sorted(client.scan_iter(match=f"{namespace}:*", count=1000))
+    finally:
+        client.close()
+
+
 def drop_namespace(namespace: str) -> None:
-    """Removes a test's PostgreSQL schema and its RabbitMQ exchanges and queues."""
+    """Removes a test's PostgreSQL schema, its RabbitMQ exchanges and queues, and its
+    Redis keys."""
     with psycopg.connect(**postgres_params(DATABASE_URL), autocommit=True) as conn:
         conn.execute(psycopg.sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
             psycopg.sql.Identifier(namespace)))
@@ -92,6 +136,14 @@ def drop_namespace(namespace: str) -> None:
     worker = threading.Thread(target=asyncio.run, args=(clean_amqp(),))
     worker.start()
     worker.join(30)
+
+    keys = redis_keys(namespace)
+    if keys:
+        client = redis.Redis.from_url(REDIS_URL)
+        try:
+            client.delete(*keys)
+        finally:
+            client.close()
 
 
 def free_port() -> int:
@@ -162,8 +214,9 @@ def running(settings: Settings) -> Iterator[LiveServer]:
 
 @contextmanager
 def serving(mode: str, tmp_path: Path, **overrides: Any) -> Iterator[LiveServer]:
-    """The whole service on `mode`: "embedded" (SQLite, in-process bus) or "production"
-    (PostgreSQL and RabbitMQ in a namespace of its own, dropped afterwards)."""
+    """The whole service on `mode`: "embedded" (SQLite, in-process bus, memory) or
+    "production" (PostgreSQL, RabbitMQ and Redis in a namespace of its own, dropped
+    afterwards)."""
     if mode == "embedded":
         with running(embedded_settings(tmp_path, **overrides)) as live:
             yield live

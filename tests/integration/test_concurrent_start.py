@@ -3,7 +3,6 @@ docker-compose.yml starts them) all come up: the schema is created by one at a t
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,10 +10,9 @@ from pathlib import Path
 import pytest
 
 from tests.harness import (
-    DATABASE_URL,
-    RABBITMQ_URL,
     drop_namespace,
     new_namespace,
+    production_env,
     require_services,
 )
 
@@ -26,8 +24,7 @@ pytestmark = pytest.mark.services
 def test_four_processes_creating_one_schema_at_once_all_succeed() -> None:
     require_services()
     ns = new_namespace()
-    env = {**os.environ, "AETHEX_DATABASE_URL": DATABASE_URL, "AETHEX_RABBITMQ_URL": RABBITMQ_URL,
-           "AETHEX_NAMESPACE": ns, "AETHEX_JWT_SECRET": "k" * 40, "AETHEX_LOG_LEVEL": "WARNING"}
+    env = production_env(ns, AETHEX_JWT_SECRET="k" * 40, AETHEX_LOG_LEVEL="WARNING")
     try:
         for _ in range(3):  # the first round on a fresh namespace, then on an existing one
             procs = [subprocess.Popen([sys.executable, "-m", "infra.cli", "migrate"], cwd=ROOT,

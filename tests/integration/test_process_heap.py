@@ -14,11 +14,10 @@ import httpx
 import pytest
 
 from tests.harness import (
-    DATABASE_URL,
-    RABBITMQ_URL,
     drop_namespace,
     free_port,
     new_namespace,
+    production_env,
     require_services,
     stop_processes,
 )
@@ -69,9 +68,7 @@ def test_the_embedded_server_settles_its_heap_and_still_serves(tmp_path: Path) -
 def test_the_relay_and_projectors_settle_their_heaps(tmp_path: Path) -> None:
     require_services()
     ns = new_namespace()
-    env = {**os.environ, "AETHEX_DATABASE_URL": DATABASE_URL, "AETHEX_RABBITMQ_URL": RABBITMQ_URL,
-           "AETHEX_NAMESPACE": ns, "AETHEX_JWT_SECRET": "k" * 40,
-           "AETHEX_DATA_DIR": str(tmp_path / "var")}
+    env = production_env(ns, AETHEX_JWT_SECRET="k" * 40, AETHEX_DATA_DIR=str(tmp_path / "var"))
     procs: list[subprocess.Popen[bytes]] = []
     try:
         subprocess.run([sys.executable, "-m", "infra.cli", "migrate"], cwd=ROOT, env=env,
