@@ -18,13 +18,12 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from infra.bus import LiveUpdate
 from tests.harness import (
-    REDIS_URL,
     LiveServer,
     embedded_settings,
     running,
     serving,
 )
-from tests.integration.client import Api, next_event, next_frame
+from tests.integration.client import Api, next_event
 
 NODE_DIR = Path(__file__).parent / "node"
 CHAT = {"viewer_sample_s": 0.2, "presence_heartbeat_s": 0.5, "chat_rate_limit": "5 per 30 seconds",
@@ -33,9 +32,8 @@ CHAT = {"viewer_sample_s": 0.2, "presence_heartbeat_s": 0.5, "chat_rate_limit": 
 
 @pytest.fixture(params=["embedded", "production"])
 def chat_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LiveServer]:
-    # Production mode adds Redis: presence and rate limits across nodes.
-    extra = {"redis_url": REDIS_URL} if request.param == "production" else {}
-    with serving(request.param, tmp_path, **CHAT, **extra) as live:
+    # Production mode has Redis: presence and rate limits across nodes.
+    with serving(request.param, tmp_path, **CHAT) as live:
         yield live
 
 
@@ -322,22 +320,52 @@ async def test_stock_socketio_client_speaks_the_contract(api: Api,
     assert any(f["event"] == "chat:error" for f in log["sender"])
 
 
-async def test_frames_are_coalesced(api: Api) -> None:
-    owner, sid = await live_stream(api)
-    ws = await chat_socket(api)
-    try:
-        await send_frame(ws, "chat:join", {"streamId": sid})
-        await next_event(ws, "chat:history")
-        await asyncio.gather(*(api.send(owner, sid, f"c{i}") for i in range(5)))
-        raw = []
-        while sum(1 for f in raw if f["event"] == "chat:message") < 5:
-            payload = json.loads(await asyncio.wait_for(ws.recv(), 5))
-            raw.extend(payload if isinstance(payload, list) else [payload])
-        assert sorted(f["data"]["content"] for f in raw if f["event"] == "chat:message") == \
-            [f"c{i}" for i in range(5)]
-    finally:
-        await ws.close()
-    assert next_frame  # the shared helper unpacks arrays the same way
+@pytest.mark.parametrize("mode", ["embedded", "production"])
+async def test_frames_are_coalesced(mode: str, tmp_path: Path) -> None:
+    """What reaches a room within a coalescing window goes out as one frame holding a JSON
+    array; the first event after a quiet window goes at once, on its own."""
+    window_s = 0.5  # long enough that sends fired together land inside one window
+    with serving(mode, tmp_path, **{**CHAT, "ws_coalesce_ms": window_s * 1000}) as live:
+        api = Api(live.url, live.ws_url)
+        owner, sid = await live_stream(api)
+        ws = await chat_socket(api)
+        try:
+            await send_frame(ws, "chat:join", {"streamId": sid})
+            await next_event(ws, "chat:history")
+            await _quiet(ws, window_s * 1.5)  # let the window the join's pushes opened pass
+            assert (await api.send(owner, sid, "c0")).status_code == 201
+            assert await _next_messages(ws) == ["c0"]  # the first goes at once, alone
+            sent = await asyncio.gather(*(api.send(owner, sid, f"c{i}") for i in range(1, 5)))
+            assert all(r.status_code == 201 for r in sent)
+            frames: list[list[str]] = []
+            while sum(len(f) for f in frames) < 4:
+                frames.append(await _next_messages(ws))
+            assert sorted(c for f in frames for c in f) == [f"c{i}" for i in range(1, 5)]
+            # Sent within the window "c0" opened, they share frames: fewer frames than
+            # messages (one, unless the machine is slow enough to spill into the next).
+            assert len(frames) < 4 and max(len(f) for f in frames) > 1, frames
+        finally:
+            await ws.close()
+            await api.close()
+
+
+async def _next_messages(ws: ClientConnection) -> list[str]:
+    """The chat messages of the next WebSocket frame that carries any (a frame is one
+    event or an array of them); frames without messages are skipped."""
+    while True:
+        payload = json.loads(await asyncio.wait_for(ws.recv(), 5))
+        events = payload if isinstance(payload, list) else [payload]
+        if messages := [e["data"]["content"] for e in events if e["event"] == "chat:message"]:
+            return messages
+
+
+async def _quiet(ws: ClientConnection, seconds: float) -> None:
+    """Reads and drops frames until none has come for `seconds`."""
+    while True:
+        try:
+            await asyncio.wait_for(ws.recv(), seconds)
+        except TimeoutError:
+            return
 
 
 async def test_pipelined_sends_keep_their_order(tmp_path: Path) -> None:

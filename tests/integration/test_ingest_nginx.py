@@ -67,12 +67,15 @@ async def test_publish_with_the_key_goes_live_plays_hls_and_archives(
         assert code != 0
         assert events_of(server, "WebhookReceipt.") == [] and events_of(server, "Stream.") == []
 
-        async with Encoder(f"{nginx.ingest_url}/{key}", seconds=4) as encoder:
-            async def live_page() -> dict[str, Any] | None:
-                page = (await api.http.get(f"/api/channels/{slug}")).json()
-                current = page.get("currentStream") or {}
-                return page if page["isLive"] and current.get("hlsUrl") else None
+        async def live_page(besides: str | None = None) -> dict[str, Any] | None:
+            """The channel page once it shows a LIVE stream (other than `besides`) with
+            an HLS URL."""
+            page = (await api.http.get(f"/api/channels/{slug}")).json()
+            current = page.get("currentStream") or {}
+            live = page["isLive"] and current.get("hlsUrl") and current["id"] != besides
+            return page if live else None
 
+        async with Encoder(f"{nginx.ingest_url}/{key}", seconds=4) as encoder:
             page = await poll(live_page, "the channel page to show LIVE with an HLS URL")
             stream = page["currentStream"]
             sid, hls_url = stream["id"], stream["hlsUrl"]
@@ -131,13 +134,24 @@ async def test_publish_with_the_key_goes_live_plays_hls_and_archives(
         r = await api.http.post(f"/api/channels/{cid}/stream-key/rotate",
                                 headers=owner["headers"])
         assert r.status_code == 200 and r.json()["streamKey"] != key
+        new_key = r.json()["streamKey"]
         assert_problem(await api.http.post(f"/api/channels/{cid}/stream-key/rotate",
                                            headers=other["headers"]), 403)
         code, _ = await publish_once(f"{nginx.ingest_url}/{key}")
         assert code != 0
         assert len(events_of(server, "WebhookReceipt.")) == 3
+        async with Encoder(f"{nginx.ingest_url}/{new_key}", seconds=2) as encoder:
+            page = await poll(lambda: live_page(besides=sid),
+                              "a new stream LIVE with the rotated key")
+            assert page["currentStream"]["ingest"]["state"] == "connected"
+            code, err = await encoder.wait(timeout=20)
+            assert code == 0, err
+        publishes = [r for r in (e.data for e in events_of(server, "WebhookReceipt."))
+                     if r["event_type"] == "publish"]
+        assert len(publishes) == 2
 
         out, err = capfd.readouterr()
-        assert key not in out and key not in err  # never in a log line
+        for secret in (key, new_key):
+            assert secret not in out and secret not in err  # never in a log line
     finally:
         await api.close()

@@ -236,22 +236,32 @@ async def test_cloudflare_lifecycle_and_refusals(api: Api, server: LiveServer) -
     owner = await api.register()
     channel = await api.channel(owner)
     cid, input_id = channel["id"], uuid.uuid4().hex
-    r = await api.http.put(f"/api/channels/{cid}/ingest-inputs/cloudflare",
-                           json={"inputId": input_id}, headers=owner["headers"])
+    bind = f"/api/channels/{cid}/ingest-inputs/cloudflare"
+    r = await api.http.put(bind, json={"inputId": input_id}, headers=owner["headers"])
     assert r.status_code == 200, r.text
-    other = await api.channel(await api.register())
-    taken = await api.http.put(f"/api/channels/{other['id']}/ingest-inputs/cloudflare",
-                               json={"inputId": input_id},
-                               headers=(await api.register())["headers"])
-    assert taken.status_code in (403, 409)
+    assert r.json()["position"] > 0 and r.json()["inputId"] == input_id
+    again = await api.http.put(bind, json={"inputId": input_id}, headers=owner["headers"])
+    assert again.status_code == 200 and again.json()["position"] == 0  # already ours
+    # One input, one channel: another owner cannot take it for theirs, and a stranger
+    # may not bind anything to that channel.
+    rival = await api.register()
+    other = await api.channel(rival)
+    rebind = f"/api/channels/{other['id']}/ingest-inputs/cloudflare"
+    assert_problem(await api.http.put(rebind, json={"inputId": input_id},
+                                      headers=rival["headers"]), 409, "inputId")
+    assert_problem(await api.http.put(rebind, json={"inputId": uuid.uuid4().hex},
+                                      headers=owner["headers"]), 403)
 
     connected = cf_live("live_input.connected", input_id, "2026-11-25T11:43:41.855717910Z")
     r = await post_cf(api, connected)
     assert r.status_code == 200 and r.json()["outcome"] == "started", r.text
     sid = r.json()["streamId"]
     view = (await api.http.get(f"/api/streams/{sid}", params={"after": r.json()["position"]}))
+    assert view.json()["channelId"] == cid  # the input still broadcasts for its first channel
     assert view.json()["hlsUrl"] == (
         f"https://videodelivery.net/{input_id}/manifest/video.m3u8")
+    page = (await api.http.get(f"/api/channels/{other['slug']}")).json()
+    assert page["isLive"] is False
     receipts = count(server, "WebhookReceipt.")
     assert (await post_cf(api, connected)).json()["duplicate"] is True
     raw = json.dumps(cf_live("live_input.disconnected", input_id, "x")).encode()

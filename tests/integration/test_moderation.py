@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -136,10 +137,14 @@ async def test_a_timeout_expires_by_itself(api: Api) -> None:
         r = await ban(api, r_.mod, r_.viewer["id"], r_.channel_id, durationSeconds=1)
         assert r.status_code == 200 and r.json()["until"] is not None, r.text
         assert (await next_event(ws, "chat:error"))["code"] == "banned"
-        r = await api.send(r_.viewer, r_.stream_id, "still here")
-        assert "until" in assert_problem(r, 403)["detail"]
-        await asyncio.sleep(1.2)
-        assert (await api.send(r_.viewer, r_.stream_id, "back")).status_code == 201
+        until = datetime.fromisoformat(r.json()["until"])
+        # Refused until the timeout runs out, then accepted: try every 0.25 s (some 16
+        # tries, within the rate limit) until a send goes through, not before `until`.
+        while (sent := await api.send(r_.viewer, r_.stream_id, "back")).status_code != 201:
+            assert "until" in assert_problem(sent, 403)["detail"]
+            assert datetime.now(UTC) < until + timedelta(seconds=3), "the timeout never ran out"
+            await asyncio.sleep(0.25)
+        assert datetime.now(UTC) >= until
         await send_frame(ws, "chat:send", {"content": "back on the socket"})
         assert (await message_with(ws, "back on the socket"))["user"]["id"] == r_.viewer["id"]
     finally:

@@ -94,7 +94,7 @@ async def test_channel_create_read_update_and_authorization(api: Api) -> None:
     assert_problem(await api.http.post("/api/channels", json={"slug": "anon", "name": "Anon"}), 401)
 
 
-async def test_go_live_chat_delete_end_archive(api: Api) -> None:
+async def test_go_live_chat_delete_end_archive(api: Api, server: LiveServer) -> None:
     owner = await api.register()
     viewer = await api.register()
     stranger = await api.register()
@@ -147,8 +147,17 @@ async def test_go_live_chat_delete_end_archive(api: Api) -> None:
         history = await api.http.get(f"/api/streams/{sid}/messages",
                                      params={"after": deleted.json()["position"]})
         assert [m["content"] for m in history.json()["items"]] == ["welcome!"]
+        # Deleting again (here by its author) is harmless: no new event, the first
+        # deletion's time stands, the history is as it was.
         twice = await api.http.delete(f"/api/messages/{msg['id']}", headers=viewer["headers"])
-        assert twice.status_code == 200
+        assert twice.status_code == 200, twice.text
+        assert twice.json()["position"] == 0
+        assert twice.json()["deletedAt"] == deleted.json()["deletedAt"] is not None
+        events, _ = server.services.store.read(0, 100_000, types=("ChatMessage.Deleted",))
+        assert [e.aggregate_id for e in events] == [msg["id"]]
+        history = await api.http.get(f"/api/streams/{sid}/messages",
+                                     params={"after": deleted.json()["position"]})
+        assert [m["content"] for m in history.json()["items"]] == ["welcome!"]
 
         assert_problem(await api.http.post(f"/api/streams/{sid}/end",
                                            headers=viewer["headers"]), 403)

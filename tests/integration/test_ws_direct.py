@@ -4,9 +4,11 @@ a connection that negotiated permessage-deflate gets them through ASGI instead."
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from websockets.asyncio.client import connect
 
@@ -16,6 +18,33 @@ from tests.harness import LiveServer, embedded_settings
 from tests.integration.client import Api, next_event
 
 CHAT = {"ws_coalesce_ms": 5.0, "chat_rate_limit": "none"}
+
+
+class Tap:
+    """Wraps a session's direct writer and keeps what it wrote to the connection."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.written: list[bytes] = []
+
+    def write(self, frame: bytes) -> bool:
+        wrote = bool(self.inner.write(frame))
+        if wrote:
+            self.written.append(frame)
+        return wrote
+
+    def messages(self) -> list[str]:
+        """Contents of the chat messages in the frames written (each frame one event or
+        an array of them)."""
+        out = []
+        for frame in self.written:
+            assert frame[0] == 0x81, frame[:2]  # one whole, unmasked text frame
+            size = frame[1] & 0x7F
+            start = 2 if size < 126 else 4 if size == 126 else 10
+            payload = json.loads(frame[start:])
+            events = payload if isinstance(payload, list) else [payload]
+            out += [e["data"]["content"] for e in events if e["event"] == "chat:message"]
+        return out
 
 
 @contextmanager
@@ -43,15 +72,21 @@ async def scenario(live: LiveServer, *, compression: str | None) -> list[str]:
         async with connect(f"{live.ws_url}/ws/streams/{sid}", compression=compression) as ws:
             history = await next_event(ws, "chat:history")
             seen = [m["content"] for m in history]
-            for i in range(40):
-                assert (await api.send(owner, sid, f"live {i}")).status_code == 201
-            while len(seen) < 43:
-                seen.append((await next_event(ws, "chat:message"))["content"])
             gateway = live.app.litestar.state.gateway
             sessions = [s for s in gateway.sessions if s.stream_id == sid]
             assert len(sessions) == 1
             direct = sessions[0].direct
             assert direct is not None  # uvicorn's sans-I/O protocol: the direct path exists
+            tap = sessions[0].direct = Tap(direct)
+            for i in range(40):
+                assert (await api.send(owner, sid, f"live {i}")).status_code == 201
+            while len(seen) < 43:
+                seen.append((await next_event(ws, "chat:message"))["content"])
+            live_messages = [f"live {i}" for i in range(40)]
+            if compression:  # nothing went around ASGI
+                assert tap.messages() == []
+            else:  # every live message went straight to the connection, in order
+                assert tap.messages() == live_messages
             if compression:  # negotiated deflate: the writer declines, ASGI sends instead
                 assert direct.write(text_frame('{"event":"x","data":null}')) is False
             else:
