@@ -28,8 +28,10 @@ from read_api.realtime.presenters import (
     CHAT_MESSAGE,
     CHAT_TYPES,
     STREAM_TYPES,
+    StreamChange,
     chat_updates,
     committed_updates,
+    status_view,
     stream_changes,
     viewers_view,
 )
@@ -57,7 +59,7 @@ class LiveFeed:
         self.seen = SeenIds()
         self.recent = RecentMessages(per_room=max(history_size * 10, 100))
         self._outbox: asyncio.Queue[list[LiveUpdate]] = asyncio.Queue()
-        self._stream_changes: asyncio.Queue[list[tuple[str, str, int]]] = asyncio.Queue()
+        self._stream_changes: asyncio.Queue[list[StreamChange]] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self.counts = {"fast": 0, "live": 0, "relayed": 0, "dropped": 0}
 
@@ -137,22 +139,31 @@ class LiveFeed:
                 continue
             while not self._stream_changes.empty():
                 changes.extend(self._stream_changes.get_nowait())
-            latest: dict[tuple[str, str], int] = {}
-            for stream_id, event, position in changes:
-                if self._has_room(stream_id):
-                    latest[(stream_id, event)] = max(position, latest.get((stream_id, event), 0))
-            if not latest:
-                continue
+            changes = [c for c in changes if self._has_room(c.stream_id)]
+            if changes:
+                await self._push_stream_changes(changes)
+
+    async def _push_stream_changes(self, changes: list[StreamChange]) -> None:
+        """Each status change in order; viewer counts once per stream (the latest)."""
+        try:
+            await self._wait_for_stream(max(c.position for c in changes))
+        except Exception:
+            log.warning("live.stream_status_behind", exc_info=True)
+        views: dict[str, Any] = {}
+        for stream_id in dict.fromkeys(c.stream_id for c in changes):
             try:
-                await self._wait_for_stream(max(latest.values()))
+                views[stream_id] = await self._read_stream(stream_id)
             except Exception:
-                log.warning("live.stream_status_behind", exc_info=True)
-            for (stream_id, event), _ in sorted(latest.items(), key=lambda kv: kv[1]):
-                try:
-                    view = await self._read_stream(stream_id)
-                except Exception:
-                    log.exception("live.stream_read_failed", stream_id=stream_id)
-                    continue
-                if view is not None:
-                    data = viewers_view(view) if event == "stream:viewers" else view
-                    self._deliver([LiveUpdate(stream_id, event, data)])
+                log.exception("live.stream_read_failed", stream_id=stream_id)
+        last_viewers = {c.stream_id: c for c in changes if c.event == "stream:viewers"}
+        updates: list[LiveUpdate] = []
+        for c in changes:
+            view = views.get(c.stream_id)
+            if view is None:
+                continue
+            if c.event == "stream:status":
+                updates.append(LiveUpdate(c.stream_id, c.event, status_view(view, c.status)))
+            elif last_viewers[c.stream_id] is c:
+                updates.append(LiveUpdate(c.stream_id, c.event, viewers_view(view)))
+        if updates:
+            self._deliver(updates)

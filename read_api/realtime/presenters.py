@@ -10,7 +10,7 @@ reached the event (they carry what the event alone does not: peak, ingest, HLS U
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from commands.send_message import MessageSent
 from infra.bus import LiveUpdate
@@ -85,15 +85,38 @@ def chat_updates(events: Sequence[EventEnvelope]) -> list[LiveUpdate]:
     return out
 
 
-def stream_changes(events: Sequence[EventEnvelope]) -> list[tuple[str, str, int]]:
-    """(stream id, socket event, position) for each relayed stream event worth a push."""
-    out: list[tuple[str, str, int]] = []
+# The status each lifecycle event moves a stream to: a push names the status of its own
+# event, even when the read model it is read from has already moved on (ENDING, then
+# ARCHIVED a moment later, are two pushes).
+STATUS_AFTER = {"Stream.Started": "LIVE", "Stream.Ended": "ENDING",
+                "Stream.Archived": "ARCHIVED"}
+
+
+class StreamChange(NamedTuple):
+    """A relayed stream event worth a push: which stream, which socket event, where."""
+
+    stream_id: str
+    event: str  # "stream:status" or "stream:viewers"
+    position: int
+    status: str | None  # the status its event moved the stream to, if it moved it
+
+
+def stream_changes(events: Sequence[EventEnvelope]) -> list[StreamChange]:
+    out: list[StreamChange] = []
     for e in events:
         if e.type == "Stream.ViewerCountSampled":
-            out.append((e.aggregate_id, "stream:viewers", e.position))
+            out.append(StreamChange(e.aggregate_id, "stream:viewers", e.position, None))
         elif e.type != "Stream.Created" and e.type in STREAM_TYPES:
-            out.append((e.aggregate_id, "stream:status", e.position))
+            out.append(StreamChange(e.aggregate_id, "stream:status", e.position,
+                                    STATUS_AFTER.get(e.type)))
     return out
+
+
+def status_view(stream: dict[str, Any], status: str | None) -> dict[str, Any]:
+    """`stream:status` from the stream's read model, at the status of its own event."""
+    if status is None or stream["status"] == status:
+        return stream
+    return {**stream, "status": status, "isArchived": status == "ARCHIVED"}
 
 
 def viewers_view(stream: dict[str, Any]) -> dict[str, Any]:

@@ -161,3 +161,44 @@ def test_a_join_history_merges_the_read_model_with_recent_messages() -> None:
     assert [x["position"] for x in merge_history([], recent, 3, 50)] == [4, 5, 6]
     # a resume is capped at ten times the history size, oldest first
     assert [x["position"] for x in merge_history([m(4)], [m(4), m(5)], 3, 1)] == [4, 5]
+
+
+async def test_each_status_change_is_pushed_with_its_own_status() -> None:
+    """ENDING and ARCHIVED a moment apart: the read model already says ARCHIVED when the
+    first push is built, yet the room hears ENDING, then ARCHIVED; viewer counts once."""
+    rooms = Rooms()
+    view = {"id": STREAM, "status": "ARCHIVED", "isArchived": True, "viewerCount": 3,
+            "peakViewers": 9}
+
+    async def read_stream(stream_id: str) -> dict:
+        return view
+
+    waited: list[int] = []
+
+    async def wait(position: int) -> None:
+        waited.append(position)
+
+    feed = LiveFeed(InProcessBus(), rooms.deliver, read_stream, wait, has_room=lambda _: True)
+
+    def stream_event(position: int, type: str) -> EventEnvelope:
+        return EventEnvelope(position=position, id=f"{STREAM}:{position}",
+                             aggregate_id=STREAM, aggregate_version=position, type=type,
+                             schema_version=1, timestamp=datetime.now(UTC).isoformat(),
+                             channel_id=CHANNEL, data={"channel_id": CHANNEL})
+
+    await feed.start()
+    try:
+        await feed.on_events(EventBatch(events=[
+            stream_event(10, "Stream.ViewerCountSampled"), stream_event(11, "Stream.Ended"),
+            stream_event(12, "Stream.ViewerCountSampled"), stream_event(13, "Stream.Archived"),
+        ], upto=13))
+        async with asyncio.timeout(5):
+            while len(rooms.heard) < 3:
+                await asyncio.sleep(0.01)
+    finally:
+        await feed.stop()
+    assert waited == [13]  # the read model is read once it has every one of them
+    assert [(u.event, u.data.get("status")) for u in rooms.heard] == [
+        ("stream:status", "ENDING"), ("stream:viewers", None), ("stream:status", "ARCHIVED")]
+    assert rooms.heard[0].data["isArchived"] is False
+    assert rooms.heard[1].data == {"streamId": STREAM, "count": 3, "peak": 9}
