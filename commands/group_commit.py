@@ -71,10 +71,15 @@ class GroupCommitter(Generic[C, R]):
 
     async def __call__(self, command: C) -> R:
         """For async callers: settled on this loop, in one wake-up shared by the batch."""
+        return await self.enqueue(command)
+
+    def enqueue(self, command: C) -> asyncio.Future[R]:
+        """Queues now, for callers on a loop that must keep their order of submission but
+        await the result later; settled like `__call__`, one wake-up per batch."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[R] = loop.create_future()
         self._put((command, future, loop, time.monotonic()))
-        return await future
+        return future
 
     def close(self, timeout: float = 10.0) -> None:
         with self._lock:

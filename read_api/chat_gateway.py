@@ -393,12 +393,12 @@ class ChatGateway:
                 raise ChatError("banned", "you are banned from this channel's chat")
         async with session.send_lock:
             await self.limiter.enforce(str(principal.user_id))
-            pending = self.services.chat.submit(SendMessage(
+            pending = self.services.chat.enqueue(SendMessage(
                 stream_id=UUID(session.stream_id),
                 author=Author(id=principal.user_id, username=principal.username,
                               display_name=principal.display_name),
                 content=content))
-        result = await asyncio.wrap_future(pending)
+        result = await pending
         if isinstance(result, DomainError):
             raise result
         return {"ok": True, "id": str(result.message.id), "position": result.position}

@@ -218,3 +218,22 @@ async def test_awaiting_after_close_raises(recorder: Recorder) -> None:
     gc.close()
     with pytest.raises(RuntimeError, match="closed"):
         await gc(1)
+
+
+async def test_enqueue_keeps_the_order_of_submission_and_settles_later(
+    committer: GroupCommitter[int, int], recorder: Recorder
+) -> None:
+    """`enqueue` queues at the call, before anything is awaited (a socket's sends keep
+    their order under its lock), and its futures share the batch's one wake-up."""
+    wake_ups = WakeUps(asyncio.get_running_loop())
+    try:
+        hold_first_batch(committer, recorder)
+        futures = [committer.enqueue(i) for i in range(1, 51)]
+        assert committer._queue.qsize() == 50  # queued at once, in this order
+        recorder.gate.set()
+        results = await asyncio.wait_for(asyncio.gather(*futures), WAIT)
+    finally:
+        wake_ups.restore()
+    assert results == [i * 2 for i in range(1, 51)]
+    assert recorder.batches[1] == list(range(1, 51))
+    assert wake_ups.count == 1
