@@ -121,5 +121,7 @@ def test_bench_pipeline_times_each_stage() -> None:
               "1", "--drain", "1")
     assert "open loop, 40 msg/s due for 1 s: 0 errors" in out, out
     assert LAG.search(out), out
-    for stage in ("saved (group commit answered)", "projected (chat_history committed)"):
+    for stage in ("saved (group commit answered)", "rooms (the live feed delivered)",
+                  "projected (chat_history committed)"):
         assert re.search(rf"due -> {re.escape(stage)}: p50 .* \(n=40\)", out), out
+    assert "rooms: delivered 40 of 40" in out and "lost 0, doubled 0" in out, out
