@@ -97,6 +97,7 @@ class ChatSession:
         self._holding = False
         self._held: list[Outgoing] = []
         self._history_ids: set[str] = set()
+        self._history_upto = 0  # the highest position in that history
         self._history_until = 0.0
         self.last_typing = 0.0
         # Sends from one connection are submitted in the order they came, one at a time,
@@ -123,7 +124,10 @@ class ChatSession:
             return
         for item in items:
             if self._history_ids and isinstance(item, Batch):
-                # Just joined: drop what the history already held (then stop checking).
+                if item.lowest_position > self._history_upto:
+                    self._push(item)  # all of it newer than the history: the shared frame
+                    continue
+                # Just joined: drop what the history already held.
                 kept = [o for o in item.items if not self._seen(o)]
                 if len(kept) != len(item.items):
                     for o in kept:
@@ -159,6 +163,8 @@ class ChatSession:
         from several nodes need not arrive in position order.)"""
         if not self._history_ids or item.event != "chat:message":
             return False
+        if item.data["position"] > self._history_upto:
+            return False  # newer than anything the history held
         if time.monotonic() > self._history_until:
             self._history_ids = set()  # no copy of the history is still on its way
             return False
@@ -190,9 +196,11 @@ class ChatSession:
         self._holding = True
         self._held = []
 
-    def release(self, history_ids: set[str]) -> None:
+    def release(self, history: Sequence[dict[str, Any]] = ()) -> None:
+        """Stops holding; what was held and what comes next skips the `history` sent."""
         held, self._held, self._holding = self._held, [], False
-        self._history_ids = history_ids
+        self._history_ids = {m["id"] for m in history}
+        self._history_upto = max((m["position"] for m in history), default=0)
         self._history_until = time.monotonic() + HISTORY_DEDUPE_S
         self.deliver(held)
 
@@ -354,11 +362,11 @@ class ChatGateway:
             items = merge_history(stored, self.recent.snapshot(stream_id), after, size,
                                   self.recent.deleted())
         except BaseException:
-            session.release(set())
+            session.release()
             raise
         session.emit("chat:history", [m for m in items if m["user"]["id"] not in session.ignored]
                      if session.ignored else items)
-        session.release({m["id"] for m in items})
+        session.release(items)
         count = await self.presence.count(stream_id)
         session.emit("stream:status", stream)
         session.emit("stream:viewers", {"streamId": stream_id, "count": count,

@@ -69,12 +69,21 @@ class Outgoing:
 class Batch(Outgoing):
     """Several events that go out as one frame (a JSON array); built once per room."""
 
-    __slots__ = ("_inner", "items")
+    __slots__ = ("_inner", "_lowest", "items")
 
     def __init__(self, items: list[Outgoing]) -> None:
         super().__init__("batch", None)
         self.items = items
         self._inner: str | None = None
+        self._lowest: int | None = None
+
+    @property
+    def lowest_position(self) -> int:
+        """The lowest log position among its chat messages (a very high one if none)."""
+        if self._lowest is None:
+            self._lowest = min((o.data["position"] for o in self.items
+                                if o.event == "chat:message"), default=1 << 62)
+        return self._lowest
 
     @property
     def inner(self) -> str:

@@ -105,3 +105,26 @@ def test_ignored_users_are_filtered_before_the_direct_write() -> None:
     session.deliver([shared])
     assert [decode(f) for f in wire.frames] == [
         '[{"event":"chat:message","data":{"id":"2","user":{"id":"friend"}}}]']
+
+
+def message(id: str, position: int) -> Outgoing:
+    return Outgoing("chat:message", {"id": id, "position": position})
+
+
+def test_what_the_history_held_is_not_sent_again_whatever_order_it_arrives_in() -> None:
+    """Copies from several nodes need not come in position order: a message of the
+    history is dropped even after a newer one came; a newer room frame stays shared."""
+    wire = Wire()
+    session = session_with(wire)
+    session.hold()
+    session.deliver([message("b", 2)])  # held while the history is read
+    session.release([{"id": "a", "position": 1}, {"id": "b", "position": 2}])
+    session.deliver([message("c", 3)])
+    session.deliver([message("a", 1)])  # a late copy of a history message
+    newer = Batch([message("d", 4), message("e", 5)])
+    session.deliver([newer])
+    mixed = Batch([message("b", 2), message("f", 6)])
+    session.deliver([mixed])
+    texts = [decode(f) for f in wire.frames]
+    assert texts == [message("c", 3).text, newer.text, message("f", 6).text]
+    assert wire.frames[1] is newer.ws_frame  # the room's own bytes, not re-encoded
