@@ -6,12 +6,16 @@ and Redis, started as scripts/bench_chat.py does; rate limit off) and
 scripts/baseline_sio_server.py (python-socketio, one INSERT per message, then emit to the
 room). Each run gets a fresh room.
 
-Senders: --senders python-socketio clients on the websocket transport, signed in and
-joined to the room, in a process of their own. The timing is open-loop: message i is due
-at t0 + i/rate, fixed in advance; its latency is (received - due), so a sender that falls
-behind shows in the latency, and how far it fell behind (emit - due) is printed too. The
-content is "m<i>", so receivers look the due time up in the schedule; no clock travels in
-the message. Sends are pipelined (no waiting for acks); ack errors are counted.
+Senders: --senders signed-in WebSocket clients (aiohttp, uvloop, spread over
+--sender-procs processes) speaking Engine.IO 4 / Socket.IO 5 by hand, as the viewers do,
+each joined to the room: they skip the room's messages unread and find each ack by its id
+with a regex, decoding only an error's JSON, so the generator stays cheap at high rates
+(a python-socketio client decodes every room message it is sent). The timing is
+open-loop: message i is due at t0 + i/rate, fixed in advance; its latency is (received -
+due), so a sender that falls behind shows in the latency, and how far it fell behind
+(emit - due) is printed too. The content is "m<i>", so receivers look the due time up in
+the schedule; no clock travels in the message. Sends are pipelined (no waiting for acks);
+ack errors, and messages never acknowledged, are counted.
 
 Viewers: raw WebSocket clients (aiohttp, uvloop, in --procs processes) speaking
 Engine.IO 4 / Socket.IO 5 by hand (or our plain /ws/streams/{id} with --transport ws,
@@ -32,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import json
 import os
@@ -45,12 +50,15 @@ from array import array
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
+
+if TYPE_CHECKING:
+    import aiohttp
 
 from scripts.bench import drop, start_topology, stop_topology, wait_ready  # noqa: E402
 
@@ -223,75 +231,196 @@ async def viewers_main(base: str, transport: str, stream: str, count: int, sende
         "max_s": worst[0], "hist": hist, "cpu_s": cpu}), flush=True)
 
 
-# -- senders: one process, open-loop ---------------------------------------------------
+# -- senders: a few processes of cheap connections, open-loop --------------------------
+
+# An acknowledgement's prefix: 43, its id, the bracket opening its arguments. Past that only
+# the text "ok":true is looked for; an error's JSON is decoded for its code, the rare case.
+_ACK = re.compile(r"43(\d+)\[")
+
+
+@dataclass
+class _SenderLink:
+    """One signed-in sender's connection and what its reader saw."""
+
+    ws: aiohttp.ClientWebSocketResponse
+    closed: bool = False  # the server closed it (or it broke) before the end
+
+
+def _ack_error(payload: str) -> str:
+    """The code of an error acknowledgement `[{...}]` (what python-socketio's callback got
+    as its first argument, as the old sender counted it: "None" for no argument)."""
+    try:
+        args = json.loads(payload)
+    except ValueError:
+        return "undecodable"
+    answer = args[0] if isinstance(args, list) and args else None
+    return str(answer.get("code") if isinstance(answer, dict) else answer)
 
 
 async def senders_main(base: str, stream: str, tokens: list[str], rate: float, total: int,
-                       drain: float) -> None:
-    """Connects one signed-in Socket.IO client per token, joins them to the room, prints
-    "ready", reads t0 from stdin, sends message i at t0 + i/rate through client i % n
-    without waiting for acks, and prints one JSON summary line."""
-    import socketio
+                       drain: float, proc: int, procs: int) -> None:
+    """Connects this process's share of the senders (sender s belongs to process
+    s % procs; an empty token signs in anonymously), joins them to the room, prints
+    "ready", reads t0 from stdin, sends each of its messages i (those with i % senders
+    among its own) at t0 + i/rate through sender i % senders without waiting for acks,
+    and prints one JSON summary line.
 
-    clients = []
-    for token in tokens:
-        client = socketio.AsyncClient(reconnection=False)
-        await client.connect(base, auth={"token": token}, transports=["websocket"],
-                             wait_timeout=10)
-        ack = await client.call("chat:join", {"streamId": stream}, timeout=10)
-        assert isinstance(ack, dict) and ack.get("ok"), ack
-        clients.append(client)
-    print("ready", flush=True)
-    line = await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
-    t0 = float(line)
-    lags = array("d")
+    Each sender speaks Engine.IO 4 / Socket.IO 5 by hand, as the viewers do: a
+    python-socketio client decodes every room message it is sent (every sender is in the
+    room), which made the generator, not the server, the limit at high rates. Message i
+    goes out with ack id i + 1 (the join has id 0), so an ack names its message without a
+    table per connection."""
+    import aiohttp
+
+    width = len(tokens)
+    mine = [s for s in range(width) if s % procs == proc]
+    url = base.replace("http", "ws", 1) + "/socket.io/?EIO=4&transport=websocket"
+    join = '420["chat:join",' + json.dumps({"streamId": stream}, separators=(",", ":")) + "]"
+    acked = bytearray(total)  # by message number: first acks count, repeats are strays
     ack_latency = array("d")
     errors: Counter[str] = Counter()
-    clock = time.monotonic
+    strays = [0]  # acks for no message of ours, or a second one for the same message
+    # This process's messages in order: i % width picks the sender, and sender s is the
+    # (s // procs)-th of this process's.
+    schedule = [i for i in range(total) if i % width % procs == proc]
+    expected = len(schedule)
     all_acked = asyncio.Event()
+    if not expected:
+        all_acked.set()
+    clock = time.monotonic
+    t0 = 0.0  # set before the first message goes out; acks only come after that
 
-    def on_ack(i: int, answer: Any = None) -> None:
-        ack_latency.append(clock() - (t0 + i / rate))
-        if not (isinstance(answer, dict) and answer.get("ok")):
-            errors[str(answer.get("code") if isinstance(answer, dict) else answer)] += 1
-        if len(ack_latency) == total:
-            all_acked.set()
+    async def open_one(session: aiohttp.ClientSession, token: str) -> _SenderLink:
+        ws = await session.ws_connect(url, autoping=True, compress=0, max_msg_size=0)
+        opened = await ws.receive_str()
+        if not opened.startswith("0{"):
+            raise RuntimeError(f"no Engine.IO open packet: {opened!r}")
+        await ws.send_str("40" + json.dumps({"token": token}, separators=(",", ":"))
+                          if token else "40")
+        answer = await ws.receive_str()
+        if not answer.startswith("40"):
+            raise RuntimeError(f"sign-in refused: {answer!r}")
+        await ws.send_str(join)
+        while not (text := await ws.receive_str()).startswith("430"):
+            if text == "2":
+                await ws.send_str("3")
+        if '"ok":true' not in text:
+            raise RuntimeError(f"join refused: {text!r}")
+        return _SenderLink(ws)
 
-    cpu0 = time.process_time()
-    n, width = 0, len(clients)
-    last_emit = t0
-    while n < total:
-        now = clock()
-        due = t0 + n / rate
-        if due > now:
-            await asyncio.sleep(due - now)
-            continue
-        # Everything due by now goes out in one go (a few per timer tick at high rates),
-        # yielding now and then so the clients' writers keep the sockets busy.
-        burst = 0
-        while n < total and burst < 64 and t0 + n / rate <= now:
-            await clients[n % width].emit("chat:send", {"content": f"m{n}"},
-                                          callback=lambda answer=None, i=n: on_ack(i, answer))
-            last_emit = clock()
-            lags.append(last_emit - (t0 + n / rate))
-            n += 1
-            burst += 1
-        if burst == 64:
-            await asyncio.sleep(0)
-    deadline = t0 + (total - 1) / rate + drain + 1
-    if total:
+    async def read(link: _SenderLink) -> None:
+        """Counts acks by id and answers pings; everything else (the room's messages,
+        mostly) is skipped on its first two characters, never decoded."""
+        receive, match = link.ws.receive, _ACK.match
+        while True:
+            msg = await receive()
+            if msg.type is not aiohttp.WSMsgType.TEXT:
+                link.closed = True
+                return
+            text: str = msg.data
+            if text.startswith("42"):
+                continue
+            if text == "2":  # Engine.IO ping: unanswered, the server would drop us
+                await link.ws.send_str("3")
+                continue
+            m = match(text)
+            if m is None:
+                continue
+            i = int(m[1]) - 1
+            if not 0 <= i < total or acked[i]:
+                strays[0] += 1
+                continue
+            acked[i] = 1
+            ack_latency.append(clock() - (t0 + i / rate))
+            if '"ok":true' not in text:
+                errors[_ack_error(text[m.end() - 1:])] += 1
+            if len(ack_latency) == expected:
+                all_acked.set()
+
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+        links = [await open_one(session, tokens[s]) for s in mine]
+        readers = [asyncio.create_task(read(link)) for link in links]
+        print("ready", flush=True)
+        line = await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+        t0 = float(line)
+        lags = array("d")
+        sends = [link.ws.send_str for link in links]
+        unsent: Counter[str] = Counter()
+        cpu0 = time.process_time()
+        k, sent, last_emit = 0, 0, t0
+        while k < len(schedule):
+            now = clock()
+            due = t0 + schedule[k] / rate
+            if due > now:
+                # uvloop's timers count whole milliseconds: a shorter sleep returns at once,
+                # and waiting out the last fraction that way spun the loop ~10 times per
+                # message. So at least 1 ms, and whatever fell due meanwhile goes together.
+                await asyncio.sleep(max(due - now, 0.001))
+                continue
+            # Everything due by now goes out in one go (a few per timer tick at high
+            # rates), yielding now and then so the readers keep up with acks and pings.
+            burst = 0
+            while k < len(schedule) and burst < 64:
+                i = schedule[k]
+                due = t0 + i / rate
+                if due > now:
+                    break
+                try:
+                    await sends[i % width // procs](
+                        f'42{i + 1}["chat:send",{{"content":"m{i}"}}]')
+                except ConnectionError as e:
+                    # A closed connection: the message is sent as far as the schedule goes,
+                    # and stays unanswered, so the run shows it.
+                    unsent[type(e).__name__] += 1
+                last_emit = clock()
+                lags.append(last_emit - due)
+                k += 1
+                sent += 1
+                burst += 1
+            if burst == 64:
+                await asyncio.sleep(0)
+        deadline = t0 + (total - 1) / rate + drain + 1
         with contextlib.suppress(TimeoutError):  # missing acks are counted, not waited for
             await asyncio.wait_for(all_acked.wait(), max(0.1, deadline - clock()))
-    cpu = time.process_time() - cpu0
-    for client in clients:
-        await client.disconnect()
-    sorted_lags, sorted_acks = sorted(lags), sorted(ack_latency)
+        cpu = time.process_time() - cpu0
+        for task in readers:
+            task.cancel()
+        await asyncio.gather(*readers, return_exceptions=True)
+        for link in links:
+            await link.ws.close()
+    # Raw samples, so the parent's quantiles over every process are exact.
     print(json.dumps({
-        "sent": n, "send_s": last_emit - t0 + 1 / rate,
-        "lag_p99_s": _pick(sorted_lags, 0.99), "lag_max_s": sorted_lags[-1] if lags else 0.0,
+        "sent": sent, "last_emit_s": last_emit - t0 if sent else 0.0,
+        "lags": base64.b64encode(lags.tobytes()).decode(),
         "acks": len(ack_latency), "ack_errors": dict(errors),
+        "ack_latency": base64.b64encode(ack_latency.tobytes()).decode(),
+        "ack_strays": strays[0], "unsent": dict(unsent),
+        "closed": sum(link.closed for link in links), "cpu_s": cpu}), flush=True)
+
+
+def merge_senders(outs: list[dict[str, Any]], rate: float) -> dict[str, Any]:
+    """One summary of every sender process's (their quantiles over all the samples)."""
+    lags, acks = array("d"), array("d")
+    errors: Counter[str] = Counter()
+    unsent: Counter[str] = Counter()
+    for out in outs:
+        lags.frombytes(base64.b64decode(out["lags"]))
+        acks.frombytes(base64.b64decode(out["ack_latency"]))
+        errors.update(out["ack_errors"])
+        unsent.update(out["unsent"])
+    sorted_lags, sorted_acks = sorted(lags), sorted(acks)
+    sent = sum(out["sent"] for out in outs)
+    return {
+        "sent": sent,
+        "send_s": max((out["last_emit_s"] for out in outs if out["sent"]), default=0.0)
+        + 1 / rate,
+        "lag_p99_s": _pick(sorted_lags, 0.99), "lag_max_s": sorted_lags[-1] if lags else 0.0,
+        "acks": sum(out["acks"] for out in outs), "ack_errors": dict(errors),
         "ack_p50_s": _pick(sorted_acks, 0.50), "ack_p99_s": _pick(sorted_acks, 0.99),
-        "cpu_s": cpu}), flush=True)
+        "ack_strays": sum(out["ack_strays"] for out in outs), "unsent": dict(unsent),
+        "closed": sum(out["closed"] for out in outs),
+        "cpu_s": sum(out["cpu_s"] for out in outs),
+        "cpu_s_per_proc": [round(out["cpu_s"], 3) for out in outs]}
 
 
 def _pick(values: Any, q: float) -> float:
@@ -469,11 +598,14 @@ async def one_run(target: Target, transport: str, rate: float, args: argparse.Na
                 str(share), str(args.senders), repr(rate), str(total), repr(args.drain),
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
                 limit=2**26))  # a summary line holds a latency histogram
-        children.append(await asyncio.create_subprocess_exec(
-            sys.executable, me, "--senders-proc", target.base, stream,
-            ",".join(target.tokens), repr(rate), str(total), repr(args.drain),
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-                limit=2**26))  # a summary line holds a latency histogram
+        sender_procs = max(1, min(args.sender_procs, len(target.tokens)))
+        for proc in range(sender_procs):
+            children.append(await asyncio.create_subprocess_exec(
+                sys.executable, me, "--senders-proc", target.base, stream,
+                ",".join(target.tokens), repr(rate), str(total), repr(args.drain),
+                str(proc), str(sender_procs),
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                limit=2**26))  # a summary line holds every lag and ack latency
         for child in children:
             assert child.stdout is not None
             line = await asyncio.wait_for(child.stdout.readline(), 120)
@@ -502,7 +634,7 @@ async def one_run(target: Target, transport: str, rate: float, args: argparse.Na
             if child.returncode is None:
                 child.kill()
                 await child.wait()
-    sent, views = outs[-1], outs[:-1]
+    views, sent = outs[:procs], merge_senders(outs[procs:], rate)
     hist: Counter[int] = Counter()
     for v in views:
         hist.update({int(k): n for k, n in v["hist"].items()})
@@ -513,6 +645,8 @@ async def one_run(target: Target, transport: str, rate: float, args: argparse.Na
         "sent": sent["sent"], "achieved": sent["sent"] / sent["send_s"] if sent["sent"] else 0,
         "lag_p99_ms": sent["lag_p99_s"] * 1000, "lag_max_ms": sent["lag_max_s"] * 1000,
         "acks": sent["acks"], "ack_errors": sent["ack_errors"],
+        "ack_strays": sent["ack_strays"], "unsent": sum(sent["unsent"].values()),
+        "senders_closed": sent["closed"], "sender_procs": sender_procs,
         "ack_p50_ms": sent["ack_p50_s"] * 1000, "ack_p99_ms": sent["ack_p99_s"] * 1000,
         "expected": sent["sent"] * args.viewers, "delivered": delivered,
         "fewest": min(v["fewest"] for v in views),
@@ -567,7 +701,9 @@ def row(r: dict[str, Any]) -> str:
     share = r["delivered"] / r["expected"] * 100 if r["expected"] else 0.0
     notes = [f"{r[k]} {what}" for k, what in (
         ("dropped", "viewers cut off"), ("unjoined", "viewers never joined"),
-        ("stray", "unscheduled numbers")) if r[k]]
+        ("stray", "unscheduled numbers"), ("senders_closed", "senders cut off"),
+        ("unsent", "sends on a closed sender"), ("ack_strays", "acks for no message")
+    ) if r.get(k)]
     dropped = "".join(f", {n}" for n in notes)
     return (f"| {r['target']} | {r['transport']} | {r['offered']:g} | {r['achieved']:,.0f} "
             f"| {r['lag_p99_ms']:.1f} / {r['lag_max_ms']:.1f} "
@@ -622,7 +758,8 @@ async def run(args: argparse.Namespace, say: Any) -> dict[str, Any]:
     ours_via = ["sio", "ws"] if args.transport == "both" else [args.transport]
     started = time.strftime("%Y-%m-%d %H:%M:%S %Z")
     say(f"# Socket.IO chat, {started}, commit {_commit()}, {os.cpu_count()} cores: "
-        f"1 room x {args.viewers} viewers ({args.procs} processes), {args.senders} senders, "
+        f"1 room x {args.viewers} viewers ({args.procs} processes), {args.senders} senders "
+        f"({args.sender_procs} processes), "
         f"{args.seconds:g} s per rate, drain {args.drain:g} s, ours coalescing "
         f"{args.coalesce_ms:g} ms; load average {os.getloadavg()[0]:.2f}")
     say("# latency = viewer receive - scheduled send (open loop), every viewer timed; "
@@ -679,9 +816,9 @@ def main() -> None:
             uvloop.run(viewers_main(base, transport, stream, int(count), int(senders),
                                     float(rate), int(total), float(drain)))
         else:
-            base, stream, tokens, rate, total, drain = sys.argv[2:]
+            base, stream, tokens, rate, total, drain, proc, procs = sys.argv[2:]
             uvloop.run(senders_main(base, stream, tokens.split(","), float(rate), int(total),
-                                    float(drain)))
+                                    float(drain), int(proc), int(procs)))
         return
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -697,6 +834,8 @@ def main() -> None:
     p.add_argument("--drain", type=float, default=3,
                    help="viewers stop this long after the last message was due")
     p.add_argument("--procs", type=int, default=2, help="viewer client processes")
+    p.add_argument("--sender-procs", type=int, default=2,
+                   help="sender processes (the senders are spread over them)")
     p.add_argument("--coalesce-ms", type=float, default=10, help="ours: AETHEX_WS_COALESCE_MS")
     p.add_argument("--json", action="store_true",
                    help="print one JSON document on stdout (the table goes to stderr)")
