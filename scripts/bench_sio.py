@@ -17,7 +17,8 @@ due), so a sender that falls behind shows in the latency, and how far it fell be
 the schedule; no clock travels in the message. Sends are pipelined (no waiting for acks);
 ack errors, and messages never acknowledged, are counted.
 
-Viewers: raw WebSocket clients (aiohttp, uvloop, in --procs processes) speaking
+Viewers: raw WebSocket clients (asyncio protocols under uvloop, no coroutine per frame:
+scripts/raw_viewers.py; in --procs processes) speaking
 Engine.IO 4 / Socket.IO 5 by hand (or our plain /ws/streams/{id} with --transport ws,
 ours only: the baseline speaks Socket.IO only, so it always runs over sio). Every viewer is
 timed: the message number (and position) is read from the frame text with a regex, without
@@ -48,7 +49,7 @@ import time
 import uuid
 from array import array
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -61,6 +62,7 @@ if TYPE_CHECKING:
     import aiohttp
 
 from scripts.bench import drop, start_topology, stop_topology, wait_ready  # noqa: E402
+from scripts.raw_viewers import viewers_main  # noqa: E402
 
 DATABASE_URL = os.environ.get("AETHEX_BENCH_DATABASE_URL",
                               "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -68,167 +70,10 @@ RABBITMQ_URL = os.environ.get("AETHEX_BENCH_RABBITMQ_URL", "amqp://guest:guest@1
 REDIS_URL = os.environ.get("AETHEX_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 GOAL_P99_MS = 100.0  # "sustained": everything delivered once and p99 below this
 BUCKETS_PER_S = 10_000  # latency histogram resolution: 0.1 ms
-# The message number, and the position when it follows in the same object. Both servers
-# encode compactly (msgspec, and python-socketio's separators), so no spaces to allow for.
-_MESSAGE = re.compile(r'"content":"m(\d+)"(?:[^{}]*?"position":(\d+))?')
 _CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
-# -- viewers: one process of many cheap connections ------------------------------------
-
-
-@dataclass
-class _Viewer:
-    total: int
-    senders: int
-    seen: bytearray = field(init=False)
-    last: list[int] = field(init=False)
-    delivered: int = 0
-    doubled: int = 0
-    out_of_order: int = 0
-    inversions: int = 0
-    top_position: int = 0
-    stray: int = 0  # numbers outside the schedule: should never happen
-    dropped: bool = False
-
-    def __post_init__(self) -> None:
-        self.seen = bytearray(self.total)
-        self.last = [-1] * self.senders
-
-
-async def viewers_main(base: str, transport: str, stream: str, count: int, senders: int,
-                       rate: float, total: int, drain: float) -> None:
-    """Connects `count` viewers, prints "ready", reads t0 from stdin, counts and times every
-    chat message until the deadline, then prints one JSON summary line."""
-    import aiohttp
-
-    ws_base = base.replace("http", "ws", 1)
-    url = (f"{ws_base}/socket.io/?EIO=4&transport=websocket" if transport == "sio"
-           else f"{ws_base}/ws/streams/{stream}")
-    join = '421["chat:join",' + json.dumps({"streamId": stream}, separators=(",", ":")) + "]"
-    states = [_Viewer(total, senders) for _ in range(count)]
-    # Connection set-up and tear-down, a few at a time: a big room arriving (or leaving) in
-    # one burst would measure the server's connection storm, not its chat.
-    gate = asyncio.Semaphore(25)
-    retries = [0]
-
-    async def handshake(ws: aiohttp.ClientWebSocketResponse) -> None:
-        if transport == "sio":
-            opened = await ws.receive_str()
-            assert opened.startswith("0{"), opened
-            await ws.send_str("40")  # anonymous: viewers may read without signing in
-            answer = await ws.receive_str()
-            assert answer.startswith("40"), answer
-            await ws.send_str(join)
-            while not (text := await ws.receive_str()).startswith("431"):
-                if text == "2":
-                    await ws.send_str("3")
-            assert '"ok":true' in text, text
-        else:
-            while '"event":"chat:history"' not in await ws.receive_str():
-                pass
-
-    async def open_one(session: aiohttp.ClientSession) -> aiohttp.ClientWebSocketResponse | None:
-        """A joined viewer, or None when three tries failed (all its deliveries then count
-        as lost)."""
-        for attempt in range(3):
-            ws = None
-            try:
-                async with gate, asyncio.timeout(30):
-                    ws = await session.ws_connect(url, autoping=True, compress=0,
-                                                  max_msg_size=0)
-                    await handshake(ws)
-                return ws
-            except Exception as e:  # refused, closed or timed out while joining
-                if ws is not None:
-                    await ws.close()
-                retries[0] += 1
-                print(f"bench_sio: a viewer could not join (try {attempt + 1}): {e!r}",
-                      file=sys.stderr, flush=True)
-                await asyncio.sleep(0.5 * (attempt + 1))
-        return None
-
-    async def close(ws: aiohttp.ClientWebSocketResponse | None) -> None:
-        if ws is not None:
-            async with gate:
-                await ws.close()
-
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
-        conns = await asyncio.gather(*(open_one(session) for _ in range(count)))
-        print("ready", flush=True)
-        line = await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
-        t0 = float(line)
-        deadline = t0 + (total - 1) / rate + drain
-        hist: Counter[int] = Counter()
-        worst = [0.0]
-        cpu0 = time.process_time()
-        sio = transport == "sio"
-
-        async def watch(ws: aiohttp.ClientWebSocketResponse, st: _Viewer) -> None:
-            seen, last, find, clock = st.seen, st.last, _MESSAGE.finditer, time.monotonic
-            while True:
-                msg = await ws.receive()
-                if msg.type is not aiohttp.WSMsgType.TEXT:
-                    st.dropped = True  # the server closed it before the deadline
-                    return
-                text: str = msg.data
-                if sio:
-                    if text == "2":  # Engine.IO ping
-                        await ws.send_str("3")
-                        continue
-                    if not text.startswith('42["chat:message"'):
-                        continue
-                elif '"content":"m' not in text or '"event":"chat:history"' in text:
-                    continue
-                now = clock()
-                for m in find(text):
-                    i = int(m[1])
-                    if i >= total:
-                        st.stray += 1
-                        continue
-                    if seen[i]:
-                        st.doubled += 1  # a second copy: counted, not timed
-                        continue
-                    seen[i] = 1
-                    st.delivered += 1
-                    latency = now - (t0 + i / rate)
-                    hist[int(latency * BUCKETS_PER_S)] += 1
-                    if latency > worst[0]:
-                        worst[0] = latency
-                    s = i % senders
-                    if i < last[s]:
-                        st.out_of_order += 1
-                    else:
-                        last[s] = i
-                    if m[2] is not None:
-                        position = int(m[2])
-                        if position < st.top_position:
-                            st.inversions += 1
-                        else:
-                            st.top_position = position
-
-        tasks = [asyncio.create_task(watch(ws, st))
-                 for ws, st in zip(conns, states, strict=True) if ws is not None]
-        remaining = max(0.0, deadline - time.monotonic())
-        if tasks:
-            await asyncio.wait(tasks, timeout=remaining)
-        else:
-            await asyncio.sleep(remaining)
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        cpu = time.process_time() - cpu0
-        await asyncio.gather(*(close(ws) for ws in conns))
-    print(json.dumps({
-        "viewers": count, "delivered": sum(s.delivered for s in states),
-        "fewest": min((s.delivered for s in states), default=0),
-        "lost": sum(s.seen.count(0) for s in states),
-        "doubled": sum(s.doubled for s in states),
-        "out_of_order": sum(s.out_of_order for s in states),
-        "inversions": sum(s.inversions for s in states),
-        "stray": sum(s.stray for s in states), "dropped": sum(s.dropped for s in states),
-        "unjoined": sum(ws is None for ws in conns), "join_retries": retries[0],
-        "max_s": worst[0], "hist": hist, "cpu_s": cpu}), flush=True)
+# -- viewers: scripts/raw_viewers.py (asyncio protocols, no coroutine per frame) ------
 
 
 # -- senders: a few processes of cheap connections, open-loop --------------------------
