@@ -11,6 +11,7 @@ from functools import lru_cache
 
 import msgspec
 
+from domain.confusables import CONFUSABLES
 from domain.errors import Invalid
 
 MAX_TERMS = 200
@@ -23,8 +24,11 @@ DEFAULT_PROFANITY = ("fuck", "motherfucker", "shit", "bullshit", "cunt", "bitch"
                      "bastard", "dickhead", "wanker", "twat", "slut", "whore")
 
 # Look-alikes folded to the letter they imitate (after NFKC, which already maps full-width
-# and most compatibility forms, and after diacritics are stripped).
-_LOOKALIKE = str.maketrans({
+# and most compatibility forms, and after diacritics are stripped): chosen by hand for
+# leetspeak and where Unicode's data names another letter than chat usage means
+# (Greek nu as v), over the look-alikes of Unicode's confusables data (UTS #39, generated
+# into domain/confusables.py), whose digits fold on to the letters they stand for.
+_BY_HAND = {
     "0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g",
     "@": "a", "$": "s", "!": "i", "|": "i", "€": "e", "£": "l", "+": "t",
     # Cyrillic, Greek and other letters that look Latin (escaped: they look alike here too)
@@ -34,6 +38,10 @@ _LOOKALIKE = str.maketrans({
     "\u03b5": "e", "\u03b9": "i", "\u03ba": "k", "\u03bd": "v", "\u03bf": "o", "\u03c1": "p",
     "\u03c4": "t", "\u03c5": "u", "\u03c7": "x", "\u0475": "v", "\u0261": "g", "\u0142": "l",
     "\u00f8": "o", "\u00df": "ss",
+}
+_LOOKALIKE = str.maketrans({
+    **{char: _BY_HAND.get(target, target) for char, target in CONFUSABLES.items()},
+    **_BY_HAND,
 })
 # Endings that still name the blocked word ("fucking", "shitty", "frees").
 _SUFFIXES = ("", "s", "es", "ed", "er", "ers", "ing", "in", "y", "ty")

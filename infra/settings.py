@@ -43,6 +43,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     group_commit_max_batch: int = 1000
     aggregate_cache: int = 10000
     read_wait_timeout_s: float = 2.0
+    json_max_depth: int = 64
     relay_batch_size: int = 2000
     projector_batch_size: int = 2000
     workers: str = "all"
@@ -74,6 +75,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     upload_avatar_max_bytes: int = 2 * 1024 * 1024
     upload_banner_max_bytes: int = 8 * 1024 * 1024
     upload_max_pixels: int = 40_000_000
+    # sign-in: failed logins allowed (moving windows) before 429, and how long an
+    # account's existence is trusted between checks
+    login_failures_per_account: str = "10 per 15 minutes"
+    login_failures_per_address: str = "50 per 15 minutes"
+    account_check_ttl_s: float = 5.0
     # operators
     operator_token: str | None = None
     # ingest: the plan's streamingConfig, webhooks and the reconnect grace

@@ -19,6 +19,8 @@ from litestar.openapi import OpenAPIConfig
 
 from infra import heap
 from infra.bootstrap import Services
+from infra.envelope import EventBatch
+from infra.rate_limit import LoginThrottle
 from infra.ws_direct import capture_send
 from read_api.admin import AdminController
 from read_api.auth import AuthController
@@ -38,6 +40,7 @@ from read_api.moderation import ModerationController
 from read_api.queries import get_stream
 from read_api.realtime.feed import LiveFeed
 from read_api.reports import ChannelReportController, ReportController
+from read_api.requests import AppRequest
 from read_api.socket import chat_socket, stream_socket
 from read_api.socketio_transport import create_socketio
 from read_api.streams import StreamController
@@ -76,6 +79,7 @@ def create_app(services: Services, *, announce: bool = False, settle_heap: bool 
         history_size=settings.chat_history_size)
     gateway.recent = feed.recent
     sampler = PresenceSampler(services, node_id(services))
+    services.positions.bind_head(services.store.head)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -85,6 +89,14 @@ def create_app(services: Services, *, announce: bool = False, settle_heap: bool 
         loop.set_default_executor(ThreadPoolExecutor(max_workers=32, thread_name_prefix="aethex"))
         await services.start(live=feed.on_live)
         await feed.start()
+        forget = getattr(services.authenticator, "forget", None)
+        if forget is not None:
+            async def on_user_events(batch: EventBatch) -> None:
+                # A deletion (or rename) another node applied: checked again on next use.
+                for event in batch.events:
+                    forget(event.aggregate_id)
+
+            await services.bus.subscribe_events(["User.#"], on_user_events)
 
         def on_commit(results: list[Any]) -> None:  # the writer thread, once per batch
             loop.call_soon_threadsafe(feed.committed, results)
@@ -121,7 +133,10 @@ def create_app(services: Services, *, announce: bool = False, settle_heap: bool 
                         ChannelReportController, IgnoreController],
         dependencies={"services": Provide(provide_services)},
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[request_id_middleware, latency_middleware],
+        # The request id is not here but around the whole app (`create_asgi`): answers
+        # the router gives itself (404, 405) never reach route middleware.
+        middleware=[latency_middleware],
+        request_class=AppRequest,
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(title="AeThex Live", version="0.1.0", path="/schema"),
         logging_config=None,
@@ -132,6 +147,9 @@ def create_app(services: Services, *, announce: bool = False, settle_heap: bool 
     app.state.gateway = gateway
     app.state.feed = feed
     app.state.sampler = sampler
+    app.state.login_throttle = LoginThrottle(
+        settings.login_failures_per_account, settings.login_failures_per_address,
+        settings.redis_url, settings.namespace)
     return app
 
 
@@ -142,6 +160,7 @@ def create_asgi(services: Services, *, announce: bool = False, settle_heap: bool
     sio = create_socketio(app.state.gateway, services.authenticator,
                           services.settings.cors_origins)
     app.state.sio = sio
-    asgi = capture_send(socketio.ASGIApp(sio, other_asgi_app=app, socketio_path="socket.io"))
+    asgi = capture_send(socketio.ASGIApp(sio, other_asgi_app=request_id_middleware(app),
+                                         socketio_path="socket.io"))
     asgi.litestar = app  # type: ignore[attr-defined]
     return asgi

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, get, post
+from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody
 
@@ -14,6 +14,7 @@ from domain.unique_name import UniqueName
 from domain.user import User, normalise_email
 from infra.auth import Principal
 from infra.bootstrap import Services
+from infra.rate_limit import LoginThrottle
 from read_api.deps import provide_identity
 from read_api.schemas import LoginBody, RegisterBody
 from read_api.users import me_view
@@ -84,10 +85,21 @@ class AuthController(Controller):
 
     @post("/login", status_code=200)
     async def login(
-        self, data: JSONBody[LoginBody], services: NamedDependency[Services]
+        self, request: Request[Any, Any, Any], data: JSONBody[LoginBody],
+        services: NamedDependency[Services],
     ) -> dict[str, Any]:
-        """Exchanges email and password for an access token."""
-        user = await services.run(_log_in, services, data.email, data.password)
+        """Exchanges email and password for an access token. Failed attempts are limited
+        per account and per client address (429 with `Retry-After`)."""
+        throttle: LoginThrottle = request.app.state.login_throttle
+        account = data.email.strip().lower()
+        address = request.client.host if request.client else "-"
+        await throttle.check(account, address)
+        try:
+            user = await services.run(_log_in, services, data.email, data.password)
+        except Unauthenticated:
+            await throttle.failed(account, address)
+            raise
+        await throttle.succeeded(account, address)
         token = services.tokens.issue(user.id, user.username, user.display_name)
         return {
             "user": user_view(user),

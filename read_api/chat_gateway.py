@@ -27,6 +27,7 @@ from domain.stream import Stream
 from infra.auth import Principal
 from infra.bootstrap import Services
 from infra.bus import LiveUpdate
+from read_api.deps import still_active
 from read_api.live import Batch, LiveHub, Outgoing
 from read_api.moderation_queries import ignored_ids
 from read_api.realtime.recent import RecentMessages, merge_history
@@ -393,7 +394,8 @@ class ChatGateway:
         if session.stream_id is None:
             raise ChatError("not_joined", "join a stream first (chat:join)")
         content = _field(data, "content")
-        principal = session.principal
+        # Signed in at connect; the account may have been deleted since.
+        principal = session.principal = await still_active(self.services, session.principal)
         if session.banned:
             if session.banned_until is not None and time.time() >= session.banned_until:
                 session.banned, session.banned_until = False, None  # the timeout is over

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from domain.errors import DomainError
 from infra.database import Database
@@ -18,6 +18,13 @@ class NotCaughtUp(DomainError):
     code = "not_caught_up"
 
 
+class PositionAhead(DomainError):
+    """The requested position is past the event store's head: no write has made it yet, so
+    waiting cannot help (the client's mistake, answered at once)."""
+
+    code = "position_ahead"
+
+
 class PositionBoard:
     """Tracks projection positions: local projectors tell it at once, others are polled."""
 
@@ -26,6 +33,12 @@ class PositionBoard:
         self.poll_s = poll_s
         self._loop: asyncio.AbstractEventLoop | None = None
         self._changed: asyncio.Event | None = None
+        self._head: Callable[[], int] | None = None
+
+    def bind_head(self, head: Callable[[], int]) -> None:
+        """Where the event store's head is read (`EventStore.head`), to tell a position
+        that does not exist yet from read models that lag."""
+        self._head = head
 
     def bind_loop(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -50,11 +63,21 @@ class PositionBoard:
         if not position or position <= 0:
             return
         deadline = time.monotonic() + timeout
+        checked_head = False
         while True:
             current = await asyncio.to_thread(self.positions, names)
             behind = [n for n, p in current.items() if p < position]
             if not behind:
                 return
+            if not checked_head and self._head is not None:
+                # Once: a position the client was given by a write is at or below the head
+                # from then on, so only a made-up or mistyped one is ever past it.
+                checked_head = True
+                head = await asyncio.to_thread(self._head)
+                if position > head:
+                    raise PositionAhead(
+                        f"position {position} does not exist yet: the event log ends at "
+                        f"{head}; pass a position a write answered with", field="after")
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise NotCaughtUp(

@@ -35,12 +35,30 @@ async def provide_identity(request: Request[Any, Any, Any],
     if token is None:
         raise Unauthenticated("sign in first: send 'Authorization: Bearer <token>'")
     authenticator = services.authenticator
+    # The usual case, on the loop: a local token whose account was checked a moment ago.
+    quick = getattr(authenticator, "quick", None)
+    if quick is not None and (principal := quick(token, identify=True)) is not None:
+        return principal
     # `identify` (the issuer chain's) also names people who have not onboarded yet.
     identify = getattr(authenticator, "identify", authenticator.authenticate)
-    if not getattr(authenticator, "blocking", True):
+    if quick is None and not getattr(authenticator, "blocking", True):
         return identify(token)
-    # Off the event loop: an external token may need the issuer's keys or a user lookup.
+    # Off the event loop: an external token may need the issuer's keys, and the account
+    # check may read the event store.
     return await services.run(identify, token)
+
+
+async def still_active(services: Services, principal: Principal) -> Principal:
+    """The principal of an open connection, its account checked again (remembered for a
+    few seconds): a connection signed in before its account was deleted may not act."""
+    authenticator = services.authenticator
+    remembered = getattr(authenticator, "remembered", None)
+    if remembered is None:
+        return principal
+    found = remembered(principal)
+    if found is not None:
+        return found
+    return await services.run(authenticator.check, principal)  # type: ignore[attr-defined]
 
 
 async def provide_principal(request: Request[Any, Any, Any],

@@ -20,7 +20,8 @@ from domain.errors import (
     TooLarge,
     Unauthenticated,
 )
-from read_api.consistency import NotCaughtUp
+from read_api.consistency import NotCaughtUp, PositionAhead
+from read_api.requests import UnsupportedMediaType
 
 log = structlog.get_logger(__name__)
 
@@ -34,6 +35,8 @@ STATUS = {
     TooLarge: 413,
     RateLimited: 429,
     NotCaughtUp: 503,
+    PositionAhead: 400,
+    UnsupportedMediaType: 415,
 }
 TITLES = {
     400: "Bad request",

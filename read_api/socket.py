@@ -18,6 +18,7 @@ from litestar.params import FromPath
 
 from domain.errors import DomainError
 from infra.auth import Principal
+from infra.json_depth import too_deep
 from infra.ws_direct import direct_writer
 from read_api.chat_gateway import ChatGateway, ChatSession
 from read_api.live import frame_text
@@ -45,9 +46,13 @@ async def socket_principal(socket: WebSocket[Any, Any, Any]) -> Principal | None
         return None
     services = socket.app.state.services
     authenticator = services.authenticator
-    if not getattr(authenticator, "blocking", True):
+    quick = getattr(authenticator, "quick", None)
+    if quick is not None and (principal := quick(token)) is not None:
+        return principal
+    if quick is None and not getattr(authenticator, "blocking", True):
         return authenticator.authenticate(token)
-    # External issuers may fetch keys or look users up: not on the event loop.
+    # External issuers may fetch keys, the account check may read the event store: not on
+    # the event loop.
     return await services.run(authenticator.authenticate, token)
 
 
@@ -94,6 +99,7 @@ async def serve_session(socket: WebSocket[Any, Any, Any], join: str | None) -> N
     await socket.accept()
     session = gateway.open(principal)
     session.direct = direct_writer(socket.scope)
+    max_depth = socket.app.state.services.settings.json_max_depth
     try:
         async with anyio.create_task_group() as tg:
             tg.start_soon(_pump, socket, session)
@@ -102,6 +108,11 @@ async def serve_session(socket: WebSocket[Any, Any, Any], join: str | None) -> N
                 await gateway.handle(session, "chat:join", {"streamId": join})
             while True:
                 raw = await socket.receive_data(mode="text")
+                if too_deep(raw, max_depth):  # before the decoder recurses into it
+                    session.emit("chat:error", {
+                        "code": "bad_frame",
+                        "message": f"the frame nests more than {max_depth} levels deep"})
+                    continue
                 try:
                     frame = _decode_frame(raw)
                 except msgspec.DecodeError:

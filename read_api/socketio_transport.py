@@ -26,6 +26,7 @@ from engineio.async_drivers.asgi import WebSocket as EngineWebSocket
 
 from domain.errors import DomainError
 from infra.auth import Authenticator
+from infra.json_depth import TOO_DEEP_EVENT, GuardedJson
 from infra.ws_direct import direct_writer
 from read_api.chat_gateway import ChatGateway, ChatSession
 from read_api.live import Outgoing, flatten
@@ -102,7 +103,8 @@ def create_socketio(gateway: ChatGateway, authenticator: Authenticator,
     origins: str | list[str] = "*" if cors_origins.strip() == "*" else [
         o.strip() for o in cors_origins.split(",") if o.strip()]
     sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins=origins,
-                               logger=False, engineio_logger=False)
+                               logger=False, engineio_logger=False,
+                               json=GuardedJson(gateway.settings.json_max_depth))
     # A copy: the driver table is shared by every server of the process.
     sio.eio._async = {**sio.eio._async, "websocket": _TrackedWebSocket}
     sessions: dict[str, ChatSession] = {}
@@ -183,4 +185,12 @@ def create_socketio(gateway: ChatGateway, authenticator: Authenticator,
 
     for event in CLIENT_EVENTS:
         sio.on(event, handler(event))
+
+    @sio.on(TOO_DEEP_EVENT)
+    async def too_deep(sid: str, *args: Any) -> Any:
+        error = {"code": "bad_frame", "message": "the event's data nests too deeply"}
+        session = sessions.get(sid)
+        if session is not None:
+            session.emit("chat:error", error)
+        return {"ok": False, **error}
     return sio

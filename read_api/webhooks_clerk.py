@@ -14,6 +14,7 @@ from commands.sync_external_user import SyncExternalUser, sync_external_user
 from domain.errors import Invalid, NotFound
 from infra import svix
 from infra.bootstrap import Services
+from infra.json_depth import too_deep
 
 HANDLED = {"user.created": "created", "user.updated": "updated", "user.deleted": "deleted"}
 
@@ -54,6 +55,8 @@ class ClerkWebhookController(Controller):
         if not secret:
             raise NotFound("Clerk webhooks are not configured (AETHEX_CLERK_WEBHOOK_SECRET)")
         delivery_id = svix.verify(secret, request.headers, bytes(body))
+        if too_deep(bytes(body)):
+            raise Invalid("the body nests too deeply", field="body")
         try:
             payload = json.loads(body)
         except ValueError:
@@ -73,5 +76,8 @@ class ClerkWebhookController(Controller):
             email=_primary_email(data), username=_text(data.get("username")),
             display_name=_display_name(data), avatar=_text(data.get("image_url"))),
             services.store)
+        forget = getattr(services.authenticator, "forget", None)
+        if forget is not None and result.user_id:
+            forget(result.user_id)  # refused on this node at once, not after the relay
         return {"handled": True, "type": event_type, "duplicate": result.duplicate,
                 "userId": result.user_id, "position": result.position}
