@@ -96,3 +96,18 @@ def assert_problem(r: httpx.Response, status: int, field: str | None = None) -> 
     if field is not None:
         assert body.get("field") == field, body
     return body
+
+
+async def flood_room(litestar: Any, stream_id: str, total: int, size: int = 60_000) -> None:
+    """Pushes `total` big chat messages into a room straight through the server's hub (on
+    the server's loop): big frames fill a client's kernel buffers quickly."""
+    from infra.bus import LiveUpdate
+
+    blob = "z" * size
+    for i in range(total):
+        update = LiveUpdate(stream_id, "chat:message",
+                            {"id": str(i), "position": 10**9 + i, "content": blob})
+        await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(
+            litestar.state.hub.dispatch([update]), litestar.state.loop))
+        if i % 20 == 0:
+            await asyncio.sleep(0.01)

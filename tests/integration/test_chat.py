@@ -16,14 +16,13 @@ from typing import Any
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
-from infra.bus import LiveUpdate
 from tests.harness import (
     LiveServer,
     embedded_settings,
     running,
     serving,
 )
-from tests.integration.client import Api, next_event
+from tests.integration.client import Api, flood_room, next_event
 
 NODE_DIR = Path(__file__).parent / "node"
 CHAT = {"viewer_sample_s": 0.2, "presence_heartbeat_s": 0.5, "chat_rate_limit": "5 per 30 seconds",
@@ -248,15 +247,7 @@ async def test_slow_consumer_is_dropped_and_the_room_goes_on(tmp_path: Path) -> 
                     got.append(await next_event(fast, "chat:message", timeout=20))
 
             reader = asyncio.create_task(read_fast())
-            blob = "z" * 60_000  # big frames fill the kernel's buffers quickly
-            for i in range(total):
-                update = LiveUpdate(sid, "chat:message", {"id": str(i), "position": 10**9 + i,
-                                                           "content": blob})
-                # The hub lives on the server's loop.
-                await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(
-                    litestar.state.hub.dispatch([update]), litestar.state.loop))
-                if i % 20 == 0:
-                    await asyncio.sleep(0.01)
+            await flood_room(litestar, sid, total)
             await asyncio.wait_for(reader, 30)
             assert [m["id"] for m in got] == [str(i) for i in range(total)]
             while len(gateway.sessions) != 1:  # the slow one is let go

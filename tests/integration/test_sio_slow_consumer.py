@@ -11,9 +11,8 @@ from pathlib import Path
 import socketio
 from websockets.frames import Frame, Opcode
 
-from infra.bus import LiveUpdate
 from tests.harness import embedded_settings, running
-from tests.integration.client import Api
+from tests.integration.client import Api, flood_room
 
 
 def client_frame(text: str) -> bytes:
@@ -76,14 +75,7 @@ async def test_a_socketio_client_that_stops_reading_is_let_go(tmp_path: Path) ->
                 assert asyncio.get_running_loop().time() < deadline, "slow client never joined"
                 await asyncio.sleep(0.02)
 
-            blob = "z" * 60_000  # big frames fill the kernel's buffers quickly
-            for i in range(total):
-                update = LiveUpdate(sid, "chat:message", {"id": str(i), "position": 10**9 + i,
-                                                           "content": blob})
-                await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(
-                    litestar.state.hub.dispatch([update]), litestar.state.loop))
-                if i % 20 == 0:
-                    await asyncio.sleep(0.01)
+            await flood_room(litestar, sid, total)
             await asyncio.wait_for(done.wait(), 30)
             assert got == [str(i) for i in range(total)]
             while len(gateway.sessions) != 1:  # the slow one is let go
