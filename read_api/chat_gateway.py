@@ -394,14 +394,18 @@ class ChatGateway:
         if session.stream_id is None:
             raise ChatError("not_joined", "join a stream first (chat:join)")
         content = _field(data, "content")
-        # Signed in at connect; the account may have been deleted since.
-        principal = session.principal = await still_active(self.services, session.principal)
-        if session.banned:
-            if session.banned_until is not None and time.time() >= session.banned_until:
-                session.banned, session.banned_until = False, None  # the timeout is over
-            else:
-                raise ChatError("banned", "you are banned from this channel's chat")
+        # Everything that may wait happens under the lock, so a send never overtakes the
+        # one before it (an account check that goes to the store takes longer than one
+        # answered from memory).
         async with session.send_lock:
+            # Signed in at connect; the account may have been deleted since.
+            principal = session.principal = await still_active(self.services,
+                                                               session.principal)
+            if session.banned:
+                if session.banned_until is not None and time.time() >= session.banned_until:
+                    session.banned, session.banned_until = False, None  # the timeout is over
+                else:
+                    raise ChatError("banned", "you are banned from this channel's chat")
             await self.limiter.enforce(str(principal.user_id))
             pending = self.services.chat.enqueue(SendMessage(
                 stream_id=UUID(session.stream_id),

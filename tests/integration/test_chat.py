@@ -359,9 +359,13 @@ async def _quiet(ws: ClientConnection, seconds: float) -> None:
             return
 
 
-async def test_pipelined_sends_keep_their_order(tmp_path: Path) -> None:
-    """A client may send without waiting; its messages are stored and pushed in order."""
-    with running(embedded_settings(tmp_path, chat_rate_limit="100 per 1 second")) as server:
+@pytest.mark.parametrize("account_check_ttl_s", [5.0, 0.0])
+async def test_pipelined_sends_keep_their_order(tmp_path: Path,
+                                                account_check_ttl_s: float) -> None:
+    """A client may send without waiting; its messages are stored and pushed in order,
+    also when each send's account check has to go to the store (ttl 0)."""
+    with running(embedded_settings(tmp_path, chat_rate_limit="100 per 1 second",
+                                   account_check_ttl_s=account_check_ttl_s)) as server:
         api = Api(server.url, server.ws_url)
         try:
             owner, sid = await live_stream(api)
