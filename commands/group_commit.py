@@ -81,6 +81,11 @@ class GroupCommitter(Generic[C, R]):
         self._put((command, future, loop, time.monotonic()))
         return future
 
+    @property
+    def alive(self) -> bool:
+        """Whether the writer thread runs (what readiness checks): it outlives any batch."""
+        return self._thread.is_alive() and not self._closed
+
     def close(self, timeout: float = 10.0) -> None:
         with self._lock:
             if self._closed:

@@ -4,7 +4,6 @@ in-process bus or RabbitMQ) from settings and wires them into handlers and worke
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -29,6 +28,7 @@ from infra.rate_limit import ChatRateLimiter
 from infra.schema_lock import schema_lock
 from infra.settings import Settings, SettingsError, postgres_params
 from infra.storage import Storage
+from infra.supervisor import Supervisor
 from projections.base import Projection, migrate
 from projections.registry import all_projections
 from read_api.consistency import PositionBoard
@@ -52,9 +52,9 @@ def open_presence(settings: Settings) -> Presence:
     return MemoryPresence(settings.presence_ttl_s)
 
 
-def open_bus(settings: Settings) -> EventBus:
+def open_bus(settings: Settings, supervisor: Supervisor | None = None) -> EventBus:
     if settings.rabbitmq_url:
-        return RabbitBus(settings.rabbitmq_url, settings.namespace)
+        return RabbitBus(settings.rabbitmq_url, settings.namespace, supervisor)
     return InProcessBus()
 
 
@@ -71,7 +71,10 @@ class Services:
             self.db = open_read_db(settings)  # first: it creates the PostgreSQL schema
             self.store = EventStore(settings.eventsourcing_env())
             migrate(self.db, self.projections)
-        self.bus = open_bus(settings)
+        # Every long-running task of this process runs under it (infra/supervisor.py).
+        self.supervisor = Supervisor(backoff_max_s=settings.restart_backoff_max_s,
+                                     stall_s=settings.stall_s)
+        self.bus = open_bus(settings, self.supervisor)
         self.hasher = Argon2Hasher()
         self.tokens = LocalTokens(
             settings.signing_key(), issuer=settings.jwt_issuer, audience=settings.jwt_audience,
@@ -98,8 +101,6 @@ class Services:
             on_batch=metrics.count_chat_batch)
         self.relay: Relay | None = None
         self.runners: dict[str, ProjectorRunner] = {}
-        self._stopping = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
         self.started = False
 
     def _send_batch(self, cmds: list[SendMessage]) -> list[MessageSent | DomainError]:
@@ -139,14 +140,15 @@ class Services:
     def log_watcher(self) -> LogWatcher:
         if self.settings.database_url:
             channel = getattr(self.store.app.recorder, "channel_name", None)
-            return LogWatcher(postgres_params(self.settings.database_url), channel,
-                              lock_key=f"{self.settings.namespace}.relay")
+            params = {**postgres_params(self.settings.database_url),
+                      "application_name": f"aethex.{self.settings.namespace}.relay"}
+            return LogWatcher(params, channel, lock_key=f"{self.settings.namespace}.relay")
         return LogWatcher()
 
     async def start(self, *, live: LiveHandler | None = None,
                     workers: list[str] | None = None) -> None:
-        """Connects the bus and starts the relay and projectors this process runs."""
-        self._stopping = asyncio.Event()
+        """Connects the bus and starts the relay and projectors this process runs, each
+        under the supervisor."""
         self.positions.bind_loop()
         await self.bus.connect()
         if live is not None:
@@ -162,30 +164,24 @@ class Services:
                     batch_size=self.settings.projector_batch_size,
                     on_position=self.positions.moved)
                 self.runners[runner.name] = runner
-                self._spawn(runner.run(self._stopping), name)
+                self.spawn(name, runner.run)
         if "relay" in wanted:
             self.relay = Relay(self.store, self.bus, self.db, self.log_watcher(),
                                batch_size=self.settings.relay_batch_size)
-            self._spawn(self.relay.run(self._stopping), "relay")
+            self.spawn("relay", self.relay.run)
         if ReconnectGrace.name in wanted:  # ingest: safe on any number of nodes
             grace = ReconnectGrace(self.store, self.db)
-            self._spawn(grace.run(self._stopping), grace.name)
+            self.spawn(grace.name, grace.run)
         self.started = True
         log.info("services.started", production=self.settings.production, workers=wanted)
 
-    def _spawn(self, coro: Any, name: str) -> None:
-        self._tasks.append(asyncio.create_task(coro, name=name))
+    def spawn(self, name: str, run: Callable[[asyncio.Event], Any]) -> None:
+        """Runs `run(stopping)` under the supervisor: restarted whenever it fails."""
+        stopping = self.supervisor.stopping
+        self.supervisor.spawn(name, lambda: run(stopping))
 
     async def stop(self) -> None:
-        self._stopping.set()
-        if self._tasks:
-            _, pending = await asyncio.wait(self._tasks, timeout=5)
-            for task in pending:
-                task.cancel()
-            for task in pending:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-        self._tasks.clear()
+        await self.supervisor.stop(timeout=5)
         await self.bus.close()
         await self.presence.close()
         self.started = False

@@ -62,6 +62,7 @@ def _migrate(settings: Settings) -> int:
 
 async def _run_workers(settings: Settings, workers: list[str]) -> None:
     from infra.bootstrap import Services
+    from infra.worker_health import HealthServer
 
     services = Services(settings)
     stop = asyncio.Event()
@@ -69,11 +70,18 @@ async def _run_workers(settings: Settings, workers: list[str]) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
+    # The orchestrator's liveness probe (and /metrics) for a process that has no API.
+    health = (HealthServer(services, settings.host, settings.health_port)
+              if settings.health_port else None)
     try:
         await services.start(workers=workers)
+        if health is not None:
+            await health.start()
         heap.settle()
         await stop.wait()
     finally:
+        if health is not None:
+            await health.close()
         await services.stop()
         services.close()
 

@@ -22,7 +22,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     projections = sub.add_parser("projections", help="list, rebuild and reset read models")
     psub = projections.add_subparsers(dest="projections_command", required=True)
 
-    p = psub.add_parser("list", help="each projection's position, lag and last error")
+    p = psub.add_parser("list", help="each projection's position, lag, state and last error")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_list)
 
@@ -53,20 +53,28 @@ def cmd_list(settings: Settings, args: argparse.Namespace) -> int:
     from projections.status import projection_status
 
     with opened(settings) as (store, db):
-        status = projection_status(store, db, all_projections())
+        status = projection_status(store, db, all_projections(), stall_s=settings.stall_s)
     if args.json:
         print(json.dumps(status, indent=2))
         return 0
-    rows = [(p["name"], p["position"], p["head"], p["lagEvents"], p["lagSeconds"],
+
+    def state(p: dict[str, object]) -> str:
+        return "STALLED" if p["stalled"] else "ok"
+
+    rows = [(p["name"], p["position"], p["head"], p["lagEvents"], p["lagSeconds"], state(p),
              p["lastError"] or "") for p in status["projections"]]
     relay = status["relay"]
     rows.append(("(relay)", relay["position"], status["head"], relay["lagEvents"],
-                 relay["lagSeconds"], ""))
+                 relay["lagSeconds"], state(relay), ""))
     width = max(len(r[0]) for r in rows)
     print(f"{'name':<{width}}  {'position':>10}  {'head':>10}  {'lag':>8}  {'lag s':>8}  "
-          "last error")
-    for name, position, head, lag, lag_s, error in rows:
-        print(f"{name:<{width}}  {position:>10}  {head:>10}  {lag:>8}  {lag_s:>8.1f}  {error}")
+          f"{'state':<7}  last error")
+    for name, position, head, lag, lag_s, st, error in rows:
+        print(f"{name:<{width}}  {position:>10}  {head:>10}  {lag:>8}  {lag_s:>8.1f}  "
+              f"{st:<7}  {error}")
+    if status["stalled"] or relay["stalled"]:
+        print(f"stalled: work waiting and no progress for over {settings.stall_s:g} s "
+              "(AETHEX_STALL_S)", file=sys.stderr)
     return 0
 
 

@@ -6,6 +6,7 @@ the PostgreSQL adapter rewrites the placeholders.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -83,8 +84,11 @@ class PostgresDatabase:
             conn.execute(psycopg.sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
                 psycopg.sql.Identifier(schema)))
         self.pool: ConnectionPool[psycopg.Connection[Row]] = ConnectionPool(
+            # The application name tells this deployment's read-model connections apart
+            # in pg_stat_activity (and lets an operator, or a test, end just those).
             kwargs={**self.params, "row_factory": dict_row,
-                    "options": f"-c search_path={schema}"},
+                    "options": f"-c search_path={schema}",
+                    "application_name": f"aethex.{schema}.read"},
             min_size=1,
             max_size=max_size,
             open=True,
@@ -96,18 +100,38 @@ class PostgresDatabase:
         """`durable=False` skips waiting for the WAL flush at commit: for writes that can be
         redone from the event store (read models with their tracking row, the relay's
         position), where a crash may lose the last moments but never their consistency."""
-        with self.pool.connection() as conn, conn.transaction():
-            if not durable:
-                conn.execute("SET LOCAL synchronous_commit TO OFF")
-            yield _PgTx(conn)
+        try:
+            with self.pool.connection() as conn, conn.transaction():
+                if not durable:
+                    conn.execute("SET LOCAL synchronous_commit TO OFF")
+                yield _PgTx(conn)
+        except psycopg.OperationalError:
+            self._drop_dead_connections()
+            raise
 
     def fetch_all(self, sql: str, params: Params = ()) -> list[Row]:
-        with self.pool.connection() as conn:
-            return conn.execute(_pg_sql(sql), params).fetchall()
+        try:
+            with self.pool.connection() as conn:
+                return conn.execute(_pg_sql(sql), params).fetchall()
+        except psycopg.OperationalError:
+            self._drop_dead_connections()
+            raise
 
     def fetch_one(self, sql: str, params: Params = ()) -> Row | None:
-        with self.pool.connection() as conn:
-            return conn.execute(_pg_sql(sql), params).fetchone()
+        try:
+            with self.pool.connection() as conn:
+                return conn.execute(_pg_sql(sql), params).fetchone()
+        except psycopg.OperationalError:
+            self._drop_dead_connections()
+            raise
+
+    def _drop_dead_connections(self) -> None:
+        """After a connection error (the server restarted, or ended our sessions), every
+        idle connection in the pool may be dead too, and the pool would hand each out
+        once more, failing one caller per connection. Checking them all now (not on every
+        checkout, which would cost a round trip per query) leaves only live ones."""
+        with contextlib.suppress(Exception):  # still down: the next caller fails, retries
+            self.pool.check()
 
     def close(self) -> None:
         self.pool.close()

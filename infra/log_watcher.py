@@ -41,6 +41,15 @@ class LogWatcher:
                 self._set()
         except (psycopg.Error, asyncio.CancelledError):
             return
+        finally:
+            self._set()  # wake the relay: it checks `alive` before its next step
+
+    @property
+    def alive(self) -> bool:
+        """False once the listening connection (which holds the leader lock) is gone."""
+        if self._conn is None:
+            return True  # embedded: nothing to lose
+        return not self._conn.closed and self._task is not None and not self._task.done()
 
     async def try_lead(self) -> bool:
         """Session-level advisory lock: one relay publishes at a time across processes."""
@@ -71,5 +80,8 @@ class LogWatcher:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
         if self._conn is not None:
-            await self._conn.close()
+            with contextlib.suppress(psycopg.Error):
+                await self._conn.close()
+            self._conn = None
+            self._task = None
         self._loop = None

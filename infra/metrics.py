@@ -31,6 +31,12 @@ REQUEST_LATENCY = Histogram(
     ["method", "route", "status"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
     registry=REGISTRY)
+TASK_FAILURES = Counter(
+    "aethex_task_failures", "Supervised tasks that failed (or returned early), by task and "
+    "error type", ["task", "error"], registry=REGISTRY)
+TASK_RESTARTS = Counter(
+    "aethex_task_restarts", "Supervised tasks restarted after a failure, by task", ["task"],
+    registry=REGISTRY)
 
 
 def count_chat_batch(size: int) -> None:

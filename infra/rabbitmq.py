@@ -1,18 +1,30 @@
 """The event bus over RabbitMQ (aio-pika): a durable topic exchange for event batches,
 publisher confirms, one durable single-active-consumer queue per projector, and a topic
 exchange for live updates that every API node reads through its own exclusive queue.
-API nodes also read the event batches through exclusive queues of their own."""
+API nodes also read the event batches through exclusive queues of their own.
+
+Publishing goes through a robust connection (it reconnects by itself). Everything that
+consumes goes through a second, plain connection whose channels are never restored in
+place: a robust channel restored after a broker restart kept consuming into an inbox
+nobody read any more, and the messages it held still carried the dead channel's delivery
+tags, so their acknowledgements failed. Here a consumer whose channel closed (or that the
+broker cancelled) raises `ConsumerBroken`, and its owner, restarted by the supervisor,
+builds a new channel and consumer; the live subscriptions are watched the same way.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 import aio_pika
 import msgspec
 from aio_pika.abc import (
     AbstractChannel,
+    AbstractConnection,
     AbstractExchange,
     AbstractIncomingMessage,
     AbstractQueue,
@@ -21,26 +33,64 @@ from aio_pika.abc import (
 
 from infra.bus import BatchHandler, Consumer, Delivery, LiveHandler, LiveUpdate
 from infra.envelope import EventBatch
+from infra.supervisor import Supervised, Supervisor
 
 _batch_decoder = msgspec.json.Decoder(EventBatch)
 _live_decoder = msgspec.json.Decoder(list[LiveUpdate])
 _encoder = msgspec.json.Encoder()
 
 
+def _usable(connection: AbstractConnection | None) -> bool:
+    """Whether channels can still be opened on `connection`. A plain connection the broker
+    closed still says `is_closed` False; its transport knows better."""
+    if connection is None or connection.is_closed:
+        return False
+    transport = getattr(connection, "transport", None)
+    return transport is not None and not transport.connection.is_closed
+
+
+class ConsumerBroken(ConnectionError):
+    """A consumer's channel closed or the broker cancelled it: build a new one."""
+
+
 class _AmqpConsumer:
-    def __init__(self, channel: AbstractChannel, queue: AbstractQueue) -> None:
+    CLOSE_TIMEOUT_S = 5.0
+
+    def __init__(self, channel: AbstractChannel, queue: AbstractQueue,
+                 on_closed: Callable[[_AmqpConsumer], None] | None = None) -> None:
         self.channel = channel
         self.queue = queue
         self.inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
         self.tag: str | None = None
+        self.cancelled = False
+        self._on_closed = on_closed
 
     async def start(self) -> None:
         self.tag = await self.queue.consume(self.inbox.put, no_ack=False)
+        underlay = await self.channel.get_underlay_channel()
+        underlay.on_consumer_cancel_callbacks.add(self._on_cancel)
+
+    def _on_cancel(self, frame: Any) -> None:
+        # The broker dropped this consumer (its queue was deleted, say): nothing more
+        # will arrive on it.
+        if getattr(frame, "consumer_tag", None) == self.tag:
+            self.cancelled = True
+
+    def check(self) -> None:
+        """Raises `ConsumerBroken` if nothing more can arrive or be acknowledged here."""
+        if self.cancelled:
+            raise ConsumerBroken(f"the broker cancelled the consumer of {self.queue.name}")
+        if self.channel.is_closed:
+            raise ConsumerBroken(f"the channel consuming {self.queue.name} closed")
 
     async def get_batch(self, max_messages: int, timeout: float) -> list[Delivery]:
+        self.check()
         try:
             first = await asyncio.wait_for(self.inbox.get(), timeout)
         except TimeoutError:
+            first = None
+        if first is None:
+            self.check()  # an idle wait is when a broken channel shows
             return []
         messages = [first]
         while len(messages) < max_messages and not self.inbox.empty():
@@ -49,25 +99,35 @@ class _AmqpConsumer:
 
     async def ack(self, deliveries: Sequence[Delivery]) -> None:
         if deliveries:
+            self.check()
             await deliveries[-1].tag.ack(multiple=True)
 
     async def close(self) -> None:
-        # Closing the channel hands every unacknowledged message back to the queue.
-        if not self.channel.is_closed:
-            await self.channel.close()
+        # Closing the channel hands every unacknowledged message back to the queue. It is
+        # closed even when it looks closed already, so that nothing reopens it.
+        if self._on_closed is not None:
+            self._on_closed(self)
+            self._on_closed = None
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.channel.close(), self.CLOSE_TIMEOUT_S)
 
 
 class RabbitBus:
     """Exchanges and queues are named under the namespace, so deployments can share a vhost."""
 
-    def __init__(self, url: str, namespace: str) -> None:
+    def __init__(self, url: str, namespace: str, supervisor: Supervisor | None = None) -> None:
         self.url = url
         self.namespace = namespace
+        # Watches the live subscriptions (the process's supervisor, or one of its own).
+        self.supervisor = supervisor or Supervisor()
         self.connection: AbstractRobustConnection | None = None
         self.channel: AbstractChannel | None = None
         self.events: AbstractExchange | None = None
         self.live: AbstractExchange | None = None
-        self._consumers: list[_AmqpConsumer] = []
+        self.consumer_connection: AbstractConnection | None = None
+        self._consumer_lock = asyncio.Lock()
+        self._consumers: set[_AmqpConsumer] = set()
+        self._subscriptions: list[Supervised] = []
         # Marks what this bus publishes for the other nodes only, so its own live queue
         # can skip it.
         self.origin = uuid.uuid4().hex
@@ -91,10 +151,30 @@ class RabbitBus:
         self.live = await self.channel.declare_exchange(
             self.live_exchange, aio_pika.ExchangeType.TOPIC, durable=True)
 
+    async def _consuming_connection(self) -> AbstractConnection:
+        """The plain connection consumers use, connected again if it was lost."""
+        async with self._consumer_lock:
+            if not _usable(self.consumer_connection):
+                if self.consumer_connection is not None:
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(self.consumer_connection.close(), 5)
+                self.consumer_connection = await aio_pika.connect(
+                    self.url, timeout=10,
+                    # shown by the broker: which deployment's consumers these are
+                    client_properties={"connection_name": f"aethex.{self.namespace}.consumers"})
+            return self.consumer_connection
+
     async def close(self) -> None:
-        for consumer in self._consumers:
+        for subscription in self._subscriptions:
+            await subscription.stop()
+        self._subscriptions.clear()
+        for consumer in list(self._consumers):
             await consumer.close()
         self._consumers.clear()
+        if self.consumer_connection is not None:
+            with contextlib.suppress(Exception):
+                await self.consumer_connection.close()
+            self.consumer_connection = None
         if self.connection is not None:
             await self.connection.close()
             self.connection = None
@@ -113,18 +193,25 @@ class RabbitBus:
         await asyncio.gather(*confirmations)
 
     async def consumer(self, queue: str, bindings: Sequence[str], prefetch: int) -> Consumer:
+        """A new channel and consumer on `queue` (declared and bound if missing); once it
+        raises `ConsumerBroken`, close it and ask for another."""
         assert self.connection is not None, "connect() first"
-        channel = await self.connection.channel()
-        await channel.set_qos(prefetch_count=prefetch)
-        exchange = await channel.get_exchange(self.events_exchange)
-        q = await channel.declare_queue(
-            self.queue_name(queue), durable=True,
-            arguments={"x-single-active-consumer": True})
-        for binding in bindings:
-            await q.bind(exchange, routing_key=binding)
-        consumer = _AmqpConsumer(channel, q)
-        await consumer.start()
-        self._consumers.append(consumer)
+        channel = await (await self._consuming_connection()).channel()
+        try:
+            await channel.set_qos(prefetch_count=prefetch)
+            exchange = await channel.get_exchange(self.events_exchange)
+            q = await channel.declare_queue(
+                self.queue_name(queue), durable=True,
+                arguments={"x-single-active-consumer": True})
+            for binding in bindings:
+                await q.bind(exchange, routing_key=binding)
+            consumer = _AmqpConsumer(channel, q, on_closed=self._consumers.discard)
+            await consumer.start()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await channel.close()
+            raise
+        self._consumers.add(consumer)
         return consumer
 
     async def delete_queue(self, queue: str) -> None:
@@ -148,9 +235,6 @@ class RabbitBus:
 
     async def subscribe_live(self, handler: LiveHandler) -> None:
         assert self.connection is not None, "connect() first"
-        channel = await self.connection.channel()
-        queue = await channel.declare_queue(exclusive=True, auto_delete=True)
-        await queue.bind(self.live_exchange, routing_key="stream.#")
         origin = self.origin
 
         async def on_message(message: AbstractIncomingMessage) -> None:
@@ -158,16 +242,48 @@ class RabbitBus:
                 return  # this node delivered them already
             await handler(_live_decoder.decode(message.body))
 
-        await queue.consume(on_message, no_ack=True)
+        async def open_channel() -> AbstractChannel:
+            channel = await (await self._consuming_connection()).channel()
+            queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+            await queue.bind(self.live_exchange, routing_key="stream.#")
+            await queue.consume(on_message, no_ack=True)
+            return channel
+
+        await self._keep_subscribed("bus:live-subscription", open_channel)
 
     async def subscribe_events(self, bindings: Sequence[str], handler: BatchHandler) -> None:
         assert self.connection is not None, "connect() first"
-        channel = await self.connection.channel()
-        queue = await channel.declare_queue(exclusive=True, auto_delete=True)
-        for binding in bindings:
-            await queue.bind(self.events_exchange, routing_key=binding)
 
         async def on_message(message: AbstractIncomingMessage) -> None:
             await handler(_batch_decoder.decode(message.body))
 
-        await queue.consume(on_message, no_ack=True)
+        async def open_channel() -> AbstractChannel:
+            channel = await (await self._consuming_connection()).channel()
+            queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+            for binding in bindings:
+                await queue.bind(self.events_exchange, routing_key=binding)
+            await queue.consume(on_message, no_ack=True)
+            return channel
+
+        await self._keep_subscribed("bus:event-subscription", open_channel)
+
+    async def _keep_subscribed(self, name: str,
+                               open_channel: Callable[[], Awaitable[AbstractChannel]]) -> None:
+        """Subscribes now (so it is in place when this returns), then keeps a supervised
+        task that waits for the channel to close and raises, so the supervisor subscribes
+        again on a new channel (what was published in between is not seen: live updates
+        are ephemeral, and the relayed events are a fallback)."""
+        first: list[AbstractChannel] = [await open_channel()]
+
+        async def watch() -> None:
+            channel = first.pop() if first else await open_channel()
+            try:
+                while not channel.is_closed:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(channel.closed(), 1.0)
+            finally:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(channel.close(), 5.0)
+            raise ConsumerBroken(f"{name}: its channel closed")
+
+        self._subscriptions.append(self.supervisor.spawn(name, watch, graceful=False))

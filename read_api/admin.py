@@ -39,4 +39,4 @@ class AdminController(Controller):
         """Each projection's position, the head, lag in events and seconds, last error."""
         require_operator(request, services)
         return await services.run(projection_status, services.store, services.db,
-                                  services.projections)
+                                  services.projections, stall_s=services.settings.stall_s)

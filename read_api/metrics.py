@@ -25,9 +25,11 @@ from projections.status import projection_status
 class StateCollector(Collector):
     """Gauges from a snapshot of the log's and the read models' positions."""
 
-    def __init__(self, status: dict[str, Any], connections: int) -> None:
+    def __init__(self, status: dict[str, Any], connections: int,
+                 tasks: list[dict[str, Any]] | None = None) -> None:
         self.status = status
         self.connections = connections
+        self.tasks = tasks or []
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         s = self.status
@@ -40,13 +42,24 @@ class StateCollector(Collector):
         lag_s = GaugeMetricFamily("aethex_projection_lag_seconds",
                                   "Age of the oldest event a projection has not applied",
                                   labels=["projection"])
+        stalled = GaugeMetricFamily(
+            "aethex_projection_stalled", "1 while a projection has had work and made no "
+            "progress for longer than AETHEX_STALL_S", labels=["projection"])
         for p in s["projections"]:
             position.add_metric([p["name"]], p["position"])
             lag.add_metric([p["name"]], p["lagEvents"])
             lag_s.add_metric([p["name"]], p["lagSeconds"])
+            stalled.add_metric([p["name"]], 1.0 if p["stalled"] else 0.0)
         yield position
         yield lag
         yield lag_s
+        yield stalled
+        up = GaugeMetricFamily(
+            "aethex_task_up", "1 while a supervised task of this process runs, 0 while it "
+            "waits to be restarted after a failure", labels=["task"])
+        for t in self.tasks:
+            up.add_metric([t["name"]], 1.0 if t["state"] == "running" else 0.0)
+        yield up
         yield GaugeMetricFamily("aethex_relay_lag_events",
                                 "Events the relay has not yet published",
                                 value=s["relay"]["lagEvents"])
@@ -59,9 +72,10 @@ class StateCollector(Collector):
 
 def render(services: Services, connections: int) -> bytes:
     """The whole exposition: process-wide metrics, then the state gauges."""
-    status = projection_status(services.store, services.db, services.projections)
+    status = projection_status(services.store, services.db, services.projections,
+                               stall_s=services.settings.stall_s)
     state = CollectorRegistry(auto_describe=False)
-    state.register(StateCollector(status, connections))
+    state.register(StateCollector(status, connections, services.supervisor.status()))
     return generate_latest(metrics.REGISTRY) + generate_latest(state)
 
 

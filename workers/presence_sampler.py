@@ -43,14 +43,13 @@ class PresenceSampler:
         return recorded
 
     async def run(self, stopping: asyncio.Event) -> None:
+        """Samples every interval until `stopping` is set. A failed pass (Redis, the store)
+        raises: the supervisor logs and counts it and runs this again after a backoff."""
         while not stopping.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), self.interval_s)
             if stopping.is_set():
                 return
-            try:
-                if await self.services.presence.try_lead("sampler", self.node_id,
-                                                         self.interval_s * 3):
-                    await self.sample_once()
-            except Exception:
-                log.exception("presence.sample_failed")
+            if await self.services.presence.try_lead("sampler", self.node_id,
+                                                     self.interval_s * 3):
+                await self.sample_once()

@@ -4,6 +4,11 @@ At start it binds its durable queue (so nothing published from then on is missed
 catches up from the event store itself, then consumes batches from the queue. Each
 batch's rows and the new tracking position are written in one transaction, and events
 at or below the tracking position are skipped, so redelivery changes nothing.
+
+`run` is one supervised run (infra/supervisor.py): any failure, a consumer that broke
+included, is recorded as the projection's `last_error` and raised, and the supervisor
+runs it again after a backoff, with a new consumer on a new channel. The error is
+cleared once a run has caught up again.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from datetime import UTC, datetime
 import structlog
 
 from infra import metrics
-from infra.bus import WATERMARK_KEY, Delivery, EventBus
+from infra.bus import WATERMARK_KEY, Consumer, Delivery, EventBus
 from infra.database import Database
 from infra.envelope import EventEnvelope
 from infra.event_store import EventStore
@@ -49,6 +54,7 @@ class ProjectorRunner:
         self.on_position = on_position
         self.position = 0
         self.last_error: str | None = None
+        self.failures = 0
 
     @property
     def name(self) -> str:
@@ -88,6 +94,22 @@ class ProjectorRunner:
                 "VALUES (?, 0, ?, ?) ON CONFLICT (name) DO UPDATE SET last_error = ?",
                 (self.name, datetime.now(UTC).isoformat(), error, error))
 
+    def _clear_error(self) -> None:
+        with self.db.transaction() as tx:
+            tx.execute("UPDATE projection_tracking SET last_error = NULL "
+                       "WHERE name = ? AND last_error IS NOT NULL", (self.name,))
+        self.last_error = None
+
+    async def _failed(self, error: BaseException) -> None:
+        """Notes a failed run where operators look (`projections list`, /health/ready):
+        in memory always, in the tracking row when the database answers."""
+        self.failures += 1
+        self.last_error = f"{type(error).__name__}: {error}"
+        try:
+            await asyncio.wait_for(asyncio.to_thread(self._record_error, self.last_error), 5)
+        except Exception:  # the database may be what failed; the supervisor logs the cause
+            log.warning("projector.error_not_recorded", projection=self.name, exc_info=True)
+
     async def catch_up(self) -> None:
         """Reads the log from the store up to its head, filtered to this projection's types."""
         self.position = await asyncio.to_thread(tracking_position, self.db, self.name)
@@ -117,37 +139,43 @@ class ProjectorRunner:
         await asyncio.to_thread(self.commit, events, upto)
 
     async def run(self, stopping: asyncio.Event) -> None:
-        backoff = 0.5
+        """Consumes until `stopping` is set; raises on any failure (for the supervisor,
+        which runs it again), after recording it as `last_error`."""
         while not stopping.is_set():
-            consumer = await self.bus.consumer(
-                self.queue, [*self.projection.bindings, WATERMARK_KEY], self.prefetch)
+            consumer: Consumer | None = None
             try:
+                consumer = await self.bus.consumer(
+                    self.queue, [*self.projection.bindings, WATERMARK_KEY], self.prefetch)
                 await self.catch_up()
+                if self.last_error is not None:
+                    await asyncio.to_thread(self._clear_error)
+                    log.info("projector.recovered", projection=self.name,
+                             position=self.position)
                 log.info("projector.started", projection=self.name, position=self.position)
-                checked = time.monotonic()
-                while not stopping.is_set():
-                    deliveries = await consumer.get_batch(self.prefetch, timeout=0.25)
-                    if not deliveries:
-                        # Idle: notice a reset (`aethex projections reset`) without waiting
-                        # for the next event, and replay the log from the store.
-                        if time.monotonic() - checked >= self.RESET_CHECK_S:
-                            checked = time.monotonic()
-                            stored = await asyncio.to_thread(tracking_position, self.db,
-                                                             self.name)
-                            if stored < self.position:
-                                log.info("projector.reset_detected", projection=self.name)
-                                self.position = stored
-                                break
-                        continue
-                    await self.handle(deliveries)
-                    await consumer.ack(deliveries)
-                    backoff = 0.5
+                await self._consume(consumer, stopping)  # returns on stop or a reset
             except asyncio.CancelledError:
                 raise
             except Exception as e:
-                log.exception("projector.failed", projection=self.name, position=self.position)
-                await asyncio.to_thread(self._record_error, f"{type(e).__name__}: {e}")
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 30.0)
+                await self._failed(e)
+                raise
             finally:
-                await consumer.close()
+                if consumer is not None:
+                    await consumer.close()
+
+    async def _consume(self, consumer: Consumer, stopping: asyncio.Event) -> None:
+        checked = time.monotonic()
+        while not stopping.is_set():
+            deliveries = await consumer.get_batch(self.prefetch, timeout=0.25)
+            if not deliveries:
+                # Idle: notice a reset (`aethex projections reset`) without waiting for
+                # the next event, and replay the log from the store.
+                if time.monotonic() - checked >= self.RESET_CHECK_S:
+                    checked = time.monotonic()
+                    stored = await asyncio.to_thread(tracking_position, self.db, self.name)
+                    if stored < self.position:
+                        log.info("projector.reset_detected", projection=self.name)
+                        self.position = stored
+                        return
+                continue
+            await self.handle(deliveries)
+            await consumer.ack(deliveries)

@@ -59,11 +59,10 @@ class ReconnectGrace:
         return sum(self.end(sid) for sid in self.due(datetime.now(UTC)))
 
     async def run(self, stopping: asyncio.Event) -> None:
+        """Ends due streams until `stopping` is set. A failed pass raises: the supervisor
+        logs and counts it and runs this again after a backoff (deadlines are read anew)."""
         log.info("reconnect_grace.started")
         while not stopping.is_set():
-            try:
-                await asyncio.to_thread(self.step)
-            except Exception:
-                log.exception("reconnect_grace.step_failed")
+            await asyncio.to_thread(self.step)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), self.poll_s)

@@ -4,6 +4,11 @@ batches, with publisher confirms, recording how far it got.
 Events go out as runs of consecutive events that share a routing key
 (`<Aggregate>.<Event>.<channel>`), then a watermark that every projector queue receives,
 so each queue sees positions in increasing order and knows how far the log has been sent.
+
+`run` is one supervised run: a failed step (the bus or the database) and a lost listening
+connection (which also held the leader lock) end it with the error, and the supervisor
+starts it again, which takes the lock anew and resumes from the saved position (a little
+may be published twice; projectors and the live feed drop what they have seen).
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ class Relay:
         self.published_batches = 0
         self._marked = self._saved = 0  # positions of the last watermark and save
         self._marked_at = self._saved_at = 0.0
+        self.store.on_saved(self.watcher.poke)
 
     def _load_position(self) -> int:
         row = self.db.fetch_one("SELECT position FROM relay_position WHERE name = ?", (self.name,))
@@ -97,8 +103,8 @@ class Relay:
         return max(0.0, min(waits)) if waits else None
 
     async def run(self, stopping: asyncio.Event) -> None:
+        """Publishes until `stopping` is set; raises on a failure, for the supervisor."""
         await self.watcher.start()
-        self.store.on_saved(self.watcher.poke)
         try:
             while not await self.watcher.try_lead():
                 if stopping.is_set():
@@ -108,12 +114,10 @@ class Relay:
             self._marked = self._saved = self.position
             log.info("relay.started", position=self.position)
             while not stopping.is_set():
-                try:
-                    busy = await self.step()
-                except Exception:
-                    log.exception("relay.step_failed", position=self.position)
-                    await asyncio.sleep(1.0)
-                    continue
+                if not self.watcher.alive:
+                    raise ConnectionError("the relay's listening connection (and with it the "
+                                          "leader lock) was lost")
+                busy = await self.step()
                 if not busy:
                     due = self.due_in()
                     await self.watcher.wait(

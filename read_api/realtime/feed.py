@@ -14,7 +14,6 @@ it has reached the relayed event; joins, typing and bans from the live exchange.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -23,6 +22,7 @@ import structlog
 from commands.send_message import MessageSent
 from infra.bus import EventBus, LiveUpdate
 from infra.envelope import EventBatch
+from infra.supervisor import Supervised, Supervisor
 from read_api.realtime.presenters import (
     CHAT_DELETED,
     CHAT_MESSAGE,
@@ -60,7 +60,7 @@ class LiveFeed:
         self.recent = RecentMessages(per_room=max(history_size * 10, 100))
         self._outbox: asyncio.Queue[list[LiveUpdate]] = asyncio.Queue()
         self._stream_changes: asyncio.Queue[list[StreamChange]] = asyncio.Queue()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks: list[Supervised] = []
         self.counts = {"fast": 0, "live": 0, "relayed": 0, "dropped": 0}
 
     # -- the three paths ---------------------------------------------------------------
@@ -103,18 +103,18 @@ class LiveFeed:
 
     # -- running -----------------------------------------------------------------------
 
-    async def start(self) -> None:
+    async def start(self, supervisor: Supervisor | None = None) -> None:
+        """Subscribes to the relayed events and starts the two loops, under `supervisor`
+        (the process's; one of its own if none is given)."""
         await self.bus.subscribe_events(
             [f"{t}.*" for t in (*CHAT_TYPES, *STREAM_TYPES)], self.on_events)
-        self._tasks = [asyncio.create_task(self._publish_to_others(), name="live-publish"),
-                       asyncio.create_task(self._present_streams(), name="live-streams")]
+        supervisor = supervisor or Supervisor()
+        self._tasks = [supervisor.spawn("live-publish", self._publish_to_others, graceful=False),
+                       supervisor.spawn("live-streams", self._present_streams, graceful=False)]
 
     async def stop(self) -> None:
         for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            await task.stop()
         self._tasks = []
 
     async def _publish_to_others(self) -> None:
