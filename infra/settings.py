@@ -48,6 +48,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     projector_batch_size: int = 2000
     workers: str = "all"
     require_services: bool = False
+    # supervision and health
+    stall_s: float = 30.0
+    restart_backoff_max_s: float = 5.0
+    health_port: int = 0
     # chat and presence
     node_id: str = ""
     presence_ttl_s: float = 30.0

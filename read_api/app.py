@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import socket
 import sys
@@ -88,7 +87,7 @@ def create_app(services: Services, *, announce: bool = False, settle_heap: bool 
         # (cores + 4) would queue them behind each other.
         loop.set_default_executor(ThreadPoolExecutor(max_workers=32, thread_name_prefix="aethex"))
         await services.start(live=feed.on_live)
-        await feed.start()
+        await feed.start(services.supervisor)
         forget = getattr(services.authenticator, "forget", None)
         if forget is not None:
             async def on_user_events(batch: EventBatch) -> None:
@@ -103,9 +102,8 @@ def create_app(services: Services, *, announce: bool = False, settle_heap: bool 
 
         services.chat_listeners.append(on_commit)
         app.state.loop = loop
-        stopping = asyncio.Event()
-        tasks = [asyncio.create_task(gateway.heartbeat(stopping), name="presence-heartbeat"),
-                 asyncio.create_task(sampler.run(stopping), name="viewer-sampler")]
+        services.spawn("presence-heartbeat", gateway.heartbeat)
+        services.spawn("viewer-sampler", sampler.run)
         if settle_heap:
             heap.settle()
         if announce:
@@ -117,11 +115,7 @@ def create_app(services: Services, *, announce: bool = False, settle_heap: bool 
         finally:
             services.chat_listeners.remove(on_commit)
             await feed.stop()
-            stopping.set()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await asyncio.wait_for(task, 5)
-            await services.stop()
+            await services.stop()  # the heartbeat, the sampler and the workers
 
     app = Litestar(
         route_handlers=[AuthController, ChannelController, HealthController, MessageController,
