@@ -947,12 +947,13 @@ async def sign_up(base: str, users: int, suffix: str) -> tuple[str, list[str]]:
 
 async def run_suite(stack: Stack, faults: Sequence[Fault], *, seconds: float, rate: float,
                     users: int = 4, recovery_timeout: float = 45.0,
-                    reset_after_failure: bool = True,
+                    reset_after_failure: bool = True, stop_after_failure: bool = False,
                     on_result: Callable[[RoundResult], None] | None = None
                     ) -> list[RoundResult]:
     """Signs users up, goes live, opens the viewer and runs one round per fault, in order.
     After a round that did not recover, the relay and projectors are restarted by hand so
-    the next fault is measured on a working topology (and the table says so)."""
+    the next fault is measured on a working topology (and the table says so); with
+    `stop_after_failure` no round follows it (a test repeating an intermittent fault)."""
     # A suite may run several times on one stack (the tests do): names and the tag that
     # marks each round's messages are unique to this run.
     run_id = uuid.uuid4().hex[:6]
@@ -988,6 +989,8 @@ async def run_suite(stack: Stack, faults: Sequence[Fault], *, seconds: float, ra
                 results.append(result)
                 if on_result is not None:
                     on_result(result)
+                if not result.ok and stop_after_failure:
+                    break
     finally:
         await viewer.stop()
     return results
