@@ -449,10 +449,9 @@ class ChatGateway:
                 await asyncio.wait_for(stopping.wait(), self.settings.presence_heartbeat_s)
             members = [(s.stream_id, s.member) for s in self.sessions if s.stream_id]
             if members:
-                try:
-                    await self.presence.refresh(members)
-                except Exception:
-                    log.exception("presence.heartbeat_failed")
+                # A failure ends this run: the supervisor logs it, counts it and starts
+                # the heartbeat again after a backoff.
+                await self.presence.refresh(members)
 
 
 def _ban_message(data: dict[str, Any]) -> str:
