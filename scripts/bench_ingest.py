@@ -1,4 +1,4 @@
-"""Stream start latency (issue 3), against a real server (embedded by default; with
+"""Stream start latency, against a real server (embedded by default; with
 --production on PostgreSQL + RabbitMQ at the test URLs), each figure beside a baseline
 measured in the same run:
 

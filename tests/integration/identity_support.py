@@ -1,4 +1,4 @@
-"""Real parts for the identity and upload tests (issue 5): an OIDC issuer's JWKS served over
+"""Real parts for the identity and upload tests: an OIDC issuer's JWKS served over
 HTTP by a tiny http.server thread with keys the test generates, tokens the test signs, moto's
 S3 server on a free loopback port, and a server fixture with those settings on both modes."""
 

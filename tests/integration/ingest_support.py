@@ -1,4 +1,4 @@
-"""Shared by the ingest tests (issue 3): the service with ingest settings, optionally with
+"""Shared by the ingest tests: the service with ingest settings, optionally with
 a real nginx-rtmp in front of it, in each mode."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""External sign-in (issue 5): tokens from an OIDC issuer (Clerk) verified against a JWKS the
+"""External sign-in: tokens from an OIDC issuer (Clerk) verified against a JWKS the
 test serves over HTTP, onboarding, and Clerk's Svix-signed user webhooks, on both modes."""
 
 from __future__ import annotations

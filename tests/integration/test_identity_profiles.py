@@ -1,4 +1,4 @@
-"""Profiles, usernames, follows and subscriptions over HTTP, on both modes (issue 5)."""
+"""Profiles, usernames, follows and subscriptions over HTTP, on both modes."""
 
 from __future__ import annotations
 

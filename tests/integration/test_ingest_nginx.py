@@ -1,4 +1,4 @@
-"""Going live for real (issue 3): nginx with the RTMP module, its hooks pointed at the API,
+"""Going live for real: nginx with the RTMP module, its hooks pointed at the API,
 and ffmpeg publishing a generated test pattern with the owner's stream key. Asserts LIVE,
 a playable HLS URL from the API, a refused wrong (and rotated) key, and ENDING then
 ARCHIVED with the recording after the encoder stops and the reconnect grace passes."""

@@ -1,4 +1,4 @@
-"""Provider webhooks (issue 3): Mux and Cloudflare Stream bodies in their documented
+"""Provider webhooks: Mux and Cloudflare Stream bodies in their documented
 shapes, signed as the providers sign them, drive the stream's lifecycle; receipts are
 deduplicated; bad signatures, stale timestamps and malformed bodies record nothing."""
 

@@ -1,4 +1,4 @@
-"""Chat moderation (issue 6) end to end, in both modes: bans and timeouts, who may do what
+"""Chat moderation end to end, in both modes: bans and timeouts, who may do what
 (and who may not), the moderation log, channel filters."""
 
 from __future__ import annotations

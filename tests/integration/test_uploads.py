@@ -1,4 +1,4 @@
-"""Avatar and banner uploads (issue 5) against the embedded disk store and a real S3 API
+"""Avatar and banner uploads against the embedded disk store and a real S3 API
 (moto's server mode over HTTP), with real images made by Pillow and crafted bad files."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Channel chat filters (issue 6): a table of evasions that must be caught, a table of
+"""Channel chat filters: a table of evasions that must be caught, a table of
 innocent messages that must pass, links, slow mode and followers-only, all pure."""
 
 from __future__ import annotations

@@ -151,7 +151,7 @@ def test_catalogue_names_every_event_type_once() -> None:
         "Stream.ViewerCountSampled",
         "ChatMessage.Sent", "ChatMessage.Deleted",
         "UniqueName.Claimed",
-        # identity, profiles, follows, subscriptions (issue 5)
+        # identity, profiles, follows, subscriptions
         "User.ProfileUpdated", "User.UsernameChanged", "User.EmailChanged",
         "User.ExternalIdentityLinked", "User.Onboarded", "User.Deleted",
         "UniqueName.Released", "UniqueName.Reclaimed",
@@ -159,10 +159,10 @@ def test_catalogue_names_every_event_type_once() -> None:
         "Subscription.Started", "Subscription.TierChanged", "Subscription.Cancelled",
         "Subscription.Expired", "Subscription.Renewed", "Subscription.Restarted",
         "ClerkWebhookReceipt.Received",
-        # ingest (issue 3)
+        # ingest
         "Stream.PlaybackAssigned", "Stream.IngestDisconnected", "Stream.IngestReconnected",
         "Stream.RecordingReady", "StreamKeyClaim.Claimed", "WebhookReceipt.Received",
-        # moderation (issue 6)
+        # moderation
         "Channel.UserBanned", "Channel.UserUnbanned", "Channel.FiltersChanged",
         "Report.Filed", "Report.Resolved", "Ignore.Started", "Ignore.Stopped", "Ignore.Restarted",
     }

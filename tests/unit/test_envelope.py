@@ -52,7 +52,7 @@ def test_channel_ids(store: EventStore, world: World, owner: User, channel: Chan
         elif e.type.startswith(("Stream.", "ChatMessage.")):
             assert e.channel_id == e.data["channel_id"] == str(channel.id)
             assert e.aggregate_id != str(channel.id)
-        elif e.type == "StreamKeyClaim.Claimed":  # routed with its channel (issue 3)
+        elif e.type == "StreamKeyClaim.Claimed":  # routed with its channel
             assert e.channel_id == e.data["channel_id"] == str(channel.id)
             assert e.data == {"channel_id": str(channel.id)}  # no key, no digest
         else:

@@ -1,4 +1,4 @@
-"""Profiles, usernames, external identities, follows and subscriptions (issue 5): domain
+"""Profiles, usernames, external identities, follows and subscriptions: domain
 rules and command handlers against a real event store, given / when / then."""
 
 from __future__ import annotations

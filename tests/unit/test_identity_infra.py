@@ -1,4 +1,4 @@
-"""Svix signatures, image checks and the JWKS cache (issue 5), without a server: real
+"""Svix signatures, image checks and the JWKS cache, without a server: real
 HMACs, real Pillow images, keys and tokens the test makes."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The users, follows, channel page and subscriptions read models (issue 5), fed the real
+"""The users, follows, channel page and subscriptions read models, fed the real
 log of real commands in one batch, as a projector catching up would."""
 
 from __future__ import annotations

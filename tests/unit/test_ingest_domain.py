@@ -1,4 +1,4 @@
-"""Ingest rules on the aggregates and commands (issue 3): reconnect grace, recordings,
+"""Ingest rules on the aggregates and commands: reconnect grace, recordings,
 stream key claims and rotation, and the system actor."""
 
 from __future__ import annotations

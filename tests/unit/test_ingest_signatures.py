@@ -1,4 +1,4 @@
-"""Provider signatures and bodies (issue 3): Mux-Signature and Cloudflare's
+"""Provider signatures and bodies: Mux-Signature and Cloudflare's
 Webhook-Signature as the providers document them, and body parsing."""
 
 from __future__ import annotations

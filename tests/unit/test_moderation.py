@@ -1,4 +1,4 @@
-"""Moderation decisions (issue 6) against a real store, given / when / then: bans and
+"""Moderation decisions against a real store, given / when / then: bans and
 timeouts on the Channel, their effect on SendMessage batches, and the filters there."""
 
 from __future__ import annotations
