@@ -86,6 +86,27 @@ class GroupCommitter(Generic[C, R]):
         """Whether the writer thread runs (what readiness checks): it outlives any batch."""
         return self._thread.is_alive() and not self._closed
 
+    def revive(self) -> bool:
+        """Starts a new writer thread if the last one died (a batch's failure never ends
+        it, but a bug in the writer itself would); True if it had to. Queued commands are
+        kept: the new writer takes them."""
+        with self._lock:
+            if self._closed or self._thread.is_alive():
+                return False
+            self._thread = threading.Thread(target=self._loop, name=self._thread.name,
+                                            daemon=True)
+            self._thread.start()
+            return True
+
+    async def watch(self, stopping: asyncio.Event, every_s: float = 0.5) -> None:
+        """A supervised task: revives the writer when it died, and then fails, so the
+        death is logged and counted like any task's."""
+        while not stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), every_s)
+            if self.revive():
+                raise RuntimeError("the group-commit writer thread died; a new one runs")
+
     def close(self, timeout: float = 10.0) -> None:
         with self._lock:
             if self._closed:

@@ -150,6 +150,7 @@ class Services:
         """Connects the bus and starts the relay and projectors this process runs, each
         under the supervisor."""
         self.positions.bind_loop()
+        self.spawn("group-commit-writer", self.chat.watch)
         await self.bus.connect()
         if live is not None:
             await self.bus.subscribe_live(live)

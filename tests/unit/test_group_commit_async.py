@@ -237,3 +237,30 @@ async def test_enqueue_keeps_the_order_of_submission_and_settles_later(
     assert results == [i * 2 for i in range(1, 51)]
     assert recorder.batches[1] == list(range(1, 51))
     assert wake_ups.count == 1
+
+
+async def test_a_writer_thread_that_died_is_revived_and_its_death_counted() -> None:
+    """Nothing a batch does ends the writer; should the writer end anyway, the supervised
+    watch starts a new one, which takes what was queued meanwhile, and fails once, so the
+    death is logged and counted."""
+    from commands.group_commit import _STOP
+    from infra.supervisor import Supervisor
+
+    gc: GroupCommitter[int, int] = GroupCommitter(lambda cs: [c * 2 for c in cs],
+                                                  window_s=0.001)
+    supervisor = Supervisor(backoff_initial_s=0.01, backoff_max_s=0.02)
+    stopping = supervisor.stopping
+    handle = supervisor.spawn("group-commit-writer", lambda: gc.watch(stopping, every_s=0.01))
+    try:
+        gc._queue.put(_STOP)  # the writer ends while the committer is still open
+        deadline = time.monotonic() + WAIT
+        while gc.alive:
+            assert time.monotonic() < deadline, "the writer never ended"
+            await asyncio.sleep(0.001)
+        later = gc.submit(2)  # queued while no writer runs
+        assert await asyncio.wait_for(asyncio.wrap_future(later), WAIT) == 4
+        assert gc.alive
+        assert handle.failures == 1 and "died" in (handle.last_error or "")
+    finally:
+        await supervisor.stop()
+        gc.close()
