@@ -110,18 +110,11 @@ def create_socketio(gateway: ChatGateway, authenticator: Authenticator,
     sessions: dict[str, ChatSession] = {}
     pumps: dict[str, list[asyncio.Task[None]]] = {}
 
-    def engine_backlog(sid: str) -> int:
-        """Packets Engine.IO still holds for this client (its writer never blocks us)."""
-        try:
-            eio_sid = sio.manager.eio_sid_from_sid(sid, "/")
-            return sio.eio.sockets[eio_sid].queue.qsize()
-        except (KeyError, AttributeError):
-            return 0
-
     async def pump(sid: str, session: ChatSession, link: _SioLink) -> None:
         while True:
             batch = await session.next_batch()
-            if batch is None or engine_backlog(sid) > session.max_queue:
+            # Engine.IO's queue (long polling) counts against the bound like ours.
+            if batch is None or link.eio.queue.qsize() > session.max_queue:
                 await sio.disconnect(sid)  # fell too far behind
                 return
             try:

@@ -97,6 +97,17 @@ def production_settings(tmp_path: Path, namespace: str, **overrides: Any) -> Set
                          jwt_secret=TEST_KEY, **overrides)
 
 
+@contextmanager
+def fresh_production(tmp_path: Path, **overrides: Any) -> Iterator[Settings]:
+    """Production settings in a namespace of their own (services required), dropped after."""
+    require_services()
+    namespace = new_namespace()
+    try:
+        yield production_settings(tmp_path, namespace, **overrides)
+    finally:
+        drop_namespace(namespace)
+
+
 def production_env(namespace: str, **variables: str) -> dict[str, str]:
     """The environment of a production-mode process (`aethex serve`, `project`, ...):
     this one's, with PostgreSQL, RabbitMQ and Redis in `namespace`, and `variables`."""

@@ -31,6 +31,7 @@ from projections.base import Projection, migrate, tracking_position
 from tests.harness import (
     drop_namespace,
     embedded_settings,
+    fresh_production,
     new_namespace,
     production_env,
     production_settings,
@@ -82,13 +83,8 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Setting
     if request.param == "embedded":
         yield embedded_settings(tmp_path, projector_batch_size=50, relay_batch_size=40)
         return
-    require_services()
-    namespace = new_namespace()
-    try:
-        yield production_settings(tmp_path, namespace, projector_batch_size=50,
-                                  relay_batch_size=40)
-    finally:
-        drop_namespace(namespace)
+    with fresh_production(tmp_path, projector_batch_size=50, relay_batch_size=40) as s:
+        yield s
 
 
 def seed_messages(services: Services, count: int, *, batch: int = 250) -> UUID:

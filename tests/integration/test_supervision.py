@@ -42,6 +42,7 @@ from tests.harness import (
     REQUIRED,
     drop_namespace,
     free_port,
+    fresh_production,
     new_namespace,
     production_env,
     production_settings,
@@ -59,13 +60,8 @@ RECOVERY_S = 10.0  # the goal: every read model back at the head this soon after
 
 @pytest.fixture
 def prod(tmp_path: Path) -> Iterator[Settings]:
-    require_services()
-    namespace = new_namespace()
-    try:
-        yield production_settings(tmp_path, namespace, projector_batch_size=50,
-                                  relay_batch_size=40)
-    finally:
-        drop_namespace(namespace)
+    with fresh_production(tmp_path, projector_batch_size=50, relay_batch_size=40) as s:
+        yield s
 
 
 def more_messages(services: Services, stream_id: UUID, n: int, tag: str) -> None:
