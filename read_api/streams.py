@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Controller, get, post, put
+from litestar import Controller, Request, get, post, put
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
@@ -20,6 +20,7 @@ from read_api.deps import parse_id, provide_principal
 from read_api.ignores import hide_ignored, provide_viewer
 from read_api.queries import get_stream, list_messages
 from read_api.realtime.presenters import sent_view
+from read_api.realtime.recent import RecentMessages, newest_page
 from read_api.schemas import GoLiveBody, SendMessageBody, StatusBody
 
 auth = {"principal": Provide(provide_principal)}
@@ -120,6 +121,7 @@ class StreamController(Controller):
         stream_id: FromPath[str],
         services: NamedDependency[Services],
         viewer: NamedDependency[Principal | None],
+        request: Request[Any, Any, Any],
         before: Annotated[int | None, QueryParameter(ge=1, description="nextCursor")] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=100)] = 50,
         after: FromQuery[int | None] = None,
@@ -134,6 +136,10 @@ class StreamController(Controller):
         items, cursor = await services.run(
             list_messages, services.db, stream_id, before=before, limit=limit
         )
+        if before is None:  # what this node has pushed is in the history, read model or not
+            recent: RecentMessages = request.app.state.feed.recent
+            items, cursor = newest_page(items, cursor is not None, recent.snapshot(stream_id),
+                                        limit, recent.deleted())
         items = await hide_ignored(services, viewer, items)  # ignored users
         return {"items": items, "nextCursor": cursor}
 

@@ -116,3 +116,15 @@ def merge_history(stored: list[dict[str, Any]], recent: list[dict[str, Any]],
     if after is not None:
         return [m for m in merged if m["position"] > after][: size * 10]
     return merged[-size:]
+
+
+def newest_page(stored: list[dict[str, Any]], more: bool, recent: list[dict[str, Any]],
+                limit: int, deleted: set[str] | frozenset[str] = frozenset()
+                ) -> tuple[list[dict[str, Any]], int | None]:
+    """The HTTP history's first page, newest first: the read model's page (`stored`, newest
+    first, `more` if older ones exist) merged with the room's recent messages, so a message
+    a viewer was pushed is in the history from then on; with the cursor to the next page."""
+    merged = merge_history(list(reversed(stored)), recent, None, limit + 1, deleted)
+    page = merged[-limit:][::-1]
+    more = more or len(merged) > limit
+    return page, (page[-1]["position"] if more and page else None)

@@ -16,7 +16,7 @@ from infra.bus import InProcessBus, LiveUpdate
 from infra.envelope import EventBatch, EventEnvelope
 from read_api.realtime.feed import LiveFeed
 from read_api.realtime.presenters import committed_updates, event_view, sent_view
-from read_api.realtime.recent import RecentMessages, SeenIds, merge_history
+from read_api.realtime.recent import RecentMessages, SeenIds, merge_history, newest_page
 
 STREAM, CHANNEL, AUTHOR = str(uuid4()), str(uuid4()), str(uuid4())
 
@@ -161,6 +161,20 @@ def test_a_join_history_merges_the_read_model_with_recent_messages() -> None:
     assert [x["position"] for x in merge_history([], recent, 3, 50)] == [4, 5, 6]
     # a resume is capped at ten times the history size, oldest first
     assert [x["position"] for x in merge_history([m(4)], [m(4), m(5)], 3, 1)] == [4, 5]
+
+
+def test_the_http_history_first_page_holds_what_was_pushed_before_it_was_projected() -> None:
+    def m(p: int) -> dict:
+        return {"id": f"m{p}", "position": p}
+
+    # the read model has 1-3 (newest first, nothing older); 4-6 were pushed, 5 then deleted
+    page, cursor = newest_page([m(3), m(2), m(1)], False, [m(4), m(5), m(6)], 2, {"m5"})
+    assert [x["position"] for x in page] == [6, 4] and cursor == 4
+    page, cursor = newest_page([m(3), m(2), m(1)], False, [m(4), m(6)], 10)
+    assert [x["position"] for x in page] == [6, 4, 3, 2, 1] and cursor is None
+    # older pages exist in the read model: the cursor points below this page
+    page, cursor = newest_page([m(3), m(2)], True, [], 2)
+    assert [x["position"] for x in page] == [3, 2] and cursor == 2
 
 
 async def test_each_status_change_is_pushed_with_its_own_status() -> None:
