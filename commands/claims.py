@@ -3,7 +3,7 @@ same atomic write as the aggregate that holds it."""
 
 from __future__ import annotations
 
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import UUID
 
 from commands.ports import Store
 from domain.errors import Conflict
@@ -34,10 +34,3 @@ def free_name(store: Store, kind: str, name: str, owner_id: UUID) -> UniqueName 
         return None
     existing.release()
     return existing
-
-
-def external_user_id(issuer: str, subject: str) -> UUID:
-    """Our user id for an external identity: derived from (issuer, subject), so the account
-    made for it by a webhook and by onboarding is the same aggregate, and two of them
-    racing collide in the event store instead of making two accounts."""
-    return uuid5(NAMESPACE_URL, f"/aethex/identity/{issuer}/{subject}")

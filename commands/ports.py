@@ -3,9 +3,10 @@ implements `Store`; tests may pass it over SQLite in memory)."""
 
 from __future__ import annotations
 
-from typing import Protocol, TypeVar
+from typing import Literal, Protocol, TypeVar
 from uuid import UUID
 
+import msgspec
 from eventsourcing.domain import Aggregate
 
 A = TypeVar("A", bound=Aggregate)
@@ -21,3 +22,22 @@ class Store(Protocol):
 class PasswordHasher(Protocol):
     def hash(self, password: str) -> str: ...
     def verify(self, password_hash: str, password: str) -> bool: ...
+
+
+Kind = Literal["connected", "disconnected", "ended", "recording", "final_recording", "ignored"]
+
+
+class IngestSignal(msgspec.Struct, frozen=True, kw_only=True):
+    """One provider notification, normalised. `external_id` is the provider's live input
+    (bound to a channel); `asset_id` names a recording the provider made of it."""
+
+    provider: str
+    event_id: str
+    event_type: str
+    kind: Kind
+    external_id: str | None = None
+    channel_hint: str | None = None
+    playback_id: str | None = None
+    asset_id: str | None = None
+    vod_url: str | None = None
+    recording_path: str | None = None

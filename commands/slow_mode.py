@@ -1,7 +1,8 @@
 """When each user last sent to each channel, for slow mode.
 
-In memory when embedded (one process commits every send); in Redis when several nodes
-commit sends, so a user cannot beat slow mode by reaching different nodes."""
+In memory when embedded (one process commits every send); in Redis
+(`infra.slow_mode.RedisLastSent`) when several nodes commit sends, so a user cannot beat
+slow mode by reaching different nodes."""
 
 from __future__ import annotations
 
@@ -9,8 +10,6 @@ import threading
 from datetime import datetime, timedelta
 from typing import Protocol
 from uuid import UUID
-
-import redis
 
 from domain.chat_filters import MAX_SLOW_MODE_S
 
@@ -40,23 +39,3 @@ class LastSent:
             if len(self._times) >= self.max_entries:  # forget what no slow mode can need
                 self._times = {k: t for k, t in self._times.items() if now - t < _KEEP}
             self._times[(channel_id, user_id)] = now
-
-
-class RedisLastSent:
-    """The same record in Redis, shared by every node; entries lapse after the longest
-    slow mode. Only channels in slow mode touch it."""
-
-    def __init__(self, url: str, namespace: str) -> None:
-        self.redis = redis.Redis.from_url(url, decode_responses=True, socket_timeout=2)
-        self.prefix = f"{namespace}:slow"
-
-    def _key(self, channel_id: UUID, user_id: UUID) -> str:
-        return f"{self.prefix}:{channel_id}:{user_id}"
-
-    def get(self, channel_id: UUID, user_id: UUID) -> datetime | None:
-        value = self.redis.get(self._key(channel_id, user_id))
-        return datetime.fromisoformat(value) if value else None
-
-    def mark(self, channel_id: UUID, user_id: UUID, now: datetime) -> None:
-        self.redis.set(self._key(channel_id, user_id), now.isoformat(),
-                       px=int(_KEEP.total_seconds() * 1000))

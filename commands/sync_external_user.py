@@ -8,13 +8,19 @@ from typing import Literal
 
 import msgspec
 
-from commands.claims import external_user_id, free_name, take_name
+from commands.claims import free_name, take_name
 from commands.ports import Store
 from domain.clerk_receipt import ClerkWebhookReceipt
 from domain.errors import Conflict, Invalid
 from domain.profile import clean_image_url
 from domain.unique_name import UniqueName
-from domain.user import User, clean_display_name, normalise_email, normalise_username
+from domain.user import (
+    User,
+    clean_display_name,
+    external_user_id,
+    normalise_email,
+    normalise_username,
+)
 
 
 class SyncExternalUser(msgspec.Struct, frozen=True, kw_only=True):

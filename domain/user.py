@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from uuid import UUID
+from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate
 
@@ -187,3 +187,10 @@ class User(Aggregate):
     def delete(self, reason: str) -> None:
         if not self.deleted:
             self.trigger_event(self.Deleted, reason=reason)
+
+
+def external_user_id(issuer: str, subject: str) -> UUID:
+    """Our user id for an external identity: derived from (issuer, subject), so the account
+    made for it by a webhook and by onboarding is the same aggregate, and two of them
+    racing collide in the event store instead of making two accounts."""
+    return uuid5(NAMESPACE_URL, f"/aethex/identity/{issuer}/{subject}")

@@ -10,9 +10,8 @@ from uuid import UUID
 
 import msgspec
 
-from commands.claims import external_user_id
 from domain.errors import Unauthenticated
-from domain.user import User
+from domain.user import User, external_user_id
 from infra.auth import Authenticator, LocalTokens, Principal
 from infra.event_store import EventStore
 from infra.oidc import ExternalUser, IssuerChain, JwksCache, OidcAuthenticator, OidcVerifier

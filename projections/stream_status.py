@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from uuid import UUID
 
-from infra.database import Tx
+from infra.database import Database, Tx
 from infra.envelope import EventEnvelope
 from projections.base import Projection
 from projections.stream_ingest import (
@@ -120,3 +121,11 @@ class StreamStatus(Projection):
                 tx.execute("UPDATE channel_status SET viewer_count = ?, updated_at = ? "
                            "WHERE channel_id = ? AND current_stream_id = ?",
                            (count, ts, d["channel_id"], sid))
+
+
+def latest_open_stream(db: Database, channel_id: UUID) -> UUID | None:
+    """The channel's newest stream that is not archived yet."""
+    row = db.fetch_one(
+        "SELECT id FROM streams WHERE channel_id = ? AND status <> 'ARCHIVED' "
+        "ORDER BY created_at DESC LIMIT 1", (str(channel_id),))
+    return UUID(row["id"]) if row else None

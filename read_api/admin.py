@@ -10,9 +10,9 @@ from litestar import Controller, Request, get
 from litestar.di import NamedDependency
 
 from domain.errors import Forbidden, Unauthenticated
-from infra.bootstrap import Services
 from projections.status import projection_status
 from read_api.deps import bearer_token
+from read_api.services import Services
 
 
 def require_operator(request: Request[Any, Any, Any], services: Services) -> None:

@@ -13,10 +13,10 @@ from domain.errors import Unauthenticated
 from domain.unique_name import UniqueName
 from domain.user import User, normalise_email
 from infra.auth import Principal
-from infra.bootstrap import Services
 from infra.rate_limit import LoginThrottle
 from read_api.deps import provide_identity
 from read_api.schemas import LoginBody, RegisterBody
+from read_api.services import Services
 from read_api.users import me_view
 
 

@@ -15,10 +15,10 @@ from commands.update_channel import UpdateChannel, update_channel
 from domain.channel import Channel
 from domain.errors import NotFound
 from infra.auth import Principal
-from infra.bootstrap import Services
 from read_api.deps import parse_id, provide_principal
 from read_api.queries import get_channel_by_slug
 from read_api.schemas import CreateChannelBody, UpdateChannelBody
+from read_api.services import Services
 
 CHANNEL_READ_MODELS = ("channel_page", "stream_status", "users")
 

@@ -25,12 +25,12 @@ from domain.chat_filters import Filtered
 from domain.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, RateLimited
 from domain.stream import Stream
 from infra.auth import Principal
-from infra.bootstrap import Services
 from infra.bus import LiveUpdate
 from read_api.deps import still_active
 from read_api.live import Batch, LiveHub, Outgoing
 from read_api.moderation_queries import ignored_ids
 from read_api.realtime.recent import RecentMessages, merge_history
+from read_api.services import Services
 
 log = structlog.get_logger(__name__)
 

@@ -10,7 +10,7 @@ from litestar.di import NamedDependency
 
 from domain.errors import Forbidden, NotFound, Unauthenticated
 from infra.auth import Principal
-from infra.bootstrap import Services
+from read_api.services import Services
 
 
 def services_of(request: Request[Any, Any, Any]) -> Services:

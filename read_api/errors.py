@@ -127,6 +127,10 @@ def validation_error(
 
 def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
     status = exc.status_code
+    if status >= 500:  # the framework's own failure (dependency injection, a handler's
+        # signature): ours to fix, so it is logged as loudly as any other
+        log.error("request.failed", path=request.url.path, error=repr(exc),
+                  detail=str(exc.detail), exc_info=exc)
     code = "not_found" if status == 404 else "http_error"
     if status == 400 and "JSON" in str(exc.detail):
         return problem(

@@ -9,8 +9,8 @@ from typing import Any, Literal
 from commands.follow import FollowTarget, follow
 from commands.unfollow import UnfollowTarget, unfollow
 from infra.auth import Principal
-from infra.bootstrap import Services
 from read_api.deps import parse_id
+from read_api.services import Services
 from read_api.social_queries import list_followers, page_limit
 
 Kind = Literal["user", "channel"]

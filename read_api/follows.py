@@ -15,9 +15,9 @@ from commands.cancel_subscription import CancelSubscription, cancel_subscription
 from commands.subscribe import Subscribe, subscribe
 from domain.subscription import Subscription
 from infra.auth import Principal
-from infra.bootstrap import Services
 from read_api.deps import parse_id, provide_principal
 from read_api.following import followers_page, set_following
+from read_api.services import Services
 from read_api.social_queries import list_subscriptions
 
 auth = {"principal": Provide(provide_principal)}

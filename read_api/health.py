@@ -8,8 +8,8 @@ from typing import Any
 from litestar import Controller, Response, get
 from litestar.di import NamedDependency
 
-from infra.bootstrap import Services
 from projections.status import projection_status
+from read_api.services import Services
 
 
 def _probe_store(services: NamedDependency[Services]) -> int:

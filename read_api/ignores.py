@@ -11,7 +11,6 @@ from litestar.params import FromPath, FromQuery
 
 from commands.ignore_user import IgnoreUser, ignore_user
 from infra.auth import Principal
-from infra.bootstrap import Services
 from infra.bus import LiveUpdate
 from read_api.deps import (
     bearer_token,
@@ -21,6 +20,7 @@ from read_api.deps import (
     services_of,
 )
 from read_api.moderation_queries import ignored_ids
+from read_api.services import Services
 
 auth = {"principal": Provide(provide_principal)}
 IGNORES_EVENT = "chat:ignores"

@@ -16,12 +16,12 @@ from commands.rotate_stream_key import RotateStreamKey, rotate_stream_key
 from domain.channel import Channel
 from domain.errors import NotFound
 from infra.auth import Principal
-from infra.bootstrap import Services
 from infra.database import Database
 from infra.settings import Settings
 from projections.stream_ingest import recordings
 from projections.stream_status import STREAM_COLUMNS, stream_view
 from read_api.deps import parse_id, provide_principal
+from read_api.services import Services
 
 auth = {"principal": Provide(provide_principal)}
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}

@@ -10,8 +10,8 @@ from litestar.params import FromPath
 
 from commands.delete_message import DeleteMessage, delete_message
 from infra.auth import Principal
-from infra.bootstrap import Services
 from read_api.deps import parse_id, provide_principal
+from read_api.services import Services
 
 
 class MessageController(Controller):

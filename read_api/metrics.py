@@ -18,8 +18,8 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from infra import metrics
-from infra.bootstrap import Services
 from projections.status import projection_status
+from read_api.services import Services
 
 
 class StateCollector(Collector):

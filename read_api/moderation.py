@@ -20,11 +20,11 @@ from commands.unban_user import UnbanUser, unban_user
 from domain.channel import Channel
 from domain.chat_filters import ChatFilters
 from infra.auth import Principal
-from infra.bootstrap import Services
 from infra.bus import LiveUpdate
 from read_api.consistency import NotCaughtUp
 from read_api.deps import parse_id, provide_principal
 from read_api.moderation_queries import moderation_log, recent_message_ids
+from read_api.services import Services
 
 auth = {"principal": Provide(provide_principal)}
 # How far back a ban removes the user's messages.

@@ -18,10 +18,10 @@ from commands.resolve_report import ResolveReport, resolve_report
 from domain.channel import Channel
 from domain.errors import NotFound
 from infra.auth import Principal
-from infra.bootstrap import Services
 from read_api.deps import parse_id, provide_principal
 from read_api.moderation import announce_ban, staff_channel
 from read_api.moderation_queries import get_report, list_reports
+from read_api.services import Services
 
 auth = {"principal": Provide(provide_principal)}
 Id = Annotated[str, Meta(max_length=64)]

@@ -15,13 +15,13 @@ from commands.send_message import Author, SendMessage
 from domain.errors import DomainError, NotFound
 from domain.stream import Stream
 from infra.auth import Principal
-from infra.bootstrap import Services
 from read_api.deps import parse_id, provide_principal
 from read_api.ignores import hide_ignored, provide_viewer
 from read_api.queries import get_stream, list_messages
 from read_api.realtime.presenters import sent_view
 from read_api.realtime.recent import RecentMessages, newest_page
 from read_api.schemas import GoLiveBody, SendMessageBody, StatusBody
+from read_api.services import Services
 
 auth = {"principal": Provide(provide_principal)}
 

@@ -22,10 +22,10 @@ from msgspec import Meta
 from commands.set_profile_image import SetProfileImage, set_profile_image
 from domain.errors import Forbidden, Invalid, NotFound
 from infra.auth import Principal
-from infra.bootstrap import Services
 from infra.images import CheckedImage, check_image
 from infra.storage import KEY_RE, PENDING_RE, DiskStorage
 from read_api.deps import provide_principal
+from read_api.services import Services
 
 auth = {"principal": Provide(provide_principal)}
 Kind = Literal["avatar", "banner"]

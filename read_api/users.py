@@ -18,9 +18,9 @@ from commands.update_profile import UpdateProfile, update_profile
 from domain.errors import Forbidden, Invalid, NotFound
 from domain.user import User
 from infra.auth import Principal
-from infra.bootstrap import Services
 from read_api.deps import parse_id, provide_identity, provide_principal
 from read_api.following import followers_page, set_following
+from read_api.services import Services
 from read_api.social_queries import get_profile, list_following, page_limit
 
 PROFILE_READ_MODELS = ("users", "follows")

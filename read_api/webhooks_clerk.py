@@ -13,8 +13,8 @@ from litestar.params import RawBody
 from commands.sync_external_user import SyncExternalUser, sync_external_user
 from domain.errors import Invalid, NotFound
 from infra import svix
-from infra.bootstrap import Services
 from infra.json_depth import too_deep
+from read_api.services import Services
 
 HANDLED = {"user.created": "created", "user.updated": "updated", "user.deleted": "deleted"}
 

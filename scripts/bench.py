@@ -54,7 +54,7 @@ from commands.go_live import GoLive, go_live  # noqa: E402
 from commands.group_commit import GroupCommitter  # noqa: E402
 from commands.register_user import RegisterUser, register_user  # noqa: E402
 from commands.send_message import Author, SendMessage, send_message, send_messages  # noqa: E402
-from infra.bootstrap import Services  # noqa: E402
+from entrypoints.bootstrap import Services  # noqa: E402
 from infra.logging import configure_logging  # noqa: E402
 from infra.settings import load_settings, postgres_params  # noqa: E402
 from projections.chat_history import ChatHistory  # noqa: E402
@@ -456,14 +456,14 @@ def start_topology(env: dict[str, str], port: int, topology: str,
     procs: list[subprocess.Popen[bytes]] = []
     if topology == "compose":
         env = {**env, "AETHEX_WORKERS": "reconnect_grace"}
-        subprocess.run([sys.executable, "-m", "infra.cli", "migrate"], cwd=ROOT, env=env,
+        subprocess.run([sys.executable, "-m", "entrypoints.cli", "migrate"], cwd=ROOT, env=env,
                        check=True, stdout=subprocess.DEVNULL)
     procs.append(subprocess.Popen(
-        [sys.executable, "-m", "infra.cli", "serve", "--port", str(port),
+        [sys.executable, "-m", "entrypoints.cli", "serve", "--port", str(port),
          "--processes", str(processes)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL))
     if topology == "compose":
         for command in ("relay", "project"):
-            procs.append(subprocess.Popen([sys.executable, "-m", "infra.cli", command],
+            procs.append(subprocess.Popen([sys.executable, "-m", "entrypoints.cli", command],
                                           cwd=ROOT, env=env, stdout=subprocess.DEVNULL))
     return procs
 
@@ -754,10 +754,10 @@ def bench_api(seconds: float, connections: int) -> dict[str, Any]:
     port = 18000 + (os.getpid() + 500) % 1000
     base = f"http://127.0.0.1:{port}"
     env = {**_service_env(ns), "AETHEX_WORKERS": "reconnect_grace"}
-    subprocess.run([sys.executable, "-m", "infra.cli", "migrate"], cwd=ROOT, env=env,
-                   check=True, stdout=subprocess.DEVNULL)
-    procs = [subprocess.Popen([sys.executable, "-m", "infra.cli", "serve", "--port", str(port)],
-                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL)]
+    subprocess.run([sys.executable, "-m", "entrypoints.cli", "migrate"], cwd=ROOT,
+                   env=env, check=True, stdout=subprocess.DEVNULL)
+    procs = [subprocess.Popen([sys.executable, "-m", "entrypoints.cli", "serve",
+                               "--port", str(port)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL)]
     try:
         wait_ready(base, procs)
         return uvloop.run(_api(base, seconds, connections))

@@ -425,7 +425,7 @@ class Stack:
         self.postgres.start()
         self.redis.start()
         self.rabbitmq.start()
-        subprocess.run([sys.executable, "-m", "infra.cli", "migrate"], cwd=self.code,
+        subprocess.run([sys.executable, "-m", "entrypoints.cli", "migrate"], cwd=self.code,
                        env=self.env(), check=True, stdout=subprocess.DEVNULL, timeout=120)
         for role in ROLES:
             self.launch(role)
@@ -440,7 +440,7 @@ class Stack:
             env["AETHEX_WORKERS"] = "reconnect_grace"  # as docker-compose.yml's API nodes
         with open(self.log_path(role), "ab") as out:
             self.procs[role] = subprocess.Popen(
-                [sys.executable, "-m", "infra.cli", *ROLES[role]], cwd=self.code, env=env,
+                [sys.executable, "-m", "entrypoints.cli", *ROLES[role]], cwd=self.code, env=env,
                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True)
 

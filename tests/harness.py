@@ -21,10 +21,10 @@ import pytest
 import redis
 import uvicorn
 
-from infra.bootstrap import Services
+from entrypoints.app import create_asgi
+from entrypoints.bootstrap import Services
 from infra.settings import Settings, load_settings, postgres_params
 from projections.registry import all_projections
-from read_api.app import create_asgi
 
 DATABASE_URL = os.environ.get("AETHEX_TEST_DATABASE_URL",
                               "postgresql://postgres@127.0.0.1:5432/postgres")

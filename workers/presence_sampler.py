@@ -7,15 +7,30 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 import structlog
 
 from commands.sample_viewer_count import SampleViewerCount, sample_viewer_count
 from domain.errors import DomainError
-from infra.bootstrap import Services
+from infra.event_store import EventStore
+from infra.presence import Presence
+from infra.settings import Settings
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
+
+
+class Services(Protocol):
+    """What the sampler needs of the process's services."""
+
+    settings: Settings
+    presence: Presence
+    store: EventStore
+
+    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T: ...
 
 
 class PresenceSampler:

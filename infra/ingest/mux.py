@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import msgspec
 
-from infra.ingest.signal import IngestSignal, Kind, decode
+from commands.ports import IngestSignal, Kind
+from infra.ingest.signal import decode
 
 PROVIDER = "mux"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra.ingest.lifecycle import Outcome
+from commands.ingest_lifecycle import Outcome
 
 
 def outcome_view(outcome: Outcome) -> dict[str, Any]:

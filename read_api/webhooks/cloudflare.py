@@ -10,9 +10,9 @@ from litestar.di import NamedDependency
 from litestar.params import RawBody
 
 from domain.errors import NotFound
-from infra.bootstrap import Services
 from infra.ingest import cloudflare
 from infra.ingest.signatures import CLOUDFLARE
+from read_api.services import Services
 from read_api.webhooks import outcome_view
 
 

@@ -18,12 +18,12 @@ from litestar import Controller, Request, Response, post
 from litestar.di import NamedDependency
 
 from commands.ingest_key import channel_for_key
+from commands.ingest_lifecycle import nginx_event_id
+from commands.ports import IngestSignal
 from domain.errors import Conflict, Forbidden, Invalid, Unauthenticated
-from infra.bootstrap import Services
-from infra.ingest.lifecycle import nginx_event_id
 from infra.ingest.nginx_rtmp import PROVIDER, parse_hook
-from infra.ingest.signal import IngestSignal
 from infra.settings import Settings
+from read_api.services import Services
 from read_api.webhooks import outcome_view
 
 

@@ -269,18 +269,18 @@ def compose_topology(tmp_path: Path, nodes: int = 2) -> Iterator[Topology]:
                          AETHEX_VIEWER_SAMPLE_S="0.3", AETHEX_PRESENCE_HEARTBEAT_S="0.5")
     topology: Topology | None = None
     try:
-        subprocess.run([sys.executable, "-m", "infra.cli", "migrate"], cwd=ROOT, env=env,
+        subprocess.run([sys.executable, "-m", "entrypoints.cli", "migrate"], cwd=ROOT, env=env,
                        check=True, stdout=subprocess.DEVNULL, timeout=60)
         urls = []
         for i in range(nodes):
             port = free_port()
             procs.append(subprocess.Popen(
-                [sys.executable, "-m", "infra.cli", "serve", "--port", str(port)], cwd=ROOT,
+                [sys.executable, "-m", "entrypoints.cli", "serve", "--port", str(port)], cwd=ROOT,
                 env={**env, "AETHEX_NODE_ID": f"node-{i}",
                      "AETHEX_DATA_DIR": str(tmp_path / f"node{i}")},
                 stdout=subprocess.DEVNULL))
             urls.append(f"http://127.0.0.1:{port}")
-        workers = [subprocess.Popen([sys.executable, "-m", "infra.cli", command], cwd=ROOT,
+        workers = [subprocess.Popen([sys.executable, "-m", "entrypoints.cli", command], cwd=ROOT,
                                     env=env, stdout=subprocess.DEVNULL)
                    for command in ("relay", "project")]
         procs += workers

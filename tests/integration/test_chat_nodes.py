@@ -42,7 +42,7 @@ def two_nodes(tmp_path: Path) -> Iterator[list[str]]:
                 AETHEX_LOG_LEVEL="WARNING", AETHEX_VIEWER_SAMPLE_S="0.3",
                 AETHEX_PRESENCE_HEARTBEAT_S="0.5", AETHEX_NODE_ID=f"node-{i}")
             procs.append(subprocess.Popen(
-                [sys.executable, "-m", "infra.cli", "serve", "--port", str(port)], cwd=ROOT,
+                [sys.executable, "-m", "entrypoints.cli", "serve", "--port", str(port)], cwd=ROOT,
                 env=env, stdout=subprocess.DEVNULL))
             urls.append(f"http://127.0.0.1:{port}")
             if i == 0:  # the first node creates the schema before the second starts
@@ -116,7 +116,7 @@ async def test_one_port_served_by_two_processes(tmp_path: Path) -> None:
     port = free_port()
     env = production_env(namespace, AETHEX_JWT_SECRET=TEST_KEY,
                          AETHEX_DATA_DIR=str(tmp_path / "var"), AETHEX_LOG_LEVEL="WARNING")
-    proc = subprocess.Popen([sys.executable, "-m", "infra.cli", "serve", "--port", str(port),
+    proc = subprocess.Popen([sys.executable, "-m", "entrypoints.cli", "serve", "--port", str(port),
                              "--processes", "2"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     api = Api(url, url.replace("http", "ws"))
@@ -198,7 +198,7 @@ def test_several_processes_need_the_production_services(tmp_path: Path) -> None:
     env = {**os.environ, "AETHEX_DATA_DIR": str(tmp_path / "var")}
     for name in ("AETHEX_DATABASE_URL", "AETHEX_RABBITMQ_URL"):
         env.pop(name, None)
-    done = subprocess.run([sys.executable, "-m", "infra.cli", "serve", "--processes", "2",
+    done = subprocess.run([sys.executable, "-m", "entrypoints.cli", "serve", "--processes", "2",
                            "--port", str(free_port())], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and "--processes needs" in done.stderr

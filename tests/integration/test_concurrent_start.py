@@ -27,8 +27,8 @@ def test_four_processes_creating_one_schema_at_once_all_succeed() -> None:
     env = production_env(ns, AETHEX_JWT_SECRET="k" * 40, AETHEX_LOG_LEVEL="WARNING")
     try:
         for _ in range(3):  # the first round on a fresh namespace, then on an existing one
-            procs = [subprocess.Popen([sys.executable, "-m", "infra.cli", "migrate"], cwd=ROOT,
-                                      env=env, stdout=subprocess.DEVNULL,
+            procs = [subprocess.Popen([sys.executable, "-m", "entrypoints.cli", "migrate"],
+                                      cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                                       stderr=subprocess.PIPE) for _ in range(4)]
             errors = [p.communicate(timeout=120)[1].decode()[-1500:] for p in procs]
             assert [p.returncode for p in procs] == [0, 0, 0, 0], errors

@@ -17,12 +17,11 @@ import structlog
 from commands.delete_message import DeleteMessage, delete_message
 from commands.end_stream import EndStream, end_stream
 from commands.update_channel import UpdateChannel, update_channel
-from infra.bootstrap import Services
-from infra.cli import main
+from entrypoints.bootstrap import Services
+from entrypoints.cli import main
 from infra.database import Database
 from infra.export import EventFilter, export
 from infra.fast_envelope import read_fast
-from infra.replay import ReplayError, import_events, open_target, project_into
 from infra.settings import Settings
 from projections.base import Projection, tracking_position
 from projections.registry import all_projections
@@ -34,6 +33,7 @@ from tests.harness import (
     require_services,
 )
 from tests.unit.support import FakeHasher, World
+from workers.replay import ReplayError, import_events, open_target, project_into
 
 
 @pytest.fixture(params=["embedded", "production"])

@@ -264,7 +264,7 @@ async def test_clerk_webhooks_sync_users_once(api: Api, jwks: JwksServer) -> Non
 
 
 def test_issuer_settings_are_checked(tmp_path: Path) -> None:
-    from infra.bootstrap import Services
+    from entrypoints.bootstrap import Services
     from infra.settings import SettingsError
     from tests.harness import embedded_settings
 

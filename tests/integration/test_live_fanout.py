@@ -26,7 +26,7 @@ from engineio.payload import Payload
 
 import tests.integration.test_chat_nodes as chat_nodes
 from commands.send_message import Author, MessageSent, SendMessage
-from infra.bootstrap import Services
+from entrypoints.bootstrap import Services
 from read_api.socketio_transport import _SioLink
 from tests.harness import LiveServer, production_settings, serving
 from tests.integration.client import Api

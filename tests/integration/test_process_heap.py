@@ -40,7 +40,7 @@ def _settled(log: Path, proc: subprocess.Popen[bytes], timeout: float = 60) -> i
 def _start(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     env = {**env, "AETHEX_LOG_FORMAT": "json", "AETHEX_LOG_LEVEL": "INFO"}
     with log.open("wb") as out:
-        return subprocess.Popen([sys.executable, "-m", "infra.cli", *args], cwd=ROOT, env=env,
+        return subprocess.Popen([sys.executable, "-m", "entrypoints.cli", *args], cwd=ROOT, env=env,
                                 stdout=subprocess.DEVNULL, stderr=out)
 
 
@@ -71,7 +71,7 @@ def test_the_relay_and_projectors_settle_their_heaps(tmp_path: Path) -> None:
     env = production_env(ns, AETHEX_JWT_SECRET="k" * 40, AETHEX_DATA_DIR=str(tmp_path / "var"))
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        subprocess.run([sys.executable, "-m", "infra.cli", "migrate"], cwd=ROOT, env=env,
+        subprocess.run([sys.executable, "-m", "entrypoints.cli", "migrate"], cwd=ROOT, env=env,
                        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for command in ("relay", "project"):
             procs.append(_start([command], env, tmp_path / f"{command}.log"))

@@ -23,7 +23,7 @@ from commands.go_live import GoLive, go_live
 from commands.register_user import RegisterUser, register_user
 from commands.send_message import Author, SendMessage, send_messages
 from domain.follow import Follow
-from infra.bootstrap import Services
+from entrypoints.bootstrap import Services
 from infra.database import Tx
 from infra.envelope import EventEnvelope
 from infra.settings import Settings
@@ -259,7 +259,7 @@ async def test_projector_process_killed_with_sigkill_loses_and_doubles_nothing(
     env = production_env(namespace, AETHEX_JWT_SECRET="x" * 32,
                          AETHEX_PROJECTOR_BATCH_SIZE="100",
                          AETHEX_DATA_DIR=str(tmp_path / "proc-var"), AETHEX_LOG_LEVEL="WARNING")
-    cmd = [sys.executable, "-m", "infra.cli", "project", "chat_history", "follows"]
+    cmd = [sys.executable, "-m", "entrypoints.cli", "project", "chat_history", "follows"]
     proc = None
     target = uuid4()
     try:

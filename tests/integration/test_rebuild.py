@@ -14,9 +14,8 @@ from uuid import UUID
 import pytest
 
 from commands.send_message import Author, SendMessage, send_messages
-from infra.bootstrap import Services
-from infra.cli import main
-from infra.replay import open_target, project_into
+from entrypoints.bootstrap import Services
+from entrypoints.cli import main
 from infra.settings import Settings
 from projections.base import migrate, tracking_position
 from projections.chat_history import ChatHistory
@@ -31,6 +30,7 @@ from tests.integration.test_export_replay import _env, restore_logging
 from tests.integration.test_projectors import Counter, counted, seed_messages
 from workers.projector import ProjectorRunner
 from workers.rebuild import ShadowRebuild, reset
+from workers.replay import open_target, project_into
 
 __all__ = ["restore_logging"]  # an autouse fixture, shared
 COLUMNS = "id, stream_id, user_id, content, position, deleted_at"

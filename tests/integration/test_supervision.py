@@ -30,7 +30,7 @@ import psycopg
 import pytest
 
 from commands.send_message import Author, SendMessage, send_messages
-from infra.bootstrap import Services
+from entrypoints.bootstrap import Services
 from infra.database import PostgresDatabase
 from infra.rabbitmq import RabbitBus
 from infra.settings import Settings, postgres_params
@@ -326,7 +326,7 @@ async def test_health_ready_and_projections_list_report_a_stalled_projector(
                 assert body["status"] == "unavailable"
                 listing = io.StringIO()
                 with contextlib.redirect_stdout(listing):
-                    from infra.cli_projections import cmd_list
+                    from entrypoints.cli_projections import cmd_list
                     assert cmd_list(services.settings, argparse.Namespace(json=False)) == 0
                 line = next(x for x in listing.getvalue().splitlines()
                             if x.startswith("chat_history "))
@@ -352,7 +352,7 @@ async def test_a_worker_process_liveness_endpoint_reports_a_stall(
     env = production_env(namespace, AETHEX_JWT_SECRET="x" * 32, AETHEX_HEALTH_PORT=str(port),
                          AETHEX_STALL_S="1", AETHEX_DATA_DIR=str(tmp_path / "proc-var"),
                          AETHEX_LOG_LEVEL="WARNING")
-    proc = subprocess.Popen([sys.executable, "-m", "infra.cli", "project", "chat_history"],
+    proc = subprocess.Popen([sys.executable, "-m", "entrypoints.cli", "project", "chat_history"],
                             cwd=ROOT, env=env)
     url = f"http://127.0.0.1:{port}/health/live"
     try:

@@ -29,7 +29,7 @@ from infra.export import (
     parse_time,
     stats,
 )
-from infra.replay import import_events
+from workers.replay import import_events
 
 from .support import World
 from .test_upcasting import store_v1_sent
@@ -153,7 +153,7 @@ def _cli(tmp_path: Path, *args: str, stderr: int | None = None) -> subprocess.Co
     env = {**os.environ, "AETHEX_DATA_DIR": str(tmp_path), "AETHEX_JWT_SECRET": "x" * 32,
            "AETHEX_LOG_LEVEL": "WARNING"}
     env.pop("AETHEX_DATABASE_URL", None)
-    return subprocess.run([sys.executable, "-m", "infra.cli", *args], cwd=ROOT, env=env,
+    return subprocess.run([sys.executable, "-m", "entrypoints.cli", *args], cwd=ROOT, env=env,
                           stdout=subprocess.PIPE, stderr=stderr or subprocess.PIPE, timeout=60)
 
 

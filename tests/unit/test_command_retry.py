@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from domain.errors import ConcurrentChange, Conflict
-from infra.bootstrap import Services
+from entrypoints.bootstrap import Services
 from tests.harness import embedded_settings
 
 

@@ -10,7 +10,6 @@ from uuid import uuid4
 import pytest
 
 from commands.cancel_subscription import CancelSubscription, cancel_subscription
-from commands.claims import external_user_id
 from commands.expire_subscription import ExpireSubscription, expire_subscription
 from commands.follow import FollowTarget, follow
 from commands.onboard_user import OnboardUser, onboard_user
@@ -24,7 +23,7 @@ from domain.follow import Follow
 from domain.profile import clean_language, clean_social_links
 from domain.subscription import PERIOD, Subscription, Tier
 from domain.unique_name import UniqueName
-from domain.user import User
+from domain.user import User, external_user_id
 from infra.event_store import EventStore
 
 from .support import World

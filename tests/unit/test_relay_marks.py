@@ -10,7 +10,7 @@ from pathlib import Path
 from uuid import uuid4
 
 from domain.chat import ChatMessage
-from infra.bootstrap import Services
+from entrypoints.bootstrap import Services
 from infra.bus import WATERMARK_KEY, InProcessBus
 from infra.envelope import EventBatch
 from infra.log_watcher import LogWatcher

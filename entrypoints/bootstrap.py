@@ -4,14 +4,16 @@ in-process bus or RabbitMQ) from settings and wires them into handlers and worke
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import structlog
 
 from commands.group_commit import GroupCommitter
+from commands.ingest_lifecycle import IngestConfig, IngestLifecycle
 from commands.send_message import MessageSent, SendMessage, send_messages
-from commands.slow_mode import LastSent, RedisLastSent, SlowModeClock
+from commands.slow_mode import LastSent, SlowModeClock
 from commands.subscribers import SubscriberCache
 from domain.errors import ConcurrentChange, DomainError
 from infra import metrics
@@ -20,18 +22,20 @@ from infra.bus import EventBus, InProcessBus, LiveHandler
 from infra.database import Database, PostgresDatabase, SqliteDatabase
 from infra.event_store import EventStore
 from infra.identity import build_authenticator, open_storage
-from infra.ingest.lifecycle import IngestLifecycle
 from infra.log_watcher import LogWatcher
 from infra.presence import MemoryPresence, Presence, RedisPresence
 from infra.rabbitmq import RabbitBus
 from infra.rate_limit import ChatRateLimiter
 from infra.schema_lock import schema_lock
 from infra.settings import Settings, SettingsError, postgres_params
+from infra.slow_mode import RedisLastSent
 from infra.storage import Storage
 from infra.supervisor import Supervisor
 from projections.base import Projection, migrate
 from projections.registry import all_projections
+from projections.stream_status import latest_open_stream
 from read_api.consistency import PositionBoard
+from read_api.services import Services as ApiServices
 from workers.projector import ProjectorRunner
 from workers.reconnect_grace import ReconnectGrace
 from workers.relay import Relay
@@ -58,7 +62,7 @@ def open_bus(settings: Settings, supervisor: Supervisor | None = None) -> EventB
     return InProcessBus()
 
 
-class Services:
+class Services(ApiServices):
     """Everything a process needs, built from settings; `start` runs the chosen workers."""
 
     def __init__(self, settings: Settings) -> None:
@@ -82,7 +86,12 @@ class Services:
         self.authenticator: Authenticator = build_authenticator(settings, self.tokens, self.store)
         self.storage: Storage = open_storage(settings)
         self.positions = PositionBoard(self.db)
-        self.ingest = IngestLifecycle(self.store, self.db, settings)  # ingest
+        self.ingest = IngestLifecycle(self.store, IngestConfig(
+            ingest_playback_template=settings.ingest_playback_template,
+            mux_playback_template=settings.mux_playback_template,
+            cloudflare_playback_template=settings.cloudflare_playback_template,
+            reconnect_grace_s=settings.ingest_reconnect_grace_s),
+            functools.partial(latest_open_stream, self.db))
         self.presence = open_presence(settings)
         self.rate_limiter = ChatRateLimiter(settings.chat_rate_limit, settings.redis_url,
                                             settings.namespace)

@@ -10,6 +10,7 @@ happens) or collides with it on save and changes nothing.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
@@ -23,16 +24,13 @@ from commands.end_stream import EndStream, end_stream
 from commands.ingest_connected import IngestConnected, IngestResult, ingest_connected
 from commands.ingest_disconnected import IngestDisconnected, ingest_disconnected
 from commands.playback import PlaybackPlan
-from commands.ports import Store
+from commands.ports import IngestSignal, Store
 from commands.store_recording import StoreRecording, store_recording
 from domain.channel import Channel
 from domain.errors import Conflict, DomainError, NotFound
 from domain.stream import Stream
 from domain.unique_name import UniqueName
 from domain.webhook_receipt import WebhookReceipt
-from infra.database import Database
-from infra.ingest.signal import IngestSignal
-from infra.settings import Settings
 
 log = structlog.get_logger(__name__)
 
@@ -92,19 +90,32 @@ def asset_id_claim(provider: str, asset_id: str) -> UUID:
     return UniqueName.create_id(f"asset-{provider}", asset_id)
 
 
+@dataclass(frozen=True)
+class IngestConfig:
+    """Where each provider's playback is (templates of the HLS address) and how long a
+    dropped ingest may take to come back before the stream ends."""
+
+    ingest_playback_template: str
+    mux_playback_template: str
+    cloudflare_playback_template: str
+    reconnect_grace_s: float
+
+
 class IngestLifecycle:
     """Applies ingest signals to the event store (blocking; run it off the event loop)."""
 
-    def __init__(self, store: Store, db: Database, settings: Settings) -> None:
+    def __init__(self, store: Store, config: IngestConfig,
+                 latest_open_stream: Callable[[UUID], UUID | None]) -> None:
         self.store = store
-        self.db = db
-        self.settings = settings
+        self.config = config
+        # The read model's answer: the channel's newest stream not yet archived.
+        self.latest_open_stream = latest_open_stream
 
     def plan(self, provider: str, playback_id: str | None) -> PlaybackPlan:
-        s = self.settings
-        template = {"mux": s.mux_playback_template,
-                    "cloudflare": s.cloudflare_playback_template}.get(
-                        provider, s.ingest_playback_template)
+        c = self.config
+        template = {"mux": c.mux_playback_template,
+                    "cloudflare": c.cloudflare_playback_template}.get(
+                        provider, c.ingest_playback_template)
         return PlaybackPlan(provider=provider, hls_template=template, playback_id=playback_id)
 
     def channel_of(self, signal: IngestSignal) -> UUID | None:
@@ -132,10 +143,7 @@ class IngestLifecycle:
         channel = self.store.get(channel_id, Channel)
         if channel.current_stream_id is not None:
             return channel.current_stream_id
-        row = self.db.fetch_one(
-            "SELECT id FROM streams WHERE channel_id = ? AND status <> 'ARCHIVED' "
-            "ORDER BY created_at DESC LIMIT 1", (str(channel_id),))
-        return UUID(row["id"]) if row else None
+        return self.latest_open_stream(channel_id)
 
     def apply(self, signal: IngestSignal, *, channel_id: UUID | None = None,
               stream_id: UUID | None = None, attempts: int = 5) -> Outcome:
@@ -221,7 +229,7 @@ class IngestLifecycle:
         if signal.kind == "disconnected":
             return ingest_disconnected(IngestDisconnected(
                 actor_id=actor, provider=signal.provider,
-                grace_s=self.settings.ingest_reconnect_grace_s,
+                grace_s=self.config.reconnect_grace_s,
                 channel_id=channel_id, stream_id=stream_id), store)
         if signal.kind == "ended":
             assert channel_id is not None  # checked above

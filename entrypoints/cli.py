@@ -19,8 +19,8 @@ from infra.settings import Settings, SettingsError, load_settings
 def _serve(settings: Settings, processes: int = 1) -> int:
     import uvicorn
 
-    from infra.bootstrap import Services
-    from read_api.app import create_asgi
+    from entrypoints.app import create_asgi
+    from entrypoints.bootstrap import Services
 
     if processes > 1:
         # Each process builds its own services; the relay's lock and the projectors'
@@ -32,7 +32,7 @@ def _serve(settings: Settings, processes: int = 1) -> int:
         Services(settings).close()  # create the schema and tables once, before the workers
         print(f"AeThex Live is up: http://{settings.host}:{settings.port}  "
               f"({processes} processes)", flush=True)
-        uvicorn.run("infra.asgi:create", factory=True, workers=processes, host=settings.host,
+        uvicorn.run("entrypoints.asgi:create", factory=True, workers=processes, host=settings.host,
                     port=settings.port, log_config=None, access_log=False,
                     ws="websockets-sansio", lifespan="on", ws_per_message_deflate=False,
                     timeout_graceful_shutdown=5)
@@ -50,7 +50,7 @@ def _serve(settings: Settings, processes: int = 1) -> int:
 
 
 def _migrate(settings: Settings) -> int:
-    from infra.bootstrap import Services
+    from entrypoints.bootstrap import Services
 
     services = Services(settings)  # creating the services creates every table
     where = (f"PostgreSQL schema {settings.namespace}" if settings.production
@@ -61,8 +61,8 @@ def _migrate(settings: Settings) -> int:
 
 
 async def _run_workers(settings: Settings, workers: list[str]) -> None:
-    from infra.bootstrap import Services
-    from infra.worker_health import HealthServer
+    from entrypoints.bootstrap import Services
+    from entrypoints.worker_health import HealthServer
 
     services = Services(settings)
     stop = asyncio.Event()
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("relay", help="run the relay: event store -> bus")
     project = sub.add_parser("project", help="run projectors (all, or the named ones)")
     project.add_argument("names", nargs="*")
-    from infra import cli_events, cli_projections  # operators
+    from entrypoints import cli_events, cli_projections  # operators
 
     cli_events.add_parsers(sub)
     cli_projections.add_parsers(sub)

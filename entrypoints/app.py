@@ -16,8 +16,8 @@ from litestar import Litestar
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
+from entrypoints.bootstrap import Services
 from infra import heap
-from infra.bootstrap import Services
 from infra.envelope import EventBatch
 from infra.rate_limit import LoginThrottle
 from infra.ws_direct import capture_send

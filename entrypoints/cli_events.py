@@ -32,7 +32,7 @@ from infra.settings import Settings
 @contextmanager
 def opened(settings: Settings) -> Iterator[tuple[EventStore, Database]]:
     """The event store and the live read database, without starting any worker."""
-    from infra.bootstrap import open_read_db
+    from entrypoints.bootstrap import open_read_db
     from projections.base import migrate
 
     db = open_read_db(settings)  # first: it creates the PostgreSQL schema
@@ -173,7 +173,7 @@ def cmd_stats(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
-    from infra.replay import ReplayError, import_events
+    from workers.replay import ReplayError, import_events
 
     source = sys.stdin.buffer if args.file == "-" else Path(args.file).open("rb")  # noqa: SIM115
     show = wants_progress(args.progress, data_on_stdout=False)
@@ -205,8 +205,8 @@ def cmd_docs(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
-    from infra.replay import ReplayError, open_target, project_into
     from projections.registry import all_projections
+    from workers.replay import ReplayError, open_target, project_into
 
     projections = all_projections()
     if args.projection:

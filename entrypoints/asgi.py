@@ -1,6 +1,6 @@
 """The ASGI application built from the environment, for servers that start their own
 worker processes (`aethex serve --processes N`, or uvicorn/gunicorn directly:
-`uvicorn --factory infra.asgi:create`)."""
+`uvicorn --factory entrypoints.asgi:create`)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from infra.settings import load_settings
 
 def create() -> Any:
     """One process's app: its own services, closed when the process exits."""
-    from infra.bootstrap import Services
-    from read_api.app import create_asgi
+    from entrypoints.app import create_asgi
+    from entrypoints.bootstrap import Services
 
     settings = load_settings()
     configure_logging(json_logs=settings.json_logs, level=settings.log_level)

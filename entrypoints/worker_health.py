@@ -21,7 +21,7 @@ from typing import Any
 
 import structlog
 
-from infra.bootstrap import Services
+from entrypoints.bootstrap import Services
 
 log = structlog.get_logger(__name__)
 

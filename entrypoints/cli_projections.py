@@ -10,7 +10,7 @@ import argparse
 import json
 import sys
 
-from infra.cli_events import opened
+from entrypoints.cli_events import opened
 from infra.progress import progress_bar, wants_progress
 from infra.settings import Settings
 from projections.base import Projection

@@ -1,0 +1,66 @@
+"""What the HTTP and socket layer needs of the process's services: the composition root
+(`entrypoints.bootstrap.Services`) builds a subclass, and nothing here depends on how.
+
+A base class, not a Protocol: Litestar checks each injected value with isinstance, which
+is a cached subclass check here and an attribute-by-attribute one for a Protocol."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol, TypeVar
+
+from commands.group_commit import GroupCommitter
+from commands.ingest_lifecycle import IngestLifecycle
+from commands.ports import PasswordHasher
+from commands.send_message import MessageSent, SendMessage
+from domain.errors import DomainError
+from infra.auth import Authenticator, LocalTokens
+from infra.bus import EventBus
+from infra.database import Database
+from infra.event_store import EventStore
+from infra.presence import Presence
+from infra.rate_limit import ChatRateLimiter
+from infra.settings import Settings
+from infra.storage import Storage
+from infra.supervisor import Supervisor
+from projections.base import Projection
+from read_api.consistency import PositionBoard
+
+T = TypeVar("T")
+
+
+class RunnerState(Protocol):
+    """A projector as the health checks see it."""
+
+    position: int
+    last_error: str | None
+
+
+class Services:
+    settings: Settings
+    store: EventStore
+    db: Database
+    bus: EventBus
+    positions: PositionBoard
+    presence: Presence
+    rate_limiter: ChatRateLimiter
+    authenticator: Authenticator
+    tokens: LocalTokens
+    hasher: PasswordHasher
+    storage: Storage
+    ingest: IngestLifecycle
+    supervisor: Supervisor
+    projections: list[Projection]
+    runners: Mapping[str, RunnerState]
+    relay: object | None
+    started: bool
+    chat: GroupCommitter[SendMessage, MessageSent | DomainError]
+    chat_listeners: list[Callable[[list[MessageSent]], None]]
+
+    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Runs blocking work off the event loop (commands retried on a lost race)."""
+        raise NotImplementedError
+
+    def spawn(self, name: str, run: Callable[[Any], Any]) -> None:
+        """Runs `run(stopping)` under the process's supervisor."""
+        raise NotImplementedError
