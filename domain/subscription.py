@@ -113,13 +113,15 @@ class Subscription(Aggregate):
         if self.status == SubStatus.ACTIVE.value:
             self.trigger_event(self.Cancelled, channel_id=self.channel_id)
 
-    def renew(self, now: datetime) -> None:
-        if self.status != SubStatus.ACTIVE.value:
-            raise Conflict("only an active subscription renews", field="status")
-        self.trigger_event(self.Renewed, channel_id=self.channel_id,
-                           renewal_date=max(self.renewal_date, now) + PERIOD)
-
-    def expire_if_due(self, now: datetime) -> None:
-        """Past its renewal date a cancelled (or unrenewed) subscription expires."""
-        if self.status != SubStatus.EXPIRED.value and now >= self.renewal_date:
+    def settle(self, now: datetime) -> None:
+        """At its renewal date a subscription renews for another period, or, cancelled,
+        expires. Renewal takes no payment yet (monetisation hooks in here); before the
+        date, or once expired, nothing happens."""
+        if self.status == SubStatus.EXPIRED.value or now < self.renewal_date:
+            return
+        if self.status == SubStatus.CANCELLED.value:
             self.trigger_event(self.Expired, channel_id=self.channel_id)
+            return
+        periods = (now - self.renewal_date) // PERIOD + 1  # a sweep that ran late skips none
+        self.trigger_event(self.Renewed, channel_id=self.channel_id,
+                           renewal_date=self.renewal_date + PERIOD * periods)

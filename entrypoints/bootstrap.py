@@ -39,6 +39,7 @@ from read_api.services import Services as ApiServices
 from workers.projector import ProjectorRunner
 from workers.reconnect_grace import ReconnectGrace
 from workers.relay import Relay
+from workers.subscription_sweeper import SubscriptionSweeper
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -165,7 +166,7 @@ class Services(ApiServices):
             await self.bus.subscribe_live(live)
         wanted = workers if workers is not None else [
             w for w in ["relay", *(f"projector:{p.name}" for p in self.projections),
-                        ReconnectGrace.name]
+                        ReconnectGrace.name, SubscriptionSweeper.name]
             if self.settings.runs_worker(w)]
         for name in wanted:
             if name.startswith("projector:"):
@@ -182,6 +183,10 @@ class Services(ApiServices):
         if ReconnectGrace.name in wanted:  # ingest: safe on any number of nodes
             grace = ReconnectGrace(self.store, self.db)
             self.spawn(grace.name, grace.run)
+        if SubscriptionSweeper.name in wanted:  # as safe on any number of nodes
+            sweeper = SubscriptionSweeper(self.store, self.db,
+                                          poll_s=self.settings.subscription_sweep_s)
+            self.spawn(sweeper.name, sweeper.run)
         self.started = True
         log.info("services.started", production=self.settings.production, workers=wanted)
 

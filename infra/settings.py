@@ -94,6 +94,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     ingest_vod_template: str = "http://127.0.0.1:8080/recordings/{recording}"
     ingest_qualities: str = "source"
     ingest_reconnect_grace_s: float = 10.0
+    subscription_sweep_s: float = 60.0
     ingest_hook_token: str | None = None
     mux_webhook_secret: str | None = None
     mux_playback_template: str = "https://stream.mux.com/{playback_id}.m3u8"

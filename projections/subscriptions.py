@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from infra.database import Tx
+from infra.database import Database, Tx
 from infra.envelope import EventEnvelope
 from projections.base import Projection
 
@@ -66,3 +67,13 @@ def subscription_view(row: dict[str, Any]) -> dict[str, Any]:
     return {"id": row["id"], "userId": row["user_id"], "channelId": row["channel_id"],
             "tier": row["tier"], "status": row["status"], "startDate": row["start_date"],
             "renewalDate": row["renewal_date"], "updatedAt": row["updated_at"]}
+
+
+def due_subscriptions(db: Database, now: datetime, limit: int = 500) -> list[str]:
+    """Ids of subscriptions, active or cancelled, whose renewal date has come."""
+    rows = db.fetch_all(
+        "SELECT id, renewal_date FROM subscriptions WHERE status IN ('ACTIVE', 'CANCELLED') "
+        "AND renewal_date <= ? ORDER BY renewal_date LIMIT ?", (now.isoformat(), limit))
+    # Renewal dates are written in UTC, so comparing the text selects them; the parsed
+    # dates confirm it.
+    return [r["id"] for r in rows if datetime.fromisoformat(r["renewal_date"]) <= now]

@@ -10,7 +10,7 @@ from uuid import uuid4
 import pytest
 
 from commands.cancel_subscription import CancelSubscription, cancel_subscription
-from commands.expire_subscription import ExpireSubscription, expire_subscription
+from commands.settle_subscription import SettleSubscription, settle_subscription
 from commands.follow import FollowTarget, follow
 from commands.onboard_user import OnboardUser, onboard_user
 from commands.subscribe import Subscribe, subscribe
@@ -190,12 +190,13 @@ def test_subscription_lifecycle(world: World, owner: User, channel: Channel) -> 
     sub = cancel_subscription(CancelSubscription(user_id=fan.id, channel_id=channel.id),
                               world.store).subscription
     assert sub.status == "CANCELLED"
-    expire_subscription(ExpireSubscription(subscription_id=sub.id), world.store,
-                        now + timedelta(days=1))
+    assert settle_subscription(SettleSubscription(subscription_id=sub.id), world.store,
+                               now + timedelta(days=1)) == 0
     assert world.store.get(sub.id, Subscription).status == "CANCELLED"  # not due yet
-    expire_subscription(ExpireSubscription(subscription_id=sub.id), world.store,
-                        now + PERIOD)
+    settle_subscription(SettleSubscription(subscription_id=sub.id), world.store, now + PERIOD)
     assert world.store.get(sub.id, Subscription).status == "EXPIRED"
+    assert settle_subscription(SettleSubscription(subscription_id=sub.id), world.store,
+                               now + PERIOD * 3) == 0  # expired stays expired
     with pytest.raises(Conflict):
         cancel_subscription(CancelSubscription(user_id=fan.id, channel_id=channel.id),
                             world.store)

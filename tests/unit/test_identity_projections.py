@@ -3,19 +3,23 @@ log of real commands in one batch, as a projector catching up would."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from commands.cancel_subscription import CancelSubscription, cancel_subscription
 from commands.follow import FollowTarget, follow
 from commands.register_user import RegisterUser, register_user
 from commands.subscribe import Subscribe, subscribe
 from commands.unfollow import UnfollowTarget, unfollow
 from commands.update_profile import UpdateProfile, update_profile
 from domain.channel import Channel
+from domain.subscription import PERIOD, Subscription
 from domain.user import User
 from infra.database import SqliteDatabase
 from projections.base import migrate
 from projections.registry import all_projections
 from read_api.social_queries import get_profile, list_followers, list_subscriptions
+from workers.subscription_sweeper import SubscriptionSweeper
 
 from .support import PASSWORD, World
 
@@ -82,5 +86,41 @@ def test_follow_counts_and_lists(world: World, owner: User, channel: Channel,
         assert cursor is None
         [sub] = list_subscriptions(db, str(fans[2].id))
         assert (sub["tier"], sub["status"]) == ("VIP", "ACTIVE")
+    finally:
+        db.close()
+
+
+def test_the_sweeper_renews_active_and_expires_cancelled_subscriptions(
+        world: World, owner: User, channel: Channel, tmp_path: Path) -> None:
+    """At the renewal date an active subscription renews and a cancelled one expires;
+    before it, and on a second pass, nothing happens."""
+    start = datetime.now(UTC) - PERIOD - timedelta(days=1)  # both fell due a day ago
+    stays, leaves, fresh = (world.user(n) for n in ("stays", "leaves", "fresh"))
+    kept = subscribe(Subscribe(user_id=stays.id, channel_id=channel.id), world.store,
+                     start).subscription
+    gone = subscribe(Subscribe(user_id=leaves.id, channel_id=channel.id), world.store,
+                     start).subscription
+    cancel_subscription(CancelSubscription(user_id=leaves.id, channel_id=channel.id),
+                        world.store)
+    new = subscribe(Subscribe(user_id=fresh.id, channel_id=channel.id), world.store).subscription
+    db = project_all(world, tmp_path)
+    try:
+        sweeper = SubscriptionSweeper(world.store, db)
+        assert sweeper.step() == 2
+        renewed = world.store.get(kept.id, Subscription)
+        assert renewed.status == "ACTIVE" and renewed.renewal_date == start + 2 * PERIOD
+        assert world.store.get(gone.id, Subscription).status == "EXPIRED"
+        assert world.store.get(new.id, Subscription).version == new.version  # not due
+        assert sweeper.step() == 0  # the read model still says due: the aggregates decide
+    finally:
+        db.close()
+    (tmp_path / "again").mkdir()
+    db = project_all(world, tmp_path / "again")
+    try:
+        assert SubscriptionSweeper(world.store, db).step() == 0  # caught up: nothing due
+        [mine] = list_subscriptions(db, str(stays.id))
+        assert mine["status"] == "ACTIVE"
+        assert datetime.fromisoformat(mine["renewalDate"]) == start + 2 * PERIOD
+        assert [s["status"] for s in list_subscriptions(db, str(leaves.id))] == ["EXPIRED"]
     finally:
         db.close()
