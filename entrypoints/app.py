@@ -13,7 +13,6 @@ from typing import Any
 
 import socketio
 from litestar import Litestar
-from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
 from entrypoints.bootstrap import Services
@@ -25,7 +24,7 @@ from read_api.admin import AdminController
 from read_api.auth import AuthController
 from read_api.channels import ChannelController
 from read_api.chat_gateway import ChatGateway
-from read_api.deps import provide_services
+from read_api.deps import APP_DEPENDENCIES
 from read_api.errors import EXCEPTION_HANDLERS
 from read_api.follows import ChannelFollowController, SubscriptionController
 from read_api.health import HealthController
@@ -36,6 +35,7 @@ from read_api.messages import MessageController
 from read_api.metrics import latency_middleware, metrics_endpoint
 from read_api.middleware import request_id_middleware
 from read_api.moderation import ModerationController
+from projections.stream_status import current_stream_of
 from read_api.queries import get_stream
 from read_api.realtime.feed import LiveFeed
 from read_api.reports import ChannelReportController, ReportController
@@ -75,6 +75,8 @@ def create_app(services: Services, *, announce: bool = False, settle_heap: bool 
         wait_for_stream=lambda position: services.positions.wait(
             ("stream_status",), position, settings.read_wait_timeout_s),
         has_room=lambda stream_id: stream_id in hub.rooms,
+        stream_of_channel=lambda channel_id: services.run(current_stream_of, services.db,
+                                                          channel_id),
         history_size=settings.chat_history_size)
     gateway.recent = feed.recent
     sampler = PresenceSampler(services, node_id(services))
@@ -125,7 +127,7 @@ def create_app(services: Services, *, announce: bool = False, settle_heap: bool 
                         *INGEST_ROUTES,  # going live
                         ModerationController, ReportController,  # moderation
                         ChannelReportController, IgnoreController],
-        dependencies={"services": Provide(provide_services)},
+        dependencies=APP_DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
         # The request id is not here but around the whole app (`create_asgi`): answers
         # the router gives itself (404, 405) never reach route middleware.

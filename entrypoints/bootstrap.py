@@ -10,12 +10,14 @@ from typing import Any, TypeVar
 
 import structlog
 
+from commands.bus import retrying
 from commands.group_commit import GroupCommitter
 from commands.ingest_lifecycle import IngestConfig, IngestLifecycle
 from commands.send_message import MessageSent, SendMessage, send_messages
 from commands.slow_mode import LastSent, SlowModeClock
 from commands.subscribers import SubscriberCache
-from domain.errors import ConcurrentChange, DomainError
+from domain.errors import DomainError
+from entrypoints.handlers import caught_up_recent, command_bus
 from infra import metrics
 from infra.auth import Argon2Hasher, Authenticator, LocalTokens
 from infra.bus import EventBus, InProcessBus, LiveHandler
@@ -35,6 +37,7 @@ from projections.base import Projection, migrate
 from projections.registry import all_projections
 from projections.stream_status import latest_open_stream
 from read_api.consistency import PositionBoard
+from read_api.reads import Aggregates, ReadModels
 from read_api.services import Services as ApiServices
 from workers.projector import ProjectorRunner
 from workers.reconnect_grace import ReconnectGrace
@@ -109,6 +112,13 @@ class Services(ApiServices):
             window_s=settings.group_commit_window_ms / 1000.0,
             max_batch=settings.group_commit_max_batch, name="chat-group-commit",
             on_batch=metrics.count_chat_batch)
+        recent = caught_up_recent(
+            self.db, lambda: self.positions.positions(("chat_history",))["chat_history"],
+            self.store.head, settings.read_wait_timeout_s)
+        self.commands = command_bus(self.store, self.hasher, self.chat, recent,
+                                    on_command=lambda name: metrics.COMMANDS.labels(name).inc())
+        self.reads = ReadModels(self.db, self.positions, wait_s=settings.read_wait_timeout_s)
+        self.aggregates = Aggregates(self.store, self.store.head)
         self.relay: Relay | None = None
         self.runners: dict[str, ProjectorRunner] = {}
         self.started = False
@@ -132,20 +142,11 @@ class Services(ApiServices):
         raise KeyError(name)
 
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Runs blocking work (the event store, the read database) off the event loop.
-
-        A command that lost an optimistic-concurrency race saved nothing, so it is decided
-        again on the fresh state, a few times, before the conflict reaches the caller."""
+        """Runs blocking work (the event store, the read database) off the event loop;
+        a command handler run this way is counted and retried as the command bus does."""
         if getattr(fn, "__module__", "").startswith("commands."):
             metrics.COMMANDS.labels(fn.__name__).inc()
-        for attempt in range(1, 4):
-            try:
-                return await asyncio.to_thread(fn, *args, **kwargs)
-            except ConcurrentChange:
-                if attempt == 3:
-                    raise
-                await asyncio.sleep(0.005 * attempt)
-        raise AssertionError("unreachable")
+        return await retrying(fn, *args, **kwargs)
 
     def log_watcher(self) -> LogWatcher:
         if self.settings.database_url:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from uuid import UUID
 
-from infra.database import Tx
+from infra.database import Database, Tx
 from infra.envelope import EventEnvelope
 from projections.base import Projection, dumps
 
@@ -55,3 +56,11 @@ class ChatHistory(Projection):
                 tx.execute(_DELETE, (e.timestamp, d["deleted_by"], e.aggregate_id))
         if rows:
             tx.executemany(_INSERT, rows)
+
+
+def recent_message_ids(db: Database, stream_id: str, user_id: str, since: str) -> list[UUID]:
+    """A user's messages in a stream created at `since` (ISO time) or later, not deleted."""
+    rows = db.fetch_all(
+        "SELECT id FROM chat_messages WHERE stream_id = ? AND user_id = ? "
+        "AND deleted_at IS NULL AND created_at >= ? ORDER BY position", (stream_id, user_id, since))
+    return [UUID(r["id"]) for r in rows]

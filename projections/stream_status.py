@@ -129,3 +129,10 @@ def latest_open_stream(db: Database, channel_id: UUID) -> UUID | None:
         "SELECT id FROM streams WHERE channel_id = ? AND status <> 'ARCHIVED' "
         "ORDER BY created_at DESC LIMIT 1", (str(channel_id),))
     return UUID(row["id"]) if row else None
+
+
+def current_stream_of(db: Database, channel_id: str) -> str | None:
+    """The channel's live (or ending) stream, if it has one."""
+    row = db.fetch_one("SELECT current_stream_id FROM channel_status WHERE channel_id = ?",
+                       (channel_id,))
+    return row["current_stream_id"] if row else None

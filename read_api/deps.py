@@ -6,10 +6,14 @@ from typing import Any
 from uuid import UUID
 
 from litestar import Request
-from litestar.di import NamedDependency
+from litestar.di import NamedDependency, Provide
 
+from commands.bus import CommandBus
 from domain.errors import Forbidden, NotFound, Unauthenticated
 from infra.auth import Principal
+from infra.rate_limit import ChatRateLimiter
+from infra.settings import Settings
+from read_api.reads import Aggregates, ReadModels
 from read_api.services import Services
 
 
@@ -72,6 +76,38 @@ async def provide_principal(request: Request[Any, Any, Any],
 
 async def provide_services(request: Request[Any, Any, Any]) -> Services:
     return services_of(request)
+
+
+# The narrow dependencies routes take by name (`commands`, `reads`, `aggregates`,
+# `settings`, `rate_limiter`): each is one object of the composition root, the same for
+# every request.
+
+async def provide_commands(request: Request[Any, Any, Any]) -> CommandBus:
+    return services_of(request).commands
+
+
+async def provide_reads(request: Request[Any, Any, Any]) -> ReadModels:
+    return services_of(request).reads
+
+
+async def provide_aggregates(request: Request[Any, Any, Any]) -> Aggregates:
+    return services_of(request).aggregates
+
+
+async def provide_settings(request: Request[Any, Any, Any]) -> Settings:
+    return services_of(request).settings
+
+
+async def provide_rate_limiter(request: Request[Any, Any, Any]) -> ChatRateLimiter:
+    return services_of(request).rate_limiter
+
+
+APP_DEPENDENCIES = {"services": Provide(provide_services),
+                    "commands": Provide(provide_commands),
+                    "reads": Provide(provide_reads),
+                    "aggregates": Provide(provide_aggregates),
+                    "settings": Provide(provide_settings),
+                    "rate_limiter": Provide(provide_rate_limiter)}
 
 
 def parse_id(value: str, what: str) -> UUID:

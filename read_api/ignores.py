@@ -20,6 +20,7 @@ from read_api.deps import (
     services_of,
 )
 from read_api.moderation_queries import ignored_ids
+from read_api.reads import ReadModels
 from read_api.services import Services
 
 auth = {"principal": Provide(provide_principal)}
@@ -77,10 +78,10 @@ async def provide_viewer(request: Request[Any, Any, Any]) -> Principal | None:
     return await provide_identity(request, services_of(request))
 
 
-async def hide_ignored(services: Services, viewer: Principal | None,
+async def hide_ignored(reads: ReadModels, viewer: Principal | None,
                        items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Messages without those of users the viewer ignores (a page may come out shorter)."""
     if viewer is None or not items:
         return items
-    ignored = set(await services.run(ignored_ids, services.db, str(viewer.user_id)))
+    ignored = set(await reads.query(ignored_ids, str(viewer.user_id)))
     return [m for m in items if m["user"]["id"] not in ignored] if ignored else items

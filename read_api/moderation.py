@@ -1,12 +1,10 @@
-"""Chat moderation: bans and timeouts per channel, the moderation log, channel
-filters. Commands decide; this module only translates HTTP and tells live rooms."""
+"""Chat moderation: bans and timeouts per channel, the moderation log, channel filters.
+Commands decide; this module only translates HTTP (rooms hear of bans from their events)."""
 
 from __future__ import annotations
 
-import contextlib
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Any
-from uuid import UUID
 
 import msgspec
 from litestar import Controller, delete, get, post, put
@@ -14,21 +12,19 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from msgspec import Meta
 
-from commands.ban_user import BanUser, RemoveMessages, ban_user, remove_messages
-from commands.set_channel_filters import SetChannelFilters, set_channel_filters
-from commands.unban_user import UnbanUser, unban_user
+from commands.ban_user import BanUser
+from commands.bus import CommandBus
+from commands.set_channel_filters import SetChannelFilters
+from commands.unban_user import UnbanUser
 from domain.channel import Channel
 from domain.chat_filters import ChatFilters
 from infra.auth import Principal
-from infra.bus import LiveUpdate
-from read_api.consistency import NotCaughtUp
 from read_api.deps import parse_id, provide_principal
-from read_api.moderation_queries import moderation_log, recent_message_ids
-from read_api.services import Services
+from read_api.moderation_queries import moderation_log
+from read_api.reads import Aggregates, ReadModels
+from read_api.realtime.presenters import ban_view
 
 auth = {"principal": Provide(provide_principal)}
-# How far back a ban removes the user's messages.
-REMOVE_RECENT = timedelta(minutes=10)
 
 
 class BanBody(msgspec.Struct, rename="camel"):
@@ -58,43 +54,17 @@ def filters_view(filters: ChatFilters) -> dict[str, Any]:
             "followMinAgeSeconds": filters.follow_min_age_s}
 
 
-async def staff_channel(services: Services, channel_id: str, principal: Principal) -> Channel:
+async def staff_channel(aggregates: Aggregates, channel_id: str,
+                        principal: Principal) -> Channel:
     """The channel, from the store (its moderators as of now), if the caller moderates it."""
-    channel = await services.run(services.store.get, parse_id(channel_id, "channel"), Channel)
+    channel = await aggregates.get(parse_id(channel_id, "channel"), Channel)
     channel.require_moderator(principal.user_id)
     return channel
-
-
-async def _recent(services: Services, channel: Channel, user_id: UUID) -> list[UUID]:
-    """The user's messages of the last minutes in the live stream, once chat history has
-    caught up with the log (or as far as it has, if it is slow: the ban still goes ahead)."""
-    if channel.current_stream_id is None:
-        return []
-    head = await services.run(services.store.head)
-    with contextlib.suppress(NotCaughtUp):
-        await services.positions.wait(("chat_history",), head,
-                                      services.settings.read_wait_timeout_s)
-    since = (datetime.now(UTC) - REMOVE_RECENT).isoformat()
-    return await services.run(recent_message_ids, services.db, str(channel.current_stream_id),
-                              str(user_id), since)
 
 
 def _until_view(until: datetime | None) -> dict[str, Any]:
     return {"until": until.isoformat() if until else None,
             "untilEpoch": until.timestamp() if until else None}
-
-
-async def announce_ban(services: Services, channel: Channel, user_id: UUID,
-                       until: datetime | None, reason: str, by: UUID) -> dict[str, Any]:
-    """`chat:banned` to the live stream's room on every node: the user's sessions stop
-    sending, and clients may hide the user's messages."""
-    # The room hears who and until when, not which moderator or why (the log keeps those).
-    view = {"channelId": str(channel.id), "userId": str(user_id), "banned": True,
-            **_until_view(until)}
-    if channel.current_stream_id is not None:
-        await services.bus.publish_live([LiveUpdate(str(channel.current_stream_id),
-                                                    "chat:banned", view)])
-    return {**view, "reason": reason, "by": str(by)}
 
 
 class ModerationController(Controller):
@@ -109,29 +79,17 @@ class ModerationController(Controller):
         user_id: FromPath[str],
         data: JSONBody[BanBody],
         principal: NamedDependency[Principal],
-        services: NamedDependency[Services],
+        commands: NamedDependency[CommandBus],
     ) -> dict[str, Any]:
         """Bans a user from a channel's chat, or times them out with `durationSeconds`
-        (owner or moderators); their recent messages are removed."""
+        (owner or moderators); their messages of the last 10 minutes are removed."""
         uid = parse_id(user_id, "user")
-        channel = await staff_channel(services, data.channel_id, principal)
-        channel_id = channel.id
-        ids = await _recent(services, channel, uid)
-        result = await services.run(ban_user, BanUser(
-            actor_id=principal.user_id, channel_id=channel_id, user_id=uid,
-            duration_s=data.duration_seconds, reason=data.reason, message_ids=tuple(ids)),
-            services.store)
-        view = await announce_ban(services, result.channel, uid, result.until,
-                                  data.reason.strip(), principal.user_id)
-        removed = [m.id for m in result.removed]
-        # Sends committed while the ban was decided: the ban's position is now in the log,
-        # so once chat history reaches it, nothing more of theirs can come.
-        late = [i for i in await _recent(services, channel, uid) if i not in set(removed)]
-        if late:
-            removed += [m.id for m in await services.run(remove_messages, RemoveMessages(
-                actor_id=principal.user_id, channel_id=channel_id, user_id=uid,
-                message_ids=tuple(late)), services.store)]
-        return {**view, "removedMessageIds": [str(i) for i in removed],
+        result = await commands.execute(BanUser(
+            actor_id=principal.user_id, channel_id=parse_id(data.channel_id, "channel"),
+            user_id=uid, duration_s=data.duration_seconds, reason=data.reason))
+        return {**ban_view(str(result.channel.id), str(uid), result.until),
+                "reason": data.reason.strip(), "by": str(principal.user_id),
+                "removedMessageIds": [str(m.id) for m in result.removed],
                 "position": result.position}
 
     @delete("/users/{user_id:str}/block", status_code=200, dependencies=auth)
@@ -140,28 +98,25 @@ class ModerationController(Controller):
         user_id: FromPath[str],
         channel_id: Annotated[str, QueryParameter(name="channelId", min_length=1)],
         principal: NamedDependency[Principal],
-        services: NamedDependency[Services],
+        commands: NamedDependency[CommandBus],
     ) -> dict[str, Any]:
         """Lifts a ban or a running timeout (owner or moderators); harmless when none."""
         uid = parse_id(user_id, "user")
         cid = parse_id(channel_id, "channel")
-        result = await services.run(unban_user, UnbanUser(
-            actor_id=principal.user_id, channel_id=cid, user_id=uid), services.store)
-        view = {"channelId": str(cid), "userId": str(uid), "banned": False}
-        stream_id = result.channel.current_stream_id
-        if result.lifted and stream_id is not None:
-            await services.bus.publish_live([LiveUpdate(str(stream_id), "chat:unbanned", view)])
-        return {**view, "position": result.position}
+        result = await commands.execute(UnbanUser(
+            actor_id=principal.user_id, channel_id=cid, user_id=uid))
+        return {**ban_view(str(cid), str(uid), None, banned=False),
+                "position": result.position}
 
     @get("/channels/{channel_id:str}/bans", dependencies=auth)
     async def bans(
         self,
         channel_id: FromPath[str],
         principal: NamedDependency[Principal],
-        services: NamedDependency[Services],
+        aggregates: NamedDependency[Aggregates],
     ) -> dict[str, Any]:
         """Who is banned or timed out now (owner and moderators only)."""
-        channel = await staff_channel(services, channel_id, principal)
+        channel = await staff_channel(aggregates, channel_id, principal)
         now = datetime.now(UTC)
         items = [{"userId": str(uid), "banned": True, **_until_view(until)}
                  for uid, until in channel.bans.items() if channel.banned_until(uid, now)[0]]
@@ -172,17 +127,17 @@ class ModerationController(Controller):
         self,
         channel_id: FromPath[str],
         principal: NamedDependency[Principal],
-        services: NamedDependency[Services],
+        aggregates: NamedDependency[Aggregates],
+        reads: NamedDependency[ReadModels],
         before: Annotated[int | None, QueryParameter(ge=1, description="nextCursor")] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=100)] = 50,
         after: FromQuery[int | None] = None,
     ) -> dict[str, Any]:
         """The channel's moderation actions, newest first (owner and moderators only)."""
-        channel = await staff_channel(services, channel_id, principal)
-        await services.positions.wait(("moderation_log",), after,
-                                      services.settings.read_wait_timeout_s)
-        items, cursor = await services.run(moderation_log, services.db, str(channel.id),
-                                           before=before, limit=limit)
+        channel = await staff_channel(aggregates, channel_id, principal)
+        await reads.caught_up(("moderation_log",), after)
+        items, cursor = await reads.query(moderation_log, str(channel.id), before=before,
+                                          limit=limit)
         return {"items": items, "nextCursor": cursor}
 
     @get("/channels/{channel_id:str}/filters", dependencies=auth)
@@ -190,10 +145,10 @@ class ModerationController(Controller):
         self,
         channel_id: FromPath[str],
         principal: NamedDependency[Principal],
-        services: NamedDependency[Services],
+        aggregates: NamedDependency[Aggregates],
     ) -> dict[str, Any]:
         """The channel's chat filters (owner and moderators only)."""
-        channel = await staff_channel(services, channel_id, principal)
+        channel = await staff_channel(aggregates, channel_id, principal)
         return {"channelId": str(channel.id), **filters_view(channel.filters)}
 
     @put("/channels/{channel_id:str}/filters", dependencies=auth)
@@ -202,15 +157,15 @@ class ModerationController(Controller):
         channel_id: FromPath[str],
         data: JSONBody[FiltersBody],
         principal: NamedDependency[Principal],
-        services: NamedDependency[Services],
+        commands: NamedDependency[CommandBus],
     ) -> dict[str, Any]:
         """Replaces the channel's chat filters (owner and moderators)."""
         cid = parse_id(channel_id, "channel")
-        result = await services.run(set_channel_filters, SetChannelFilters(
+        result = await commands.execute(SetChannelFilters(
             actor_id=principal.user_id, channel_id=cid, filters=ChatFilters(
                 blocked_terms=tuple(data.blocked_terms),
                 default_profanity=data.default_profanity, block_links=data.block_links,
                 slow_mode_s=data.slow_mode_seconds, followers_only=data.followers_only,
-                follow_min_age_s=data.follow_min_age_seconds)), services.store)
+                follow_min_age_s=data.follow_min_age_seconds)))
         return {"channelId": str(cid), **filters_view(result.filters),
                 "position": result.position}

@@ -3,19 +3,10 @@
 from __future__ import annotations
 
 from typing import Any
-from uuid import UUID
 
 from infra.database import Database
 from projections.moderation_log import log_entry_view
 from projections.reports import report_view
-
-
-def recent_message_ids(db: Database, stream_id: str, user_id: str, since: str) -> list[UUID]:
-    """A user's messages in a stream created at `since` (ISO time) or later, not deleted."""
-    rows = db.fetch_all(
-        "SELECT id FROM chat_messages WHERE stream_id = ? AND user_id = ? "
-        "AND deleted_at IS NULL AND created_at >= ? ORDER BY position", (stream_id, user_id, since))
-    return [UUID(r["id"]) for r in rows]
 
 
 def moderation_log(db: Database, channel_id: str, *, before: int | None,

@@ -13,15 +13,16 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from msgspec import Meta
 
-from commands.report import FileReport, file_report
-from commands.resolve_report import ResolveReport, resolve_report
+from commands.bus import CommandBus
+from commands.report import FileReport
+from commands.resolve_report import ResolveReport
 from domain.channel import Channel
 from domain.errors import NotFound
 from infra.auth import Principal
 from read_api.deps import parse_id, provide_principal
-from read_api.moderation import announce_ban, staff_channel
+from read_api.moderation import staff_channel
 from read_api.moderation_queries import get_report, list_reports
-from read_api.services import Services
+from read_api.reads import Aggregates, ReadModels
 
 auth = {"principal": Provide(provide_principal)}
 Id = Annotated[str, Meta(max_length=64)]
@@ -59,14 +60,14 @@ class ReportController(Controller):
         self,
         data: JSONBody[ReportBody],
         principal: NamedDependency[Principal],
-        services: NamedDependency[Services],
+        commands: NamedDependency[CommandBus],
     ) -> dict[str, Any]:
         """Reports a message or a user to the channel's moderators."""
-        result = await services.run(file_report, FileReport(
+        result = await commands.execute(FileReport(
             reporter_id=principal.user_id, reason=data.reason,
             message_id=_optional_id(data.message_id, "message"),
             user_id=_optional_id(data.user_id, "user"),
-            channel_id=_optional_id(data.channel_id, "channel")), services.store)
+            channel_id=_optional_id(data.channel_id, "channel")))
         r = result.report
         return {"id": str(r.id), "channelId": str(r.channel_id), "userId": str(r.user_id),
                 "messageId": str(r.message_id) if r.message_id else None, "reason": r.reason,
@@ -77,15 +78,16 @@ class ReportController(Controller):
         self,
         report_id: FromPath[str],
         principal: NamedDependency[Principal],
-        services: NamedDependency[Services],
+        reads: NamedDependency[ReadModels],
+        aggregates: NamedDependency[Aggregates],
         after: FromQuery[int | None] = None,
     ) -> dict[str, Any]:
         """One report, for its reporter or the channel's staff."""
         parse_id(report_id, "report")
-        await services.positions.wait(("reports",), after, services.settings.read_wait_timeout_s)
-        report = await services.run(get_report, services.db, report_id)
+        await reads.caught_up(("reports",), after)
+        report = await reads.query(get_report, report_id)
         if report is not None and report["reporterId"] != str(principal.user_id):
-            channel = await services.run(services.store.get, UUID(report["channelId"]), Channel)
+            channel = await aggregates.get(UUID(report["channelId"]), Channel)
             if not channel.may_moderate(principal.user_id):
                 report = None
         if report is None:
@@ -98,16 +100,13 @@ class ReportController(Controller):
         report_id: FromPath[str],
         data: JSONBody[ResolveBody],
         principal: NamedDependency[Principal],
-        services: NamedDependency[Services],
+        commands: NamedDependency[CommandBus],
     ) -> dict[str, Any]:
-        """Closes a report with an action, taken at once (owner or moderators)."""
-        result = await services.run(resolve_report, ResolveReport(
+        """Closes a report with an action, taken at once (owner or moderators); rooms hear
+        of a ban or timeout from its event."""
+        result = await commands.execute(ResolveReport(
             actor_id=principal.user_id, report_id=parse_id(report_id, "report"),
-            action=data.action, duration_s=data.duration_seconds, note=data.note),
-            services.store)
-        if data.action in ("timeout", "ban"):
-            await announce_ban(services, result.channel, result.report.user_id, result.until,
-                               f"report: {result.report.reason}", principal.user_id)
+            action=data.action, duration_s=data.duration_seconds, note=data.note))
         return {"id": report_id, "status": "resolved", "action": data.action,
                 "deletedMessageId": str(result.deleted.id) if result.deleted else None,
                 "until": result.until.isoformat() if result.until else None,
@@ -125,7 +124,8 @@ class ChannelReportController(Controller):
         self,
         channel_id: FromPath[str],
         principal: NamedDependency[Principal],
-        services: NamedDependency[Services],
+        aggregates: NamedDependency[Aggregates],
+        reads: NamedDependency[ReadModels],
         status: Annotated[Literal["open", "resolved", "all"],
                           QueryParameter(description="which reports")] = "open",
         before: Annotated[int | None, QueryParameter(ge=1, description="nextCursor")] = None,
@@ -133,9 +133,9 @@ class ChannelReportController(Controller):
         after: FromQuery[int | None] = None,
     ) -> dict[str, Any]:
         """Reports on the channel, newest first (owner and moderators only)."""
-        channel = await staff_channel(services, channel_id, principal)
-        await services.positions.wait(("reports",), after, services.settings.read_wait_timeout_s)
-        items, cursor = await services.run(
-            list_reports, services.db, str(channel.id), status=None if status == "all" else status,
+        channel = await staff_channel(aggregates, channel_id, principal)
+        await reads.caught_up(("reports",), after)
+        items, cursor = await reads.query(
+            list_reports, str(channel.id), status=None if status == "all" else status,
             before=before, limit=limit)
         return {"items": items, "nextCursor": cursor}

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol, TypeVar
 
+from commands.bus import CommandBus
 from commands.group_commit import GroupCommitter
 from commands.ingest_lifecycle import IngestLifecycle
 from commands.ports import PasswordHasher
@@ -25,6 +26,7 @@ from infra.storage import Storage
 from infra.supervisor import Supervisor
 from projections.base import Projection
 from read_api.consistency import PositionBoard
+from read_api.reads import Aggregates, ReadModels
 
 T = TypeVar("T")
 
@@ -38,6 +40,9 @@ class RunnerState(Protocol):
 
 class Services:
     settings: Settings
+    commands: CommandBus
+    reads: ReadModels
+    aggregates: Aggregates
     store: EventStore
     db: Database
     bus: EventBus

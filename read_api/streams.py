@@ -8,20 +8,22 @@ from litestar import Controller, Request, get, post, put
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
-from commands.change_stream_status import ChangeStreamStatus, change_stream_status
-from commands.end_stream import EndStream, end_stream
-from commands.go_live import GoLive, go_live
+from commands.bus import CommandBus
+from commands.change_stream_status import ChangeStreamStatus
+from commands.end_stream import EndStream
+from commands.go_live import GoLive
 from commands.send_message import Author, SendMessage
 from domain.errors import DomainError, NotFound
 from domain.stream import Stream
 from infra.auth import Principal
+from infra.rate_limit import ChatRateLimiter
 from read_api.deps import parse_id, provide_principal
 from read_api.ignores import hide_ignored, provide_viewer
 from read_api.queries import get_stream, list_messages
+from read_api.reads import ReadModels
 from read_api.realtime.presenters import sent_view
 from read_api.realtime.recent import RecentMessages, newest_page
 from read_api.schemas import GoLiveBody, SendMessageBody, StatusBody
-from read_api.services import Services
 
 auth = {"principal": Provide(provide_principal)}
 
@@ -48,19 +50,13 @@ class StreamController(Controller):
         self,
         channel_id: FromPath[str],
         principal: NamedDependency[Principal],
-        services: NamedDependency[Services],
+        commands: NamedDependency[CommandBus],
         data: JSONBody[GoLiveBody | None] = None,
     ) -> dict[str, Any]:
         """Goes live on the channel (owner only; one live stream per channel)."""
-        result = await services.run(
-            go_live,
-            GoLive(
-                actor_id=principal.user_id,
-                channel_id=parse_id(channel_id, "channel"),
-                title=data.title if data else None,
-            ),
-            services.store,
-        )
+        result = await commands.execute(GoLive(
+            actor_id=principal.user_id, channel_id=parse_id(channel_id, "channel"),
+            title=data.title if data else None))
         return stream_state(result.stream, result.position)
 
     @put("/{stream_id:str}/status", dependencies=auth)
@@ -69,18 +65,12 @@ class StreamController(Controller):
         stream_id: FromPath[str],
         data: JSONBody[StatusBody],
         principal: NamedDependency[Principal],
-        services: NamedDependency[Services],
+        commands: NamedDependency[CommandBus],
     ) -> dict[str, Any]:
         """Moves the stream one step along OFFLINE, LIVE, ENDING, ARCHIVED (owner only)."""
-        result = await services.run(
-            change_stream_status,
-            ChangeStreamStatus(
-                actor_id=principal.user_id,
-                stream_id=parse_id(stream_id, "stream"),
-                status=data.status,
-            ),
-            services.store,
-        )
+        result = await commands.execute(ChangeStreamStatus(
+            actor_id=principal.user_id, stream_id=parse_id(stream_id, "stream"),
+            status=data.status))
         return stream_state(result.stream, result.position)
 
     @post("/{stream_id:str}/end", status_code=200, dependencies=auth)
@@ -88,29 +78,24 @@ class StreamController(Controller):
         self,
         stream_id: FromPath[str],
         principal: NamedDependency[Principal],
-        services: NamedDependency[Services],
+        commands: NamedDependency[CommandBus],
     ) -> dict[str, Any]:
         """Ends a live stream (owner only)."""
-        result = await services.run(
-            end_stream,
-            EndStream(actor_id=principal.user_id, stream_id=parse_id(stream_id, "stream")),
-            services.store,
-        )
+        result = await commands.execute(
+            EndStream(actor_id=principal.user_id, stream_id=parse_id(stream_id, "stream")))
         return stream_state(result.stream, result.position)
 
     @get("/{stream_id:str}")
     async def read(
         self,
         stream_id: FromPath[str],
-        services: NamedDependency[Services],
+        reads: NamedDependency[ReadModels],
         after: FromQuery[int | None] = None,
     ) -> dict[str, Any]:
         """The stream's status, times, viewers and peak."""
         parse_id(stream_id, "stream")
-        await services.positions.wait(
-            ("stream_status",), after, services.settings.read_wait_timeout_s
-        )
-        view = await services.run(get_stream, services.db, stream_id)
+        await reads.caught_up(("stream_status",), after)
+        view = await reads.query(get_stream, stream_id)
         if view is None:
             raise NotFound(f"stream {stream_id!r} not found")
         return view
@@ -119,7 +104,7 @@ class StreamController(Controller):
     async def messages(
         self,
         stream_id: FromPath[str],
-        services: NamedDependency[Services],
+        reads: NamedDependency[ReadModels],
         viewer: NamedDependency[Principal | None],
         request: Request[Any, Any, Any],
         before: Annotated[int | None, QueryParameter(ge=1, description="nextCursor")] = None,
@@ -128,19 +113,15 @@ class StreamController(Controller):
     ) -> dict[str, Any]:
         """Chat history, newest first, deleted messages left out; page with `before`."""
         parse_id(stream_id, "stream")
-        await services.positions.wait(
-            ("chat_history", "stream_status"), after, services.settings.read_wait_timeout_s
-        )
-        if await services.run(get_stream, services.db, stream_id) is None:
+        await reads.caught_up(("chat_history", "stream_status"), after)
+        if await reads.query(get_stream, stream_id) is None:
             raise NotFound(f"stream {stream_id!r} not found")
-        items, cursor = await services.run(
-            list_messages, services.db, stream_id, before=before, limit=limit
-        )
+        items, cursor = await reads.query(list_messages, stream_id, before=before, limit=limit)
         if before is None:  # what this node has pushed is in the history, read model or not
             recent: RecentMessages = request.app.state.feed.recent
             items, cursor = newest_page(items, cursor is not None, recent.snapshot(stream_id),
                                         limit, recent.deleted())
-        items = await hide_ignored(services, viewer, items)  # ignored users
+        items = await hide_ignored(reads, viewer, items)  # ignored users
         return {"items": items, "nextCursor": cursor}
 
     @post("/{stream_id:str}/messages", status_code=201, dependencies=auth)
@@ -149,11 +130,12 @@ class StreamController(Controller):
         stream_id: FromPath[str],
         data: JSONBody[SendMessageBody],
         principal: NamedDependency[Principal],
-        services: NamedDependency[Services],
+        rate_limiter: NamedDependency[ChatRateLimiter],
+        commands: NamedDependency[CommandBus],
     ) -> dict[str, Any]:
         """Posts to the stream's chat (group-committed with concurrent senders)."""
-        await services.rate_limiter.enforce(str(principal.user_id))
-        result = await services.chat(
+        await rate_limiter.enforce(str(principal.user_id))
+        result = await commands.execute(
             SendMessage(
                 stream_id=parse_id(stream_id, "stream"),
                 author=Author(

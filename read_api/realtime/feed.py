@@ -6,9 +6,10 @@ A chat message reaches the rooms of this node by up to three paths:
 - another node committed it: that node's live copy;
 - the relay: the stored event itself, read from the event exchange (the fallback, for when
   the committing node died before publishing, or the live copy was lost).
-The first copy is delivered and the others are dropped by message id. Deletions come from
-the relayed event; stream status and viewer counts from the `stream_status` read model once
-it has reached the relayed event; joins, typing and bans from the live exchange.
+The first copy is delivered and the others are dropped by message id. Deletions, bans and
+unbans come from the relayed event (each node tells its own rooms); stream status and
+viewer counts from the `stream_status` read model once it has reached the relayed event;
+joins and typing from the live exchange.
 """
 
 from __future__ import annotations
@@ -24,11 +25,14 @@ from infra.bus import EventBus, LiveUpdate
 from infra.envelope import EventBatch
 from infra.supervisor import Supervised, Supervisor
 from read_api.realtime.presenters import (
+    BAN_TYPES,
     CHAT_DELETED,
     CHAT_MESSAGE,
     CHAT_TYPES,
     STREAM_TYPES,
+    BanChange,
     StreamChange,
+    ban_changes,
     chat_updates,
     committed_updates,
     status_view,
@@ -41,6 +45,8 @@ log = structlog.get_logger(__name__)
 
 Deliver = Callable[[Sequence[LiveUpdate]], None]
 StreamReader = Callable[[str], Any]  # async: stream id -> its read-model view or None
+# async: channel id -> the id of its live stream (the room its bans are told to) or None
+ChannelStreamReader = Callable[[str], Any]
 
 
 class LiveFeed:
@@ -50,16 +56,18 @@ class LiveFeed:
 
     def __init__(self, bus: EventBus, deliver: Deliver, read_stream: StreamReader,
                  wait_for_stream: Callable[[int], Any], *, has_room: Callable[[str], bool],
+                 stream_of_channel: ChannelStreamReader | None = None,
                  history_size: int = 50) -> None:
         self.bus = bus
         self._deliver = deliver
         self._read_stream = read_stream
         self._wait_for_stream = wait_for_stream
         self._has_room = has_room
+        self._stream_of_channel = stream_of_channel
         self.seen = SeenIds()
         self.recent = RecentMessages(per_room=max(history_size * 10, 100))
         self._outbox: asyncio.Queue[list[LiveUpdate]] = asyncio.Queue()
-        self._stream_changes: asyncio.Queue[list[StreamChange]] = asyncio.Queue()
+        self._stream_changes: asyncio.Queue[list[StreamChange | BanChange]] = asyncio.Queue()
         self._tasks: list[Supervised] = []
         self.counts = {"fast": 0, "live": 0, "relayed": 0, "dropped": 0}
 
@@ -83,9 +91,12 @@ class LiveFeed:
         fresh = self._admit(chat_updates(batch.events), "relayed")
         if fresh:
             self._deliver(fresh)
-        changes = stream_changes(batch.events)
+        changes: list[StreamChange | BanChange] = [*stream_changes(batch.events)]
+        # A ban relayed twice (a redelivery) is told once: known by its position.
+        changes += [b for b in ban_changes(batch.events)
+                    if self.seen.first_time(f"{b.event}@{b.position}")]
         if changes:
-            self._stream_changes.put_nowait(changes)
+            self._stream_changes.put_nowait(sorted(changes, key=lambda c: c.position))
 
     def _admit(self, updates: Sequence[LiveUpdate], path: str) -> list[LiveUpdate]:
         fresh: list[LiveUpdate] = []
@@ -107,7 +118,7 @@ class LiveFeed:
         """Subscribes to the relayed events and starts the two loops, under `supervisor`
         (the process's; one of its own if none is given)."""
         await self.bus.subscribe_events(
-            [f"{t}.*" for t in (*CHAT_TYPES, *STREAM_TYPES)], self.on_events)
+            [f"{t}.*" for t in (*CHAT_TYPES, *STREAM_TYPES, *BAN_TYPES)], self.on_events)
         supervisor = supervisor or Supervisor()
         self._tasks = [supervisor.spawn("live-publish", self._publish_to_others, graceful=False),
                        supervisor.spawn("live-streams", self._present_streams, graceful=False)]
@@ -130,7 +141,8 @@ class LiveFeed:
                 log.warning("live.publish_failed", updates=len(updates), exc_info=True)
 
     async def _present_streams(self) -> None:
-        """Stream status and viewer counts, from the read model once it has the event."""
+        """Stream status and viewer counts, from the read model once it has the event; bans,
+        in the same order as the events."""
         while True:
             try:
                 changes = await asyncio.wait_for(self._stream_changes.get(), self.PRUNE_S)
@@ -139,9 +151,33 @@ class LiveFeed:
                 continue
             while not self._stream_changes.empty():
                 changes.extend(self._stream_changes.get_nowait())
-            changes = [c for c in changes if self._has_room(c.stream_id)]
-            if changes:
-                await self._push_stream_changes(changes)
+            bans = [c for c in changes if isinstance(c, BanChange)]
+            streams = [c for c in changes
+                       if isinstance(c, StreamChange) and self._has_room(c.stream_id)]
+            if bans:
+                await self._push_bans(bans)
+            if streams:
+                await self._push_stream_changes(streams)
+
+    async def _push_bans(self, bans: list[BanChange]) -> None:
+        """Each ban to the room of its channel's live stream, if this node has that room
+        (a channel with no live stream has no room to tell)."""
+        if self._stream_of_channel is None:
+            return
+        rooms: dict[str, str | None] = {}
+        updates: list[LiveUpdate] = []
+        for b in bans:
+            if b.channel_id not in rooms:
+                try:
+                    rooms[b.channel_id] = await self._stream_of_channel(b.channel_id)
+                except Exception:
+                    log.exception("live.channel_read_failed", channel_id=b.channel_id)
+                    rooms[b.channel_id] = None
+            stream_id = rooms[b.channel_id]
+            if stream_id is not None and self._has_room(stream_id):
+                updates.append(LiveUpdate(stream_id, b.event, b.view))
+        if updates:
+            self._deliver(updates)
 
     async def _push_stream_changes(self, changes: list[StreamChange]) -> None:
         """Each status change in order; viewer counts once per stream (the latest)."""

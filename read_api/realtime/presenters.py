@@ -4,12 +4,14 @@ A chat message is presented the same way from its stored row (history, HTTP page
 the command's result (the committing node's fast path, the HTTP answer) and from its
 relayed event (the other nodes' fallback), so a copy that arrives twice is the same text.
 Stream status and viewer counts come from the `stream_status` read model, read once it has
-reached the event (they carry what the event alone does not: peak, ingest, HLS URL).
+reached the event (they carry what the event alone does not: peak, ingest, HLS URL). Bans
+and their lifting are presented from their `Channel` events.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from commands.send_message import MessageSent
@@ -123,3 +125,42 @@ def viewers_view(stream: dict[str, Any]) -> dict[str, Any]:
     """`stream:viewers` from the stream's read model."""
     return {"streamId": stream["id"], "count": stream["viewerCount"],
             "peak": stream["peakViewers"]}
+
+
+BANNED = "chat:banned"
+UNBANNED = "chat:unbanned"
+BAN_TYPES = ("Channel.UserBanned", "Channel.UserUnbanned")
+
+
+def ban_view(channel_id: str, user_id: str, until: datetime | None,
+             banned: bool = True) -> dict[str, Any]:
+    """What a room hears of a ban or its lifting: who and until when, not which moderator or
+    why (the moderation log keeps those)."""
+    if not banned:
+        return {"channelId": channel_id, "userId": user_id, "banned": False}
+    return {"channelId": channel_id, "userId": user_id, "banned": True,
+            "until": until.isoformat() if until else None,
+            "untilEpoch": until.timestamp() if until else None}
+
+
+class BanChange(NamedTuple):
+    """A relayed ban or unban: the channel it is in, the socket event and its view."""
+
+    channel_id: str
+    event: str  # BANNED or UNBANNED
+    position: int
+    view: dict[str, Any]
+
+
+def ban_changes(events: Sequence[EventEnvelope]) -> list[BanChange]:
+    out: list[BanChange] = []
+    for e in events:
+        if e.type == "Channel.UserBanned":
+            until = e.data.get("until")
+            out.append(BanChange(e.aggregate_id, BANNED, e.position, ban_view(
+                e.aggregate_id, str(e.data["user_id"]),
+                datetime.fromisoformat(until) if isinstance(until, str) else until)))
+        elif e.type == "Channel.UserUnbanned":
+            out.append(BanChange(e.aggregate_id, UNBANNED, e.position, ban_view(
+                e.aggregate_id, str(e.data["user_id"]), None, banned=False)))
+    return out

@@ -4,7 +4,7 @@ timeouts on the Channel, their effect on SendMessage batches, and the filters th
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 
@@ -279,3 +279,28 @@ def test_a_session_hides_ignored_users_also_inside_a_rooms_batch() -> None:
     assert frames[0] is shared  # nothing hidden: the room's frame is sent as it is
     assert [o.data["position"] for o in frames[1].items] == [4]  # type: ignore[attr-defined]
     assert [f.event for f in frames[2:]] == ["chat:deleted"]
+
+
+def test_a_ban_removes_the_recent_messages_and_those_sent_while_it_was_decided(
+        store: EventStore, world: World, live: tuple[Channel, User, User]) -> None:
+    """What the chat history holds goes in the ban's transaction; a message the history
+    only shows after the ban was saved goes right after, in the same command."""
+    channel, mod, viewer = live
+    sid = stream_of(store, channel)
+    early = world.say(viewer, sid, "early")  # type: ignore[arg-type]
+    late = world.say(viewer, sid, "late")  # type: ignore[arg-type]
+    asked: list[tuple[UUID, UUID]] = []
+
+    def recent(stream_id: UUID, user_id: UUID, since: datetime) -> list[UUID]:
+        asked.append((stream_id, user_id))
+        assert datetime.now(UTC) - since >= timedelta(minutes=9)
+        return [early.id] if len(asked) == 1 else [early.id, late.id]
+
+    head = store.head()
+    result = ban_user(BanUser(actor_id=mod.id, channel_id=channel.id, user_id=viewer.id),
+                      store, recent)
+    assert asked == [(sid, viewer.id)] * 2
+    assert [m.id for m in result.removed] == [early.id, late.id]
+    assert event_names_after(world, head) == [
+        "Channel.UserBanned", "ChatMessage.Deleted", "ChatMessage.Deleted"]
+    assert store.get(late.id, ChatMessage).is_deleted
