@@ -8,7 +8,7 @@ import msgspec
 
 from commands.ports import Store
 from domain.channel import Channel, clean_tags, new_stream_key, normalise_slug
-from domain.errors import Conflict, Invalid
+from domain.errors import Conflict, Invalid, TooLong
 from domain.stream_key import StreamKeyClaim
 from domain.unique_name import UniqueName
 from domain.user import User
@@ -39,7 +39,7 @@ def clean_name(name: str) -> str:
 def clean_description(description: str) -> str:
     value = description.strip()
     if len(value) > 2000:
-        raise Invalid("description must be at most 2000 characters", field="description")
+        raise TooLong("description must be at most 2000 characters", field="description")
     return value
 
 

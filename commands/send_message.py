@@ -17,7 +17,7 @@ from commands.subscribers import SubscriberCache
 from domain.channel import Channel
 from domain.chat import ChatMessage, clean_content
 from domain.chat_filters import check_content, check_followers_only, check_slow_mode
-from domain.errors import Conflict, DomainError, Forbidden, NotFound
+from domain.errors import Banned, Conflict, DomainError, NotFound
 from domain.follow import Follow
 from domain.stream import Stream, StreamStatus
 
@@ -65,11 +65,12 @@ def _decide(
     if stream.status is not StreamStatus.LIVE:
         state = "has ended" if stream.status in (StreamStatus.ENDING, StreamStatus.ARCHIVED) \
             else "is not live"
-        raise Conflict(f"the stream {state}; chat is closed", field="streamId")
+        raise Conflict(f"the stream {state}; chat is closed", field="streamId",
+                       code="stream_offline")
     channel = channels[stream.channel_id]
     banned, until = channel.banned_until(cmd.author.id, now)
-    if banned:  # the chat gateway reads "banned" in the message as its `banned` code
-        raise Forbidden("you are banned from this channel's chat" + (
+    if banned:
+        raise Banned("you are banned from this channel's chat" + (
             f" until {until.isoformat()} (a timeout)" if until else ""), field="content")
     filters = channel.filters
     staff = channel.may_moderate(cmd.author.id)  # exempt from slow, followers-only, links

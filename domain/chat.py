@@ -8,7 +8,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from domain.errors import Forbidden, Invalid
+from domain.errors import Forbidden, Invalid, TooLong
 
 MAX_MESSAGE_LENGTH = 500
 
@@ -16,7 +16,7 @@ MAX_MESSAGE_LENGTH = 500
 def clean_content(content: str) -> str:
     """Strips control characters and surrounding space; 1-500 characters remain or Invalid."""
     if not isinstance(content, str):
-        raise Invalid("content must be text", field="content")
+        raise Invalid("content must be text", field="content", code="invalid_content")
     if content.isprintable():  # the common case, checked in C
         kept = content.strip()
     else:
@@ -24,9 +24,10 @@ def clean_content(content: str) -> str:
         if not any(unicodedata.category(ch) not in _INVISIBLE for ch in kept):
             kept = ""
     if not kept:
-        raise Invalid("a message needs at least one visible character", field="content")
+        raise Invalid("a message needs at least one visible character", field="content",
+                      code="invalid_content")
     if len(kept) > MAX_MESSAGE_LENGTH:
-        raise Invalid(f"a message is at most {MAX_MESSAGE_LENGTH} characters", field="content")
+        raise TooLong(f"a message is at most {MAX_MESSAGE_LENGTH} characters", field="content")
     return kept
 
 

@@ -175,8 +175,7 @@ class Filtered(Invalid):
     """A message a channel filter refused; `code` says which filter (the sender sees it)."""
 
     def __init__(self, code: str, message: str) -> None:
-        super().__init__(message, field="content")
-        self.code = code
+        super().__init__(message, field="content", code=code)
 
 
 def check_content(content: str, filters: ChatFilters, *, allow_links: bool = False) -> None:

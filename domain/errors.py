@@ -1,4 +1,9 @@
-"""Domain errors. The read API maps each kind to one HTTP status, once."""
+"""Domain errors. The read API maps each kind to one HTTP status, once.
+
+Every error carries a stable `code`: its kind's, or a narrower one from a subclass
+(`Banned`, `TooLong`) or from the raise site (`code=`). Transports decide what a client
+sees from the code and the type alone, so a message can be reworded without changing
+what any client is told."""
 
 from __future__ import annotations
 
@@ -8,10 +13,13 @@ class DomainError(Exception):
 
     code = "domain_error"
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    def __init__(self, message: str, *, field: str | None = None,
+                 code: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        if code is not None:  # else the class's
+            self.code = code
 
 
 class NotFound(DomainError):
@@ -24,6 +32,12 @@ class Forbidden(DomainError):
     """The caller is known but may not do this."""
 
     code = "forbidden"
+
+
+class Banned(Forbidden):
+    """The user is banned, or timed out, from the channel's chat."""
+
+    code = "banned"
 
 
 class Unauthenticated(DomainError):
@@ -55,8 +69,8 @@ class RateLimited(DomainError):
     code = "rate_limited"
 
     def __init__(self, message: str, *, retry_after_s: float = 1.0,
-                 field: str | None = None) -> None:
-        super().__init__(message, field=field)
+                 field: str | None = None, code: str | None = None) -> None:
+        super().__init__(message, field=field, code=code)
         self.retry_after_s = retry_after_s
 
 
@@ -64,3 +78,9 @@ class Invalid(DomainError):
     """The command's content breaks a rule (too long, empty, badly formed)."""
 
     code = "invalid"
+
+
+class TooLong(Invalid):
+    """Text longer than its limit."""
+
+    code = "too_long"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-from domain.errors import Invalid
+from domain.errors import Invalid, TooLong
 from domain.user import normalise_email
 
 THEMES = frozenset({"dark", "light", "system"})
@@ -32,7 +32,7 @@ SOCIAL_NETWORKS: dict[str, tuple[str, ...]] = {
 def clean_bio(bio: str, field: str = "bio") -> str:
     value = bio.strip()
     if len(value) > MAX_BIO:
-        raise Invalid(f"bio must be at most {MAX_BIO} characters", field=field)
+        raise TooLong(f"bio must be at most {MAX_BIO} characters", field=field)
     return value
 
 
@@ -84,7 +84,7 @@ def clean_notification_email(email: str) -> str:
     try:
         return normalise_email(email)
     except Invalid as e:
-        raise Invalid(e.message, field="notificationEmail") from None
+        raise Invalid(e.message, field="notificationEmail", code=e.code) from None
 
 
 def clean_image_url(url: str, field: str) -> str:
@@ -93,7 +93,7 @@ def clean_image_url(url: str, field: str) -> str:
     if not value:
         return ""
     if len(value) > MAX_URL:
-        raise Invalid(f"{field} must be at most {MAX_URL} characters", field=field)
+        raise TooLong(f"{field} must be at most {MAX_URL} characters", field=field)
     if value.startswith("/uploads/") and ".." not in value:
         return value
     parts = urlsplit(value)

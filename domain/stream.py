@@ -8,7 +8,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from domain.errors import Conflict, Invalid
+from domain.errors import Conflict, Invalid, TooLong
 
 
 class StreamStatus(StrEnum):
@@ -28,7 +28,7 @@ NEXT_STATUS = {
 def clean_title(title: str | None) -> str:
     value = (title or "").strip() or "Untitled stream"
     if len(value) > 140:
-        raise Invalid("title must be at most 140 characters", field="title")
+        raise TooLong("title must be at most 140 characters", field="title")
     return value
 
 

@@ -7,7 +7,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate
 
-from domain.errors import Conflict, Forbidden, Invalid, NotFound
+from domain.errors import Conflict, Forbidden, Invalid, NotFound, TooLong
 
 USERNAME_RE = re.compile(r"^[a-z0-9_]{3,25}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -41,7 +41,7 @@ def normalise_email(email: str) -> str:
 def clean_display_name(display_name: str | None, fallback: str) -> str:
     value = (display_name or "").strip() or fallback
     if len(value) > 50:
-        raise Invalid("display name must be at most 50 characters", field="displayName")
+        raise TooLong("display name must be at most 50 characters", field="displayName")
     return value
 
 

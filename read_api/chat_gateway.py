@@ -21,8 +21,7 @@ import structlog
 
 from commands.delete_message import DeleteMessage, delete_message
 from commands.send_message import Author, SendMessage
-from domain.chat_filters import Filtered
-from domain.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, RateLimited
+from domain.errors import DomainError
 from domain.stream import Stream
 from infra.auth import Principal
 from infra.bus import LiveUpdate
@@ -45,19 +44,9 @@ class ChatError(Exception):
 
 
 def error_code(error: DomainError) -> str:
-    """The `chat:error` code for a refused command."""
-    if isinstance(error, RateLimited):
-        return "rate_limited"
-    if isinstance(error, Forbidden):
-        return "banned" if "ban" in error.message else "forbidden"
-    if isinstance(error, NotFound):
-        return "not_found"
-    if isinstance(error, Conflict) and error.field == "streamId":
-        return "stream_offline"
-    if isinstance(error, Filtered):  # a channel filter: its own code
-        return error.code
-    if isinstance(error, Invalid) and error.field == "content":
-        return "too_long" if "at most" in error.message else "invalid_content"
+    """The `chat:error` code for a refused command: the error's own code (`banned`,
+    `too_long`, `stream_offline`, a filter's), never read from its message, which may be
+    reworded freely."""
     return error.code
 
 

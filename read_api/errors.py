@@ -1,5 +1,8 @@
 """Errors as RFC 9457 problem+json, mapped once: unknown ids 404, wrong owner 403,
-illegal transitions 409, invalid bodies 422; never a 500 for bad input."""
+illegal transitions 409, invalid bodies 422; never a 500 for bad input.
+
+A domain error's status comes from its type and its problem type from its code, never
+from its message."""
 
 from __future__ import annotations
 
@@ -52,6 +55,16 @@ TITLES = {
     500: "Internal server error",
     503: "Service unavailable",
 }
+# Codes narrower than their kind that HTTP has never named: their problem type stays the
+# kind's (a ban is `/problems/forbidden`), so HTTP clients keep seeing what they always
+# saw. Any other code is its own problem
+# type (a chat filter's refusal is `/problems/filtered`).
+PROBLEM_TYPES = {
+    "banned": "forbidden",
+    "too_long": "invalid",
+    "invalid_content": "invalid",
+    "stream_offline": "conflict",
+}
 _PATH_RE = re.compile(r"at `\$((?:\.[A-Za-z_]\w*|\[\d+\])*)`")
 _MISSING_RE = re.compile(r"missing required field `([^`]+)`")
 
@@ -90,7 +103,8 @@ def domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Response[
         headers = {"Retry-After": "1"}
     if isinstance(exc, RateLimited):
         headers = {"Retry-After": str(max(1, round(exc.retry_after_s)))}
-    return problem(request, status, exc.message, code=exc.code, field=exc.field, headers=headers)
+    return problem(request, status, exc.message, code=PROBLEM_TYPES.get(exc.code, exc.code),
+                   field=exc.field, headers=headers)
 
 
 def _field_of(message: str, key: str | None) -> str | None:
@@ -132,6 +146,9 @@ def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[
         log.error("request.failed", path=request.url.path, error=repr(exc),
                   detail=str(exc.detail), exc_info=exc)
     code = "not_found" if status == 404 else "http_error"
+    # Litestar reports an undecodable body as a bare ClientException carrying msgspec's or
+    # the multipart parser's text, with no type or code of its own: for the framework's
+    # errors alone, that text is all there is to tell them by.
     if status == 400 and "JSON" in str(exc.detail):
         return problem(
             request,
