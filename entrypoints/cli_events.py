@@ -7,6 +7,7 @@ store), docs (docs/events.md), and replay (read models as of a moment, elsewhere
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import sys
@@ -14,6 +15,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
 
 from infra.database import Database
 from infra.event_store import EventStore
@@ -45,6 +50,33 @@ def opened(settings: Settings) -> Iterator[tuple[EventStore, Database]]:
     finally:
         store.close()
         db.close()
+
+
+def operator_table(*columns: str) -> Table:
+    """An empty table for `show_table`; a column named ">name" is right-aligned."""
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in columns:
+        right = column.startswith(">")
+        # Numbers never wrap; text folds on a narrow terminal rather than losing its end.
+        table.add_column(column.removeprefix(">"), justify="right" if right else "left",
+                         no_wrap=right, overflow="fold")
+    return table
+
+
+def show_table(table: Table) -> None:
+    """Prints an operator's table on stdout: drawn by rich on a terminal; into a pipe or a
+    file, plain aligned columns (no box, no escapes, no wrapping at 80 columns, no
+    trailing blanks) as scripts and grep read them."""
+    if sys.stdout.isatty():
+        table.box = box.SIMPLE
+        # No markup or highlighting: cells are data (an error may hold "[...]").
+        Console(markup=False, highlight=False, emoji=False).print(table)
+        return
+    plain = Console(file=io.StringIO(), color_system=None, force_terminal=False,
+                    width=1 << 16, markup=False, highlight=False, emoji=False)
+    plain.print(table)
+    sys.stdout.write("".join(line.rstrip() + "\n"
+                             for line in plain.file.getvalue().splitlines()))
 
 
 def _fail(message: str) -> int:
@@ -164,11 +196,12 @@ def cmd_stats(settings: Settings, args: argparse.Namespace) -> int:
         rows = [{"type": t, "day": d, "count": n} for (t, d), n in counts.items()]
         print(json.dumps({"counts": rows, "total": sum(counts.values())}, indent=2))
         return 0
-    width = max([len(t) for t, _ in counts] + [4])
-    print(f"{'type':<{width}}  {'day':<10}  {'count':>10}")
+    table = operator_table("type", "day", ">count")
     for (type_name, day), n in counts.items():
-        print(f"{type_name:<{width}}  {day:<10}  {n:>10,}")
-    print(f"{'total':<{width}}  {'':<10}  {sum(counts.values()):>10,}")
+        table.add_row(type_name, day, f"{n:,}")
+    table.show_footer = True
+    table.columns[0].footer, table.columns[2].footer = "total", f"{sum(counts.values()):,}"
+    show_table(table)
     return 0
 
 

@@ -10,7 +10,9 @@ import argparse
 import json
 import sys
 
-from entrypoints.cli_events import opened
+from rich.text import Text
+
+from entrypoints.cli_events import opened, operator_table, show_table
 from infra.progress import progress_bar, wants_progress
 from infra.settings import Settings
 from projections.base import Projection
@@ -58,20 +60,18 @@ def cmd_list(settings: Settings, args: argparse.Namespace) -> int:
         print(json.dumps(status, indent=2))
         return 0
 
-    def state(p: dict[str, object]) -> str:
-        return "STALLED" if p["stalled"] else "ok"
+    def state(p: dict[str, object]) -> Text:
+        return Text("STALLED", style="bold red") if p["stalled"] else Text("ok", style="green")
 
-    rows = [(p["name"], p["position"], p["head"], p["lagEvents"], p["lagSeconds"], state(p),
-             p["lastError"] or "") for p in status["projections"]]
+    table = operator_table("name", ">position", ">head", ">lag", ">lag s", "state",
+                           "last error")
+    for p in status["projections"]:
+        table.add_row(p["name"], str(p["position"]), str(p["head"]), str(p["lagEvents"]),
+                      f"{p['lagSeconds']:.1f}", state(p), p["lastError"] or "")
     relay = status["relay"]
-    rows.append(("(relay)", relay["position"], status["head"], relay["lagEvents"],
-                 relay["lagSeconds"], state(relay), ""))
-    width = max(len(r[0]) for r in rows)
-    print(f"{'name':<{width}}  {'position':>10}  {'head':>10}  {'lag':>8}  {'lag s':>8}  "
-          f"{'state':<7}  last error")
-    for name, position, head, lag, lag_s, st, error in rows:
-        print(f"{name:<{width}}  {position:>10}  {head:>10}  {lag:>8}  {lag_s:>8.1f}  "
-              f"{st:<7}  {error}")
+    table.add_row("(relay)", str(relay["position"]), str(status["head"]),
+                  str(relay["lagEvents"]), f"{relay['lagSeconds']:.1f}", state(relay), "")
+    show_table(table)
     if status["stalled"] or relay["stalled"]:
         print(f"stalled: work waiting and no progress for over {settings.stall_s:g} s "
               "(AETHEX_STALL_S)", file=sys.stderr)

@@ -140,10 +140,12 @@ def _issuers(settings: Settings, tokens: LocalTokens, store: EventStore) -> Auth
             return None
         return ExternalUser(user.username, user.display_name, user.onboarded, user.deleted)
 
-    verifier = OidcVerifier(
-        settings.oidc_issuer, settings.oidc_audience,
-        JwksCache(settings.oidc_jwks_url, min_refresh_s=settings.oidc_jwks_refresh_s),
-        leeway_s=settings.oidc_leeway_s)
+    try:
+        jwks = JwksCache(settings.oidc_jwks_url, min_refresh_s=settings.oidc_jwks_refresh_s)
+    except ValueError as e:  # not an http(s) URL, or a negative refresh interval
+        raise SettingsError(f"AETHEX_OIDC_JWKS_URL / AETHEX_OIDC_JWKS_REFRESH_S: {e}") from None
+    verifier = OidcVerifier(settings.oidc_issuer, settings.oidc_audience, jwks,
+                            leeway_s=settings.oidc_leeway_s)
     oidc = OidcAuthenticator(verifier, external_user_id, lookup)
     return IssuerChain({tokens.issuer: tokens, settings.oidc_issuer: oidc})
 

@@ -3,13 +3,11 @@ and the authenticator chain that picks the local issuer or the external one by `
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
-import httpx
 import jwt
 
 from domain.errors import Unauthenticated
@@ -19,52 +17,56 @@ from infra.auth import Authenticator, Principal
 ALLOWED_ALGORITHMS = {"RS256": "RSA", "ES256": "EC"}
 
 
-class JwksCache:
-    """The issuer's signing keys by `kid`. Refetched when a token names an unknown `kid`
-    (keys rotate), at most once per `min_refresh_s`, and after `max_age_s` in any case."""
+class JwksCache(jwt.PyJWKClient):
+    """The issuer's signing keys by `kid`, cached by PyJWT's client: the whole set for
+    `max_age_s`, refetched sooner when a token names an unknown `kid` (keys rotate), but at
+    most once per `min_refresh_s` so a burst of made-up kids cannot hammer the issuer."""
 
     def __init__(self, url: str, *, min_refresh_s: float = 30.0, max_age_s: float = 3600.0,
                  timeout_s: float = 5.0) -> None:
-        self.url = url
-        self.min_refresh_s = min_refresh_s
-        self.max_age_s = max_age_s
-        self.timeout_s = timeout_s
-        self.fetches = 0
-        self._keys: dict[str, jwt.PyJWK] = {}
-        self._fetched_at: float | None = None
-        self._lock = threading.Lock()
-
-    def _fetch(self) -> None:
-        self.fetches += 1
-        self._fetched_at = time.monotonic()
         try:
-            response = httpx.get(self.url, timeout=self.timeout_s)
-            response.raise_for_status()
-            document = response.json()
-        except (httpx.HTTPError, ValueError) as e:
-            raise Unauthenticated(f"the issuer's keys could not be fetched: {e}") from None
-        keys: dict[str, jwt.PyJWK] = {}
-        for data in document.get("keys", []) if isinstance(document, dict) else []:
-            kid = data.get("kid") if isinstance(data, dict) else None
-            if not kid or data.get("use", "sig") != "sig":
-                continue
-            try:
-                keys[kid] = jwt.PyJWK(data)
-            except jwt.PyJWTError:
-                continue  # a key type we do not use (or a malformed one): skip, keep the rest
-        self._keys = keys
+            super().__init__(
+                url, lifespan=max_age_s, cooldown_duration=min_refresh_s, timeout=timeout_s,
+                # urllib's default User-Agent is refused by some CDNs and WAFs in front of
+                # issuers (Cloudflare answers 403), so name ourselves.
+                headers={"User-Agent": "aethex-live", "Accept": "application/json"})
+        except jwt.PyJWKClientError as e:  # not an http(s) URL, or a bad interval
+            raise ValueError(str(e)) from None
+        self._failed_at: float | None = None
+        self._last_good: jwt.PyJWKSet | None = None
+
+    def fetch_data(self) -> Any:
+        # PyJWT only rate-limits refetches after a success; an issuer that is down would
+        # otherwise be asked again for every token, each waiting out the timeout under the
+        # client's lock. So failures wait out the same interval.
+        if (self._failed_at is not None
+                and time.monotonic() - self._failed_at < self.cooldown_duration):
+            raise jwt.PyJWKClientConnectionError("the last fetch failed, retrying later")
+        try:
+            data = super().fetch_data()
+        except (jwt.PyJWTError, OSError, ValueError) as e:  # incl. a body that is not JSON
+            self._failed_at = time.monotonic()
+            raise jwt.PyJWKClientConnectionError(str(e)) from None
+        self._failed_at = None
+        return data
+
+    def get_jwk_set(self, refresh: bool = False) -> jwt.PyJWKSet:
+        # While the issuer cannot be reached, the keys it last published stay in use, so an
+        # outage past `max_age_s` does not sign everyone out.
+        try:
+            self._last_good = super().get_jwk_set(refresh)
+        except jwt.PyJWKClientConnectionError:
+            if self._last_good is None:
+                raise
+        return self._last_good
 
     def key(self, kid: str) -> jwt.PyJWK:
-        with self._lock:
-            now = time.monotonic()
-            stale = self._fetched_at is None or now - self._fetched_at >= self.max_age_s
-            may_refresh = self._fetched_at is None or now - self._fetched_at >= self.min_refresh_s
-            if stale or (kid not in self._keys and may_refresh):
-                self._fetch()
-            found = self._keys.get(kid)
-        if found is None:
-            raise Unauthenticated("invalid token: unknown signing key")
-        return found
+        try:
+            return self.get_signing_key(kid)
+        except jwt.PyJWKClientConnectionError as e:
+            raise Unauthenticated(f"the issuer's keys could not be fetched: {e}") from None
+        except jwt.PyJWKClientError:
+            raise Unauthenticated("invalid token: unknown signing key") from None
 
 
 class OidcVerifier:

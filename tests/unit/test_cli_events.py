@@ -220,6 +220,14 @@ def test_cli_stats_json_and_docs_check(store: EventStore, world: World, owner: U
     body = json.loads(done.stdout)
     assert body["total"] == 1 and body["counts"][0]["type"] == "ChatMessage.Sent"
     assert _cli(tmp_path, "events", "stats", "--since", "yesterday").returncode == 2
+    # The table into a pipe: plain columns, no escapes, a total line.
+    piped = _cli(tmp_path, "events", "stats", "--type", "ChatMessage")
+    assert piped.returncode == 0, piped.stderr
+    text = piped.stdout.decode()
+    assert "\x1b" not in text and all(line == line.rstrip() for line in text.splitlines())
+    assert [line.split() for line in text.splitlines()] == [
+        ["type", "day", "count"], ["ChatMessage.Sent", body["counts"][0]["day"], "1"],
+        ["total", "1"]]
 
     stale = tmp_path / "events.md"
     stale.write_text("# out of date\n")

@@ -157,6 +157,30 @@ def test_jwks_cache_refetches_unknown_kids_at_most_once_per_interval() -> None:
             verifier.verify(mixed.token("s5", iss="https://iss.example", aud="aud"))
 
 
+def test_jwks_cache_backs_off_and_keeps_the_last_keys_while_the_issuer_is_down() -> None:
+    key = SigningKey("RS256", "k")
+    with JwksServer() as server:
+        # No usable key published: a failed fetch, and the next one waits out the interval.
+        cache = JwksCache(server.url, min_refresh_s=1.0, max_age_s=0.2)
+        verifier = OidcVerifier("https://iss.example", None, cache, leeway_s=0)
+        token = key.token("s", iss="https://iss.example", aud=None)
+        for _ in range(3):
+            with pytest.raises(Unauthenticated, match="could not be fetched"):
+                verifier.verify(token)
+        assert server.hits == 1
+        time.sleep(1.05)
+        server.publish(key)
+        assert verifier.verify(token)["sub"] == "s" and server.hits == 2
+        # The issuer breaks and the set expires: the keys it last published stay in use.
+        server.publish()
+        time.sleep(0.25)
+        for _ in range(3):
+            assert verifier.verify(token)["sub"] == "s"
+        assert server.hits == 3
+    with pytest.raises(ValueError):
+        JwksCache("file:///etc/passwd")
+
+
 def test_issuer_chain_refuses_unknown_and_unsigned_issuers() -> None:
     chain = IssuerChain({})
     with pytest.raises(Unauthenticated):
