@@ -15,7 +15,7 @@ import msgspec
 from commands.ports import Store
 from domain.channel import Channel
 from domain.chat import ChatMessage
-from domain.errors import ConcurrentChange, Invalid
+from domain.errors import ConcurrentChange, Invalid, TooLong
 from domain.user import User
 
 MAX_REASON = 500
@@ -54,7 +54,7 @@ def ban_user(cmd: BanUser, store: Store, recent: RecentMessages | None = None,
         raise Invalid(f"durationSeconds must be 1-{int(MAX_TIMEOUT.total_seconds())}",
                       field="durationSeconds")
     if len(cmd.reason) > MAX_REASON:
-        raise Invalid(f"a reason is at most {MAX_REASON} characters", field="reason")
+        raise TooLong(f"a reason is at most {MAX_REASON} characters", field="reason")
     channel = store.get(cmd.channel_id, Channel)
     channel.require_moderator(cmd.actor_id)  # before saying whether the user exists
     store.get(cmd.user_id, User, what="user")
