@@ -4,13 +4,13 @@ deleted. Applied once per delivery: the receipt is saved with the change."""
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime
 from typing import Literal
 
 import msgspec
 
 from commands.claims import free_name, take_name
 from commands.ports import Store
-from domain.clerk_receipt import ClerkWebhookReceipt
 from domain.errors import Conflict, Invalid
 from domain.profile import clean_image_url
 from domain.unique_name import UniqueName
@@ -21,6 +21,9 @@ from domain.user import (
     normalise_email,
     normalise_username,
 )
+from domain.webhook_receipt import WebhookReceipt
+
+PROVIDER = "clerk"
 
 
 class SyncExternalUser(msgspec.Struct, frozen=True, kw_only=True):
@@ -78,12 +81,16 @@ def _avatar(cmd: SyncExternalUser) -> str | None:
 
 def sync_external_user(cmd: SyncExternalUser, store: Store) -> ExternalUserSynced:
     user_id = external_user_id(cmd.issuer, cmd.subject)
-    receipt_id = ClerkWebhookReceipt.create_id(cmd.delivery_id)
-    if store.find(receipt_id, ClerkWebhookReceipt) is not None:
+    receipt_id = WebhookReceipt.create_id(PROVIDER, cmd.delivery_id)
+    if store.find(receipt_id, WebhookReceipt) is not None:
         return ExternalUserSynced(duplicate=True, position=0, user_id=str(user_id))
-    receipt = ClerkWebhookReceipt.record(cmd.delivery_id, f"user.{cmd.change}", cmd.subject)
     user = store.find(user_id, User)
     claims: list[UniqueName | None] = []
+    outcome = f"applied: {cmd.change}"
+    if user is not None and user.deleted:
+        outcome = "ignored: the user is deleted"
+    elif user is None and cmd.change == "deleted":
+        outcome = "ignored: no such user"
     if cmd.change == "deleted":
         if user is not None and not user.deleted:
             user.delete("deleted at the identity provider")
@@ -112,11 +119,14 @@ def sync_external_user(cmd: SyncExternalUser, store: Store) -> ExternalUserSynce
             user.change_email(email)
         display_name = (cmd.display_name or "").strip()[:50]
         user.update_profile(display_name=display_name or None, avatar=_avatar(cmd))
+    receipt = WebhookReceipt.record(
+        provider=PROVIDER, event_id=cmd.delivery_id, event_type=f"user.{cmd.change}",
+        received_at=datetime.now(UTC), subject=cmd.subject, outcome=outcome)
     aggregates = [a for a in (user, *claims) if a is not None]
     try:
         position = store.save(*aggregates, receipt)
     except Conflict:
-        if store.find(receipt_id, ClerkWebhookReceipt) is not None:
+        if store.find(receipt_id, WebhookReceipt) is not None:
             return ExternalUserSynced(duplicate=True, position=0, user_id=str(user_id))
         raise
     return ExternalUserSynced(duplicate=False, position=position, user_id=str(user_id))

@@ -7,7 +7,6 @@ from eventsourcing.utils import get_topic
 
 from domain.channel import Channel
 from domain.chat import ChatMessage
-from domain.clerk_receipt import ClerkWebhookReceipt
 from domain.follow import Follow
 from domain.ignore import Ignore
 from domain.report import Report
@@ -16,11 +15,12 @@ from domain.stream_key import StreamKeyClaim
 from domain.subscription import Subscription
 from domain.unique_name import UniqueName
 from domain.user import User
+from domain.webhook_receipt import FORMER_TOPICS as _RECEIPT_FORMER_TOPICS
 from domain.webhook_receipt import WebhookReceipt
 
 AGGREGATES: tuple[type[Aggregate], ...] = (User, Channel, Stream, ChatMessage, UniqueName,
-                                           Follow, Subscription, ClerkWebhookReceipt,
-                                           StreamKeyClaim, WebhookReceipt,  # ingest
+                                           Follow, Subscription, StreamKeyClaim,  # ingest
+                                           WebhookReceipt,  # ingest providers' and Clerk's
                                            Report, Ignore)  # moderation
 
 
@@ -45,12 +45,32 @@ def _event_classes() -> dict[str, type]:
 
 EVENT_CLASSES: dict[str, type] = _event_classes()
 TOPIC_BY_TYPE: dict[str, str] = {name: get_topic(cls) for name, cls in EVENT_CLASSES.items()}
-TYPE_BY_TOPIC: dict[str, str] = {topic: name for name, topic in TOPIC_BY_TYPE.items()}
+
+# Topics that events of a moved or renamed class were stored under: the library resolves them
+# to the class (registered where it is defined), and here they name its event type, so such
+# events are read, published and filtered like those stored since.
+FORMER_TOPICS: dict[str, type] = {**_RECEIPT_FORMER_TOPICS}
+
+
+def _former_topics_by_type() -> dict[str, tuple[str, ...]]:
+    type_of = {cls: name for name, cls in EVENT_CLASSES.items()}
+    found: dict[str, tuple[str, ...]] = {}
+    for topic, cls in FORMER_TOPICS.items():
+        if cls in type_of:  # an aggregate class's former topic names no event type
+            found[type_of[cls]] = (*found.get(type_of[cls], ()), topic)
+    return found
+
+
+FORMER_TOPICS_BY_TYPE: dict[str, tuple[str, ...]] = _former_topics_by_type()
+
+TYPE_BY_TOPIC: dict[str, str] = {topic: name for name, topic in TOPIC_BY_TYPE.items()} | {
+    topic: name for name, topics in FORMER_TOPICS_BY_TYPE.items() for topic in topics}
 
 # Fields that are secrets: kept in the store, never put on the bus or in exports.
 SECRET_FIELDS = frozenset({"stream_key", "password_hash"})
 
 
 def topics_for(types: tuple[str, ...] | list[str]) -> list[str]:
-    """The stored topics of the named event types (for filtered reads of the log)."""
-    return [TOPIC_BY_TYPE[t] for t in types]
+    """The stored topics of the named event types (for filtered reads of the log), former
+    topics included."""
+    return [topic for t in types for topic in (TOPIC_BY_TYPE[t], *FORMER_TOPICS_BY_TYPE.get(t, ()))]

@@ -45,10 +45,10 @@ from read_api.socketio_transport import create_socketio
 from read_api.streams import StreamController
 from read_api.uploads import UploadController, UploadFiles
 from read_api.users import ProfileController, UserController
+from read_api.webhooks.clerk import ClerkWebhookController
 from read_api.webhooks.cloudflare import CloudflareWebhooks
 from read_api.webhooks.mux import MuxWebhooks
 from read_api.webhooks.nginx_rtmp import NginxRtmpHooks
-from read_api.webhooks_clerk import ClerkWebhookController
 from workers.presence_sampler import PresenceSampler
 
 IDENTITY_ROUTES = [ProfileController, UserController, ChannelFollowController,

@@ -13,7 +13,7 @@ import typing
 from pathlib import Path
 from typing import Any
 
-from domain.catalogue import AGGREGATES, EVENT_CLASSES, SECRET_FIELDS
+from domain.catalogue import AGGREGATES, EVENT_CLASSES, FORMER_TOPICS_BY_TYPE, SECRET_FIELDS
 from infra.envelope import EventEnvelope
 
 DOCS_PATH = Path(__file__).resolve().parents[1] / "docs" / "events.md"
@@ -110,6 +110,10 @@ def render() -> str:
             upcasters = _upcasters(cls)
             lines += ["", "Upcasters: " + ("; ".join(upcasters) if upcasters else "none") + ".",
                       ""]
+            former = FORMER_TOPICS_BY_TYPE.get(type_name, ())
+            if former:
+                lines += ["Also read from its former topics: "
+                          + ", ".join(f"`{t}`" for t in former) + ".", ""]
     return "\n".join(lines).rstrip() + "\n"
 
 

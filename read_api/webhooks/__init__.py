@@ -1,4 +1,5 @@
-"""Ingest webhook receivers: nginx-rtmp hooks, Mux, Cloudflare Stream."""
+"""Webhook receivers: the ingest ones (nginx-rtmp hooks, Mux, Cloudflare Stream) and
+Clerk's user webhooks. Each accepted notification is recorded once, as a WebhookReceipt."""
 
 from __future__ import annotations
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from uuid import NAMESPACE_URL, uuid4, uuid5
 
 import pytest
+from eventsourcing.utils import resolve_topic
 
 from domain.catalogue import (
     EVENT_CLASSES,
@@ -16,6 +17,7 @@ from domain.catalogue import (
 from domain.errors import Invalid
 from domain.unique_name import UniqueName
 from domain.user import User, clean_display_name, normalise_email, normalise_username
+from domain.webhook_receipt import WebhookReceipt
 
 
 @pytest.mark.parametrize(
@@ -158,7 +160,6 @@ def test_catalogue_names_every_event_type_once() -> None:
         "Follow.Followed", "Follow.Unfollowed", "Follow.Refollowed",
         "Subscription.Started", "Subscription.TierChanged", "Subscription.Cancelled",
         "Subscription.Expired", "Subscription.Renewed", "Subscription.Restarted",
-        "ClerkWebhookReceipt.Received",
         # ingest
         "Stream.PlaybackAssigned", "Stream.IngestDisconnected", "Stream.IngestReconnected",
         "Stream.RecordingReady", "StreamKeyClaim.Claimed", "WebhookReceipt.Received",
@@ -176,6 +177,15 @@ def test_topics_for() -> None:
     ]
     with pytest.raises(KeyError):
         topics_for(["No.Such"])
+
+
+def test_former_topics_name_and_filter_their_event_type() -> None:
+    former = "domain.clerk_receipt:ClerkWebhookReceipt.Received"
+    assert TYPE_BY_TOPIC[former] == "WebhookReceipt.Received"
+    assert topics_for(["WebhookReceipt.Received"]) == [
+        "domain.webhook_receipt:WebhookReceipt.Received", former]
+    assert resolve_topic(former) is WebhookReceipt.Received
+    assert resolve_topic("domain.clerk_receipt:ClerkWebhookReceipt") is WebhookReceipt
 
 
 def test_secret_fields() -> None:

@@ -10,9 +10,9 @@ from uuid import uuid4
 import pytest
 
 from commands.cancel_subscription import CancelSubscription, cancel_subscription
-from commands.settle_subscription import SettleSubscription, settle_subscription
 from commands.follow import FollowTarget, follow
 from commands.onboard_user import OnboardUser, onboard_user
+from commands.settle_subscription import SettleSubscription, settle_subscription
 from commands.subscribe import Subscribe, subscribe
 from commands.sync_external_user import ExternalUserSynced, SyncExternalUser, sync_external_user
 from commands.unfollow import UnfollowTarget, unfollow
@@ -151,8 +151,14 @@ def test_webhook_sync_is_idempotent_and_onboarding_follows(world: World) -> None
     assert world.store.get(UniqueName.create_id("username", "chosen"), UniqueName).released
     with pytest.raises(NotFound):
         update_profile(UpdateProfile(actor_id=uid, user_id=uid, bio="x"), world.store)
-    receipts = [e.type for e in world.log() if e.type == "ClerkWebhookReceipt.Received"]
-    assert len(receipts) == 3
+    receipts = [e.data for e in world.log() if e.type == "WebhookReceipt.Received"]
+    assert [(r["provider"], r["event_id"], r["event_type"], r["subject"], r["outcome"])
+            for r in receipts] == [
+        ("clerk", "d1", "user.created", "clerk-1", "applied: created"),
+        ("clerk", "d2", "user.updated", "clerk-1", "applied: updated"),
+        ("clerk", "d3", "user.deleted", "clerk-1", "applied: deleted")]
+    assert not _sync(world, "updated", "d4").duplicate
+    assert world.log()[-1].data["outcome"] == "ignored: the user is deleted"
 
 
 def test_follow_is_idempotent_and_reuses_one_aggregate(world: World, owner: User,
