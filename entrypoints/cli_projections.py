@@ -52,7 +52,7 @@ def _projection(name: str) -> Projection | None:
 
 
 def cmd_list(settings: Settings, args: argparse.Namespace) -> int:
-    from projections.status import projection_status
+    from projections.lag import projection_status
 
     with opened(settings) as (store, db):
         status = projection_status(store, db, all_projections(), stall_s=settings.stall_s)

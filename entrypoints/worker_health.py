@@ -29,7 +29,7 @@ PROBE_TIMEOUT_S = 5.0
 
 
 def _stalled_here(services: Services) -> list[str]:
-    from projections.status import projection_status
+    from projections.lag import projection_status
 
     status = projection_status(services.store, services.db, services.projections,
                                stall_s=services.settings.stall_s)

@@ -1,4 +1,5 @@
-"""What every projection is, and the tracking table that makes its effect exactly-once."""
+"""What every projection is, and the tables of positions `migrate` creates with its own
+(the tracking table that makes its effect exactly-once is projections/tracking.py)."""
 
 from __future__ import annotations
 
@@ -9,19 +10,15 @@ import msgspec
 
 from infra.database import Database, Tx
 from infra.envelope import EventEnvelope
+from projections import tracking
 
-TRACKING_DDL = [
-    """CREATE TABLE IF NOT EXISTS projection_tracking (
-        name TEXT PRIMARY KEY,
-        position BIGINT NOT NULL,
-        updated_at TEXT NOT NULL DEFAULT '',
-        last_error TEXT
-    )""",
-    """CREATE TABLE IF NOT EXISTS relay_position (
+RELAY_POSITION_DDL = """CREATE TABLE IF NOT EXISTS relay_position (
         name TEXT PRIMARY KEY,
         position BIGINT NOT NULL
-    )""",
-]
+    )"""
+
+# The tables that hold positions: each projection's and the relay's.
+TRACKING_DDL = [tracking.DDL, RELAY_POSITION_DDL]
 
 
 _encode = msgspec.json.Encoder().encode
@@ -63,17 +60,3 @@ def migrate(db: Database, projections: Sequence[Projection]) -> None:
         for projection in projections:
             for statement in projection.ddl:
                 tx.execute(statement)
-
-
-def tracking_position(tx_or_db: Tx | Database, name: str) -> int:
-    row = tx_or_db.fetch_one("SELECT position FROM projection_tracking WHERE name = ?", (name,))
-    return int(row["position"]) if row else 0
-
-
-def set_tracking(tx: Tx, name: str, position: int, now: str) -> None:
-    tx.execute(
-        "INSERT INTO projection_tracking (name, position, updated_at, last_error) "
-        "VALUES (?, ?, ?, NULL) ON CONFLICT (name) DO UPDATE "
-        "SET position = excluded.position, updated_at = excluded.updated_at, last_error = NULL",
-        (name, position, now),
-    )

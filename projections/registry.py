@@ -9,11 +9,11 @@ from projections.follows import Follows
 from projections.ignores import Ignores
 from projections.moderation_log import ModerationLog
 from projections.reports import Reports
-from projections.stream_status import StreamStatus
+from projections.stream_status import StreamStatusProjection
 from projections.subscriptions import Subscriptions
 from projections.users import Users
 
 
 def all_projections() -> list[Projection]:
-    return [Users(), ChannelPage(), StreamStatus(), ChatHistory(), Follows(), Subscriptions(),
-            ModerationLog(), Reports(), Ignores()]
+    return [Users(), ChannelPage(), StreamStatusProjection(), ChatHistory(), Follows(),
+            Subscriptions(), ModerationLog(), Reports(), Ignores()]

@@ -44,7 +44,7 @@ def stream_view(row: dict) -> dict:
     }
 
 
-class StreamStatus(Projection):
+class StreamStatusProjection(Projection):
     name = "stream_status"
     types = ("Stream.Created", "Stream.Started", "Stream.Ended", "Stream.Archived",
              "Stream.ViewerCountSampled", *INGEST_TYPES)  # ingest

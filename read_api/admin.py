@@ -10,7 +10,7 @@ from litestar import Controller, Request, get
 from litestar.di import NamedDependency
 
 from domain.errors import Forbidden, Unauthenticated
-from projections.status import projection_status
+from projections.lag import projection_status
 from read_api.deps import bearer_token
 from read_api.services import Services
 

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 
 from domain.errors import DomainError
 from infra.database import Database
+from projections import tracking
 
 
 class NotCaughtUp(DomainError):
@@ -51,12 +52,7 @@ class PositionBoard:
             loop.call_soon_threadsafe(changed.set)
 
     def positions(self, names: Sequence[str]) -> dict[str, int]:
-        marks = ",".join("?" for _ in names)
-        rows = self.db.fetch_all(
-            f"SELECT name, position FROM projection_tracking WHERE name IN ({marks})", tuple(names)
-        )
-        found = {r["name"]: int(r["position"]) for r in rows}
-        return {n: found.get(n, 0) for n in names}
+        return tracking.positions(self.db, names)
 
     async def wait(self, names: Sequence[str], position: int | None, timeout: float) -> None:
         """Returns once every named projection is at `position` or beyond; else NotCaughtUp."""

@@ -8,7 +8,7 @@ from typing import Any
 from litestar import Controller, Response, get
 from litestar.di import NamedDependency
 
-from projections.status import projection_status
+from projections.lag import projection_status
 from read_api.services import Services
 
 

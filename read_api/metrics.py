@@ -18,7 +18,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from infra import metrics
-from projections.status import projection_status
+from projections.lag import projection_status
 from read_api.services import Services
 
 

@@ -37,25 +37,6 @@ def list_messages(
     return [message_view(r) for r in rows], next_cursor
 
 
-def _user_view(row: dict[str, Any], *, private: bool = False) -> dict[str, Any]:
-    view = {
-        "id": row["id"],
-        "username": row["username"],
-        "displayName": row["display_name"],
-        "avatar": row.get("avatar"),
-        "bio": row.get("bio"),
-        "createdAt": row["created_at"],
-    }
-    if private:
-        view["email"] = row["email"]
-    return view
-
-
-def get_user(db: Database, user_id: str) -> dict[str, Any] | None:
-    row = db.fetch_one("SELECT * FROM users WHERE id = ?", (user_id,))
-    return _user_view(row) if row else None
-
-
 def _channel_view(row: dict[str, Any], db: Database) -> dict[str, Any]:
     current = get_stream(db, row["current_stream_id"]) if row.get("current_stream_id") else None
     moderators = db.fetch_all(
@@ -96,11 +77,6 @@ _CHANNEL_SQL = (
 
 def get_channel_by_slug(db: Database, slug: str) -> dict[str, Any] | None:
     row = db.fetch_one(_CHANNEL_SQL + "WHERE c.slug = ?", (slug.lower(),))
-    return _channel_view(row, db) if row else None
-
-
-def get_channel(db: Database, channel_id: str) -> dict[str, Any] | None:
-    row = db.fetch_one(_CHANNEL_SQL + "WHERE c.id = ?", (channel_id,))
     return _channel_view(row, db) if row else None
 
 

@@ -81,19 +81,7 @@ def list_following(db: Database, follower_id: str, target_kind: str, *, cursor: 
     return items, next_cursor
 
 
-def is_following(db: Database, follower_id: str, target_kind: str, target_id: str) -> bool:
-    return db.fetch_one(
-        "SELECT 1 AS yes FROM follows WHERE follower_id = ? AND target_kind = ? "
-        "AND target_id = ?", (follower_id, target_kind, target_id)) is not None
-
-
 def list_subscriptions(db: Database, user_id: str) -> list[dict[str, Any]]:
     rows = db.fetch_all("SELECT * FROM subscriptions WHERE user_id = ? ORDER BY start_date DESC",
                         (user_id,))
     return [subscription_view(r) for r in rows]
-
-
-def get_subscription(db: Database, user_id: str, channel_id: str) -> dict[str, Any] | None:
-    row = db.fetch_one("SELECT * FROM subscriptions WHERE user_id = ? AND channel_id = ?",
-                       (user_id, channel_id))
-    return subscription_view(row) if row else None

@@ -61,6 +61,7 @@ from websockets.asyncio.client import connect  # noqa: E402
 from websockets.exceptions import WebSocketException  # noqa: E402
 
 from domain.catalogue import TOPIC_BY_TYPE  # noqa: E402
+from projections import tracking  # noqa: E402
 from projections.registry import all_projections  # noqa: E402
 
 NAMESPACE = "faults"
@@ -596,8 +597,9 @@ def read_positions(stack: Stack, table: str) -> Positions:
         head = conn.execute(sql.SQL("SELECT coalesce(max(notification_id), 0) FROM {}.{}")
                             .format(sql.Identifier(NAMESPACE), sql.Identifier(table))
                             ).fetchone()
-        rows = conn.execute(sql.SQL("SELECT name, position FROM {}.projection_tracking")
-                            .format(sql.Identifier(NAMESPACE))).fetchall()
+        tracking_table = sql.SQL("{}.{}").format(
+            sql.Identifier(NAMESPACE), sql.SQL(tracking.TABLE)).as_string(conn)
+        rows = conn.execute(tracking.all_positions_sql(tracking_table)).fetchall()
     tracked = {str(n): int(p) for n, p in rows}
     return Positions(int(head[0]) if head else 0,
                      {p.name: tracked.get(p.name, 0) for p in all_projections()})

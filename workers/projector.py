@@ -25,7 +25,8 @@ from infra.bus import WATERMARK_KEY, Consumer, Delivery, EventBus
 from infra.database import Database
 from infra.envelope import EventEnvelope
 from infra.event_store import EventStore
-from projections.base import Projection, set_tracking, tracking_position
+from projections import tracking
+from projections.base import Projection
 from workers.rebuild import projection_lock
 
 log = structlog.get_logger(__name__)
@@ -70,7 +71,7 @@ class ProjectorRunner:
         the store has the events to redo them."""
         with self.db.transaction(durable=False) as tx:
             projection_lock(tx, self.db, self.name)  # a rebuild's swap waits for us, we for it
-            current = tracking_position(tx, self.name)
+            current = tracking.position(tx, self.name)
             if current < self.position:  # `aethex projections reset`: replay from the store
                 self.position = current
                 raise RuntimeError(f"{self.name} was reset to position {current}")
@@ -80,7 +81,7 @@ class ProjectorRunner:
             fresh = [e for e in events if e.position > current]
             if fresh:
                 self.projection.apply(tx, fresh)
-            set_tracking(tx, self.name, upto, datetime.now(UTC).isoformat())
+            tracking.set_position(tx, self.name, upto, datetime.now(UTC).isoformat())
         metrics.EVENTS_PROJECTED.labels(self.name).inc(len(fresh))
         self.position = upto
         if self.on_position is not None:
@@ -89,15 +90,11 @@ class ProjectorRunner:
     def _record_error(self, error: str) -> None:
         self.last_error = error
         with self.db.transaction() as tx:
-            tx.execute(
-                "INSERT INTO projection_tracking (name, position, updated_at, last_error) "
-                "VALUES (?, 0, ?, ?) ON CONFLICT (name) DO UPDATE SET last_error = ?",
-                (self.name, datetime.now(UTC).isoformat(), error, error))
+            tracking.record_error(tx, self.name, error, datetime.now(UTC).isoformat())
 
     def _clear_error(self) -> None:
         with self.db.transaction() as tx:
-            tx.execute("UPDATE projection_tracking SET last_error = NULL "
-                       "WHERE name = ? AND last_error IS NOT NULL", (self.name,))
+            tracking.clear_error(tx, self.name)
         self.last_error = None
 
     async def _failed(self, error: BaseException) -> None:
@@ -112,7 +109,7 @@ class ProjectorRunner:
 
     async def catch_up(self) -> None:
         """Reads the log from the store up to its head, filtered to this projection's types."""
-        self.position = await asyncio.to_thread(tracking_position, self.db, self.name)
+        self.position = await asyncio.to_thread(tracking.position, self.db, self.name)
         head = await asyncio.to_thread(self.store.head)
 
         def read(after: int) -> tuple[list[EventEnvelope], int]:
@@ -171,7 +168,7 @@ class ProjectorRunner:
                 # the next event, and replay the log from the store.
                 if time.monotonic() - checked >= self.RESET_CHECK_S:
                     checked = time.monotonic()
-                    stored = await asyncio.to_thread(tracking_position, self.db, self.name)
+                    stored = await asyncio.to_thread(tracking.position, self.db, self.name)
                     if stored < self.position:
                         log.info("projector.reset_detected", projection=self.name)
                         self.position = stored

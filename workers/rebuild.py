@@ -33,13 +33,8 @@ from infra.envelope import EventEnvelope
 from infra.event_store import EventStore
 from infra.fast_envelope import read_fast
 from infra.settings import Settings
-from projections.base import (
-    TRACKING_DDL,
-    Projection,
-    migrate,
-    set_tracking,
-    tracking_position,
-)
+from projections import tracking
+from projections.base import TRACKING_DDL, Projection, migrate
 
 ProgressFn = Callable[[int, int], None]
 
@@ -124,17 +119,14 @@ class ShadowRebuild:
     def shadow_position(self) -> int | None:
         """How far an earlier, interrupted rebuild got (None: no shadow)."""
         if self.live_db.dialect == "postgres":
-            row = self.live_db.fetch_one(
-                "SELECT 1 AS ok FROM information_schema.tables WHERE table_schema = ? "
-                "AND table_name = 'projection_tracking'", (self.shadow_schema,))
-            if row is None:
+            if not tracking.in_schema(self.live_db, self.shadow_schema):
                 return None
         elif not self.shadow_path.exists():
             return None
         shadow = self.open_shadow()
         try:
             migrate(shadow, [])
-            return tracking_position(shadow, self.name)
+            return tracking.position(shadow, self.name)
         finally:
             shadow.close()
 
@@ -168,7 +160,7 @@ class ShadowRebuild:
                 if _PLAIN_INDEX.match(statement):
                     tx.execute(statement)
             if shadow.dialect == "postgres":
-                for table in (*self.projection.tables, "projection_tracking"):
+                for table in (*self.projection.tables, tracking.TABLE):
                     tx.execute(f'ALTER TABLE "{table}" SET LOGGED')
 
     def _apply(self, shadow: Database, events: list[EventEnvelope], upto: int) -> None:
@@ -179,13 +171,13 @@ class ShadowRebuild:
                 tx.execute("SET LOCAL synchronous_commit = off")
             # Skips what the shadow already has, so two rebuilds run by mistake at once
             # cannot apply an event twice.
-            current = tracking_position(tx, self.name)
+            current = tracking.position(tx, self.name)
             if upto <= current:
                 return
             events = [e for e in events if e.position > current]
             if events:
                 self.projection.apply(bulk(tx, shadow), events)
-            set_tracking(tx, self.name, upto, datetime.now(UTC).isoformat())
+            tracking.set_position(tx, self.name, upto, datetime.now(UTC).isoformat())
         self.events += len(events)
 
     def _batches(self, position: int, stop: int) -> Iterator[tuple[list[EventEnvelope], int]]:
@@ -226,7 +218,7 @@ class ShadowRebuild:
         shadow = self.open_shadow()
         try:
             self._create_shadow(shadow)
-            resumed_from = position = tracking_position(shadow, self.name)
+            resumed_from = position = tracking.position(shadow, self.name)
             while True:
                 head = self.store.head()
                 if head - position <= self.close_gap:
@@ -263,8 +255,8 @@ class ShadowRebuild:
                 conn.execute(sql.SQL("ALTER TABLE {}.{} SET SCHEMA {}").format(
                     sql.Identifier(self.shadow_schema), sql.Identifier(table),
                     sql.Identifier(live)))
-            self._move_tracking(conn.execute, sql.SQL("{}.projection_tracking").format(
-                sql.Identifier(live)).as_string(conn), position, "%s")
+            self._move_tracking(conn.execute, sql.SQL("{}.{}").format(
+                sql.Identifier(live), sql.SQL(tracking.TABLE)).as_string(conn), position, "%s")
             if self.on_swap is not None:
                 self.on_swap()
             # In the same transaction: a shadow whose tables are gone must not be resumed.
@@ -288,7 +280,7 @@ class ShadowRebuild:
                     conn.execute(statement)
                 for table in self.projection.tables:
                     self._copy_table(shadow, conn, table)
-                self._move_tracking(conn.execute, "projection_tracking", position, "?")
+                self._move_tracking(conn.execute, tracking.TABLE, position, "?")
                 if self.on_swap is not None:
                     self.on_swap()
             except BaseException:
@@ -312,11 +304,7 @@ class ShadowRebuild:
 
     def _move_tracking(self, execute: Callable[..., Any], table: str, position: int,
                        mark: str) -> None:
-        execute(
-            f"INSERT INTO {table} (name, position, updated_at, last_error) "
-            f"VALUES ({mark}, {mark}, {mark}, NULL) ON CONFLICT (name) DO UPDATE SET "
-            "position = excluded.position, updated_at = excluded.updated_at, last_error = NULL",
-            (self.name, position, datetime.now(UTC).isoformat()))
+        tracking.move(execute, table, mark, self.name, position, datetime.now(UTC).isoformat())
 
 
 def reset(db: Database, projection: Projection) -> None:
@@ -326,5 +314,5 @@ def reset(db: Database, projection: Projection) -> None:
         projection_lock(tx, db, projection.name)
         for table in projection.tables:
             tx.execute(f'DELETE FROM "{table}"')
-        tx.execute("DELETE FROM projection_tracking WHERE name = ?", (projection.name,))
+        tracking.forget(tx, projection.name)
 

@@ -24,7 +24,8 @@ from infra.envelope import EventEnvelope
 from infra.event_store import EventStore
 from infra.fast_envelope import read_fast
 from infra.settings import Settings
-from projections.base import Projection, migrate, set_tracking, tracking_position
+from projections import tracking
+from projections.base import Projection, migrate
 
 _decode_envelope = msgspec.json.Decoder(EventEnvelope).decode
 
@@ -198,7 +199,7 @@ def project_into(store: EventStore, db: Database, projections: Sequence[Projecti
     tracking positions. Returns the position reached."""
     migrate(db, projections)
     wanted = tuple(sorted({t for p in projections for t in p.types}))
-    start = min(tracking_position(db, p.name) for p in projections)
+    start = min(tracking.position(db, p.name) for p in projections)
     stop = store.head() if upto is None else min(upto, store.head())
     position = start
     while position < stop:
@@ -207,12 +208,13 @@ def project_into(store: EventStore, db: Database, projections: Sequence[Projecti
             events = [e for e in events if datetime.fromisoformat(e.timestamp) <= until]
         with db.transaction() as tx:
             for p in projections:
-                done = tracking_position(tx, p.name)
+                done = tracking.position(tx, p.name)
                 mine = [e for e in events if e.position > done and e.type in p.types]
                 if mine:
                     p.apply(bulk(tx, db), mine)
                 if scanned > done:
-                    set_tracking(tx, p.name, scanned, datetime.now().astimezone().isoformat())
+                    tracking.set_position(tx, p.name, scanned,
+                                          datetime.now().astimezone().isoformat())
         if on_scanned is not None:
             on_scanned(scanned)
         if scanned <= position:

@@ -18,13 +18,13 @@ from commands.send_message import MessageSent
 from infra.bus import LiveUpdate
 from infra.envelope import EventEnvelope
 from projections.base import loads
-from projections.stream_status import StreamStatus
+from projections.stream_status import StreamStatusProjection
 
 CHAT_MESSAGE = "chat:message"
 CHAT_DELETED = "chat:deleted"
 # Events presented straight from their data, and those presented from the read model.
 CHAT_TYPES = ("ChatMessage.Sent", "ChatMessage.Deleted")
-STREAM_TYPES = StreamStatus.types
+STREAM_TYPES = StreamStatusProjection.types
 
 
 def message_view(row: dict[str, Any]) -> dict[str, Any]:

@@ -23,7 +23,8 @@ from infra.database import Database
 from infra.export import EventFilter, export
 from infra.fast_envelope import read_fast
 from infra.settings import Settings
-from projections.base import Projection, tracking_position
+from projections import tracking
+from projections.base import Projection
 from projections.registry import all_projections
 from tests.harness import (
     drop_namespace,
@@ -195,7 +196,7 @@ def test_replay_until_a_moment_into_a_separate_target(
         stream = world.live_stream(channel)
         for i in range(5):
             world.say(later, stream.id, f"after the moment {i}")
-        live_position = tracking_position(services.db, "chat_history")
+        live_position = tracking.position(services.db, "chat_history")
     finally:
         services.close()
 
@@ -213,7 +214,7 @@ def test_replay_until_a_moment_into_a_separate_target(
             past.close()
         services = Services(settings)  # the live read models were not touched
         try:
-            assert tracking_position(services.db, "chat_history") == live_position
+            assert tracking.position(services.db, "chat_history") == live_position
             assert dump(services.db, projections) == live_before
         finally:
             services.close()

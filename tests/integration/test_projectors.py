@@ -27,7 +27,8 @@ from entrypoints.bootstrap import Services
 from infra.database import Tx
 from infra.envelope import EventEnvelope
 from infra.settings import Settings
-from projections.base import Projection, migrate, tracking_position
+from projections import tracking
+from projections.base import Projection, migrate
 from tests.harness import (
     drop_namespace,
     embedded_settings,
@@ -176,8 +177,8 @@ async def test_projector_killed_between_batches_resumes_exactly(settings: Settin
             stopping = asyncio.Event()
             task = asyncio.create_task(runner.run(stopping))
             deadline = time.monotonic() + 20
-            start = tracking_position(services.db, "counter")
-            while tracking_position(services.db, "counter") <= start + 100:
+            start = tracking.position(services.db, "counter")
+            while tracking.position(services.db, "counter") <= start + 100:
                 assert time.monotonic() < deadline, "projector made no progress"
                 await asyncio.sleep(0.005)
             task.cancel()  # no clean stop: whatever was not acknowledged is redelivered
@@ -192,7 +193,7 @@ async def test_projector_killed_between_batches_resumes_exactly(settings: Settin
         stopping = asyncio.Event()
         task = asyncio.create_task(runner.run(stopping))
         deadline = time.monotonic() + 30
-        while tracking_position(services.db, "counter") < head:
+        while tracking.position(services.db, "counter") < head:
             assert time.monotonic() < deadline, "projector did not catch up"
             await asyncio.sleep(0.02)
         stopping.set()
@@ -230,7 +231,7 @@ async def test_a_stale_runner_applies_only_what_lies_past_the_stored_position(
 
 
 def _tracking(services: Services, name: str) -> int:
-    return tracking_position(services.db, name)
+    return tracking.position(services.db, name)
 
 
 def seed_follows(services: Services, target: UUID, count: int) -> None:

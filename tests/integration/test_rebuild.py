@@ -17,7 +17,8 @@ from commands.send_message import Author, SendMessage, send_messages
 from entrypoints.bootstrap import Services
 from entrypoints.cli import main
 from infra.settings import Settings
-from projections.base import migrate, tracking_position
+from projections import tracking
+from projections.base import migrate
 from projections.chat_history import ChatHistory
 from tests.harness import (
     drop_namespace,
@@ -70,7 +71,7 @@ def fresh_projection(services: Services, tmp_path: Path) -> list[dict]:
 
 async def wait_caught_up(services: Services, name: str, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
-    while tracking_position(services.db, name) < services.store.head():
+    while tracking.position(services.db, name) < services.store.head():
         assert time.monotonic() < deadline, f"{name} did not catch up"
         await asyncio.sleep(0.02)
 
@@ -110,11 +111,11 @@ async def test_rebuild_under_concurrent_writes_loses_nothing(settings: Settings,
 
         writer = Writer(services, stream_id)
         writer.start()
-        live_before = tracking_position(services.db, "chat_history")
+        live_before = tracking.position(services.db, "chat_history")
         moved_during: list[int] = []
 
         def progress(position: int, head: int) -> None:
-            moved_during.append(tracking_position(services.db, "chat_history"))
+            moved_during.append(tracking.position(services.db, "chat_history"))
             time.sleep(0.002)  # slow enough for the writer and live projector to interleave
 
         rebuild = ShadowRebuild(settings, services.store, services.db, ChatHistory(),
@@ -208,7 +209,7 @@ async def test_interrupted_rebuild_leaves_live_alone_and_resumes(
         project_into(services.store, services.db, [ChatHistory()])
         with services.db.transaction() as tx:  # make the live one visibly different
             tx.execute("DELETE FROM chat_messages WHERE content LIKE 'm2%'")
-        live_rows, live_position = rows(services.db), tracking_position(services.db,
+        live_rows, live_position = rows(services.db), tracking.position(services.db,
                                                                           "chat_history")
         # close_gap: in "swap" everything is left to the swap, which is interrupted.
         first = ShadowRebuild(settings, services.store, services.db, ChatHistory(),
@@ -217,7 +218,7 @@ async def test_interrupted_rebuild_leaves_live_alone_and_resumes(
         with pytest.raises(Interrupt):
             first.run()
         assert rows(services.db) == live_rows
-        assert tracking_position(services.db, "chat_history") == live_position
+        assert tracking.position(services.db, "chat_history") == live_position
         done = first.shadow_position()
         assert done is not None and 0 < done < services.store.head()
 
@@ -252,14 +253,14 @@ def test_cli_rebuild_and_reset(settings: Settings, tmp_path: Path,
     assert main(["projections", "reset", "chat_history"]) == 1  # not confirmed
     services = Services(settings)
     try:
-        assert tracking_position(services.db, "chat_history") == head
+        assert tracking.position(services.db, "chat_history") == head
     finally:
         services.close()
     monkeypatch.setattr("sys.stdin", __import__("io").StringIO("chat_history\n"))
     assert main(["projections", "reset", "chat_history"]) == 0
     services = Services(settings)
     try:
-        assert tracking_position(services.db, "chat_history") == 0
+        assert tracking.position(services.db, "chat_history") == 0
         assert rows(services.db) == []
     finally:
         services.close()

@@ -35,7 +35,8 @@ from infra.database import PostgresDatabase
 from infra.rabbitmq import RabbitBus
 from infra.settings import Settings, postgres_params
 from infra.supervisor import Supervisor
-from projections.base import migrate, tracking_position
+from projections import tracking
+from projections.base import migrate
 from tests.harness import (
     DATABASE_URL,
     RABBITMQ_URL,
@@ -148,14 +149,14 @@ async def test_a_projector_whose_consumer_broke_rebuilds_it_and_reaches_the_head
                                  batch_size=50, prefetch=10)
         services.spawn("projector:counter", runner.run)
         task = services.supervisor.task("projector:counter")
-        await until(lambda: tracking_position(services.db, "counter") == services.store.head(),
+        await until(lambda: tracking.position(services.db, "counter") == services.store.head(),
                     20, "the projector did not catch up at first")
         assert isinstance(services.bus, RabbitBus)
 
         await BREAKS[how](services.bus, prod.namespace)
         more_messages(services, stream_id, 100, "after")
         head = services.store.head()
-        took = await until(lambda: tracking_position(services.db, "counter") == head,
+        took = await until(lambda: tracking.position(services.db, "counter") == head,
                            RECOVERY_S, f"the projector did not reach the head within "
                            f"{RECOVERY_S} s after its consumer broke ({how})")
         assert task.failures >= 1, "the broken consumer went unnoticed"
@@ -167,7 +168,7 @@ async def test_a_projector_whose_consumer_broke_rebuilds_it_and_reaches_the_head
         # Later messages go through the new consumer too (not only the catch-up).
         more_messages(services, stream_id, 10, "later")
         head = services.store.head()
-        await until(lambda: tracking_position(services.db, "counter") == head, RECOVERY_S,
+        await until(lambda: tracking.position(services.db, "counter") == head, RECOVERY_S,
                     "the rebuilt consumer does not deliver")
         assert counted(services) == 310
         assert runner.last_error is None and counter_error(services.db) is None
@@ -205,7 +206,7 @@ async def test_a_projector_whose_database_sessions_were_ended_recovers_and_clear
         runner = ProjectorRunner(Counter(), services.store, db, services.bus,
                                  batch_size=50, prefetch=10)
         task = supervisor.spawn("projector:counter", lambda: runner.run(stopping))
-        await until(lambda: tracking_position(services.db, "counter") == services.store.head(),
+        await until(lambda: tracking.position(services.db, "counter") == services.store.head(),
                     20, "the projector did not catch up at first")
         with db.transaction(), db.transaction():  # several pooled sessions, all ended
             pass
@@ -218,7 +219,7 @@ async def test_a_projector_whose_database_sessions_were_ended_recovers_and_clear
                     "the failure was not recorded as last_error")
         error = counter_error(services.db)
         assert error is not None and ("OperationalError" in error or "AdminShutdown" in error)
-        took = await until(lambda: tracking_position(services.db, "counter") == head,
+        took = await until(lambda: tracking.position(services.db, "counter") == head,
                            RECOVERY_S, "the projector did not reach the head after its "
                            "database sessions were ended")
         await until(lambda: counter_error(services.db) is None and runner.last_error is None,

@@ -10,7 +10,8 @@ from pathlib import Path
 from infra.database import SqliteDatabase
 from infra.event_store import EventStore
 from infra.settings import load_settings
-from projections.base import migrate, tracking_position
+from projections import tracking
+from projections.base import migrate
 from projections.chat_history import ChatHistory
 from projections.registry import all_projections
 from workers.rebuild import ShadowRebuild, lock_key, reset
@@ -53,11 +54,11 @@ def test_embedded_rebuild_replaces_the_live_rows_and_reset_empties(
         contents = [r["content"] for r in db.fetch_all(
             "SELECT content FROM chat_messages ORDER BY position")]
         assert contents == [f"m{i}" for i in range(30)]
-        assert tracking_position(db, "chat_history") == store.head()
+        assert tracking.position(db, "chat_history") == store.head()
         assert not (settings.var / "read.rebuild-chat_history.sqlite").exists()
 
         reset(db, ChatHistory())
         assert db.fetch_all("SELECT id FROM chat_messages") == []
-        assert tracking_position(db, "chat_history") == 0
+        assert tracking.position(db, "chat_history") == 0
     finally:
         db.close()

@@ -10,7 +10,7 @@ from infra.database import SqliteDatabase
 from infra.envelope import EventEnvelope
 from projections.base import migrate
 from projections.stream_ingest import recordings
-from projections.stream_status import StreamStatus
+from projections.stream_status import StreamStatusProjection
 
 
 def envelope(position: int, stream_id: str, channel_id: str, type_: str,
@@ -23,7 +23,7 @@ def envelope(position: int, stream_id: str, channel_id: str, type_: str,
 
 def test_every_recording_part_is_kept_once(tmp_path: Path) -> None:
     db = SqliteDatabase(tmp_path / "read.sqlite")
-    projection = StreamStatus()
+    projection = StreamStatusProjection()
     migrate(db, [projection])
     sid, cid = str(uuid4()), str(uuid4())
     events = [

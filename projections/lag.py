@@ -16,6 +16,7 @@ from typing import Any
 
 from infra.database import Database
 from infra.event_store import EventStore
+from projections import tracking
 from projections.base import Projection
 
 
@@ -49,8 +50,7 @@ def projection_status(store: EventStore, db: Database, projections: Sequence[Pro
     """`{"head": N, "projections": [...], "relay": {...}, "stalled": [...]}`, JSON-ready."""
     head = store.head()
     now = datetime.now(UTC)
-    rows = {r["name"]: r for r in db.fetch_all(
-        "SELECT name, position, updated_at, last_error FROM projection_tracking")}
+    rows = tracking.rows(db)
     out = []
     for p in projections:
         row = rows.get(p.name, {})
