@@ -1,5 +1,6 @@
-"""Shared fixtures: a real EventStore over SQLite in a temp file, a fake password hasher,
-and a registered owner with a channel."""
+"""Shared fixtures: a real EventStore (in memory, the library's POPO recorders; over SQLite
+in a temp file for a test marked `on_disk`, which reads it from another process), a fake
+password hasher, and a registered owner with a channel."""
 
 from __future__ import annotations
 
@@ -18,11 +19,12 @@ from .support import FakeHasher, World
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[EventStore]:
-    es = EventStore({
-        "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-        "SQLITE_DBNAME": str(tmp_path / "events.sqlite"),
-    })
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EventStore]:
+    if request.node.get_closest_marker("on_disk"):
+        es = EventStore({"PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                         "SQLITE_DBNAME": str(tmp_path / "events.sqlite")})
+    else:
+        es = EventStore({"PERSISTENCE_MODULE": "eventsourcing.popo"})
     try:
         yield es
     finally:

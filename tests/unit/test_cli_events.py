@@ -157,6 +157,7 @@ def _cli(tmp_path: Path, *args: str, stderr: int | None = None) -> subprocess.Co
                           stdout=subprocess.PIPE, stderr=stderr or subprocess.PIPE, timeout=60)
 
 
+@pytest.mark.on_disk  # the CLI reads the store from its data directory
 def test_no_progress_bar_in_a_pipe_and_one_on_a_terminal(
         store: EventStore, world: World, owner: User, channel: Channel, tmp_path: Path) -> None:
     piped = _cli(tmp_path, "events", "export")
@@ -211,6 +212,7 @@ def test_fast_read_gives_what_the_regular_read_gives(
         "ChatMessage.Sent", "UniqueName.Claimed"}
 
 
+@pytest.mark.on_disk  # the CLI reads the store from its data directory
 def test_cli_stats_json_and_docs_check(store: EventStore, world: World, owner: User,
                                        channel: Channel, tmp_path: Path) -> None:
     stream = world.live_stream(channel)
