@@ -51,6 +51,11 @@ TOPIC_BY_TYPE: dict[str, str] = {name: get_topic(cls) for name, cls in EVENT_CLA
 # events are read, published and filtered like those stored since.
 FORMER_TOPICS: dict[str, type] = {**_RECEIPT_FORMER_TOPICS}
 
+# Event type names older exports may hold, with the type and version their data is today:
+# a Clerk receipt is a version-1 `WebhookReceipt.Received` (its upcaster knows that shape).
+FORMER_TYPES: dict[str, tuple[str, int]] = {
+    "ClerkWebhookReceipt.Received": ("WebhookReceipt.Received", 1)}
+
 
 def _former_topics_by_type() -> dict[str, tuple[str, ...]]:
     type_of = {cls: name for name, cls in EVENT_CLASSES.items()}

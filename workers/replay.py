@@ -17,7 +17,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
 
-from domain.catalogue import AGGREGATES, EVENT_CLASSES, SECRET_FIELDS
+from domain.catalogue import AGGREGATES, EVENT_CLASSES, FORMER_TYPES, SECRET_FIELDS
 from infra.bulk_tx import bulk
 from infra.database import Database, PostgresDatabase, SqliteDatabase
 from infra.envelope import EventEnvelope
@@ -72,22 +72,43 @@ def _aggregate_of(type_name: str) -> type[Aggregate]:
     raise ReplayError(f"no aggregate for event type {type_name}")
 
 
+def _current(envelope: EventEnvelope) -> tuple[type, dict[str, Any]]:
+    """The event class an exported event is today, and its data at that class's version:
+    an export written by older code may name a type since merged into another, or hold an
+    older version, upcast here as the store upcasts what it loads."""
+    type_name, version = envelope.type, envelope.schema_version
+    data = dict(envelope.data)
+    if type_name in FORMER_TYPES:
+        type_name, version = FORMER_TYPES[type_name]
+    cls = EVENT_CLASSES.get(type_name)
+    if cls is None:
+        raise ReplayError(f"position {envelope.position}: unknown event type {envelope.type}")
+    target = getattr(cls, "class_version", 1)
+    if version < target:
+        data["timestamp"] = envelope.timestamp  # some upcasters date what they add by it
+        for v in range(version, target):
+            getattr(cls, f"upcast_v{v}_v{v + 1}")(data)
+        data.pop("timestamp", None)
+    elif version > target:
+        raise ReplayError(f"position {envelope.position}: {envelope.type} v{version} is newer "
+                          f"than this code's v{target}")
+    return cls, data
+
+
 def to_stored_event(envelope: EventEnvelope, store: EventStore) -> StoredEvent:
     """The stored form of an exported event. Secrets were never exported: they come back
     as None (stream keys must be rotated, passwords reset, after an import)."""
-    cls = EVENT_CLASSES.get(envelope.type)
-    if cls is None:
-        raise ReplayError(f"position {envelope.position}: unknown event type {envelope.type}")
+    cls, data = _current(envelope)
     hints = _hints(cls)
     state: dict[str, Any] = {
-        name: _convert(value, hints.get(name, Any)) for name, value in envelope.data.items()}
+        name: _convert(value, hints.get(name, Any)) for name, value in data.items()}
     for name in SECRET_FIELDS & hints.keys():
         state.setdefault(name, None)
     state["originator_id"] = UUID(envelope.aggregate_id)
     state["originator_version"] = envelope.aggregate_version
     state["timestamp"] = datetime.fromisoformat(envelope.timestamp)
     if issubclass(cls, Aggregate.Created):
-        state["originator_topic"] = get_topic(_aggregate_of(envelope.type))
+        state["originator_topic"] = get_topic(_aggregate_of(cls.__qualname__))
     event = object.__new__(cls)
     object.__setattr__(event, "__dict__", state)
     return store.app.mapper.to_stored_event(event)  # type: ignore[arg-type]

@@ -21,8 +21,10 @@ from commands.ports import IngestSignal
 from commands.sync_external_user import SyncExternalUser, sync_external_user
 from domain.user import User, external_user_id
 from domain.webhook_receipt import WebhookReceipt
+from infra.envelope import EventEnvelope
 from infra.event_store import EventStore
 from infra.fast_envelope import read_fast
+from workers.replay import ReplayError, import_events, to_stored_event
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "receipts_before_merge.sqlite"
 ISS = "https://issuer.example"
@@ -116,3 +118,38 @@ def test_an_ingest_receipt_stored_at_version_1_loads_and_stops_a_redelivery(
                                            event_type="video.live_stream.idle",
                                            kind="disconnected"))
     assert outcome.duplicate and old_store.head() == head
+
+
+EXPORT = FIXTURE.with_name("export_before_merge.jsonl")
+
+
+def test_an_export_written_before_the_merge_imports_and_its_receipts_still_count(
+        tmp_path: Path) -> None:
+    """`export_before_merge.jsonl` is what that code's `aethex events export` wrote of the
+    fixture: it names `ClerkWebhookReceipt.Received` and holds version-1 receipts. Imported
+    now, the receipts are today's (provider, subject), and redeliveries are duplicates."""
+    lines = EXPORT.read_bytes().splitlines()
+    assert b'"type":"ClerkWebhookReceipt.Received","schema_version":1' in lines[4]
+    copy = EventStore({"PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                       "SQLITE_DBNAME": str(tmp_path / "copy.sqlite")})
+    try:
+        assert import_events(copy, lines) == (8, 8)
+        clerk = copy.get(WebhookReceipt.create_id("clerk", "msg_before_1"), WebhookReceipt)
+        assert (clerk.provider, clerk.event_id, clerk.subject, clerk.event_type) == (
+            "clerk", "msg_before_1", "user_before", "user.created")
+        mux = copy.get(WebhookReceipt.create_id("mux", "evt_before_1"), WebhookReceipt)
+        assert (mux.subject, mux.received_at) == (None, datetime(2024, 5, 1, 12, 0, tzinfo=UTC))
+        assert redeliver(copy, "msg_before_2", "updated")
+        head = copy.head()
+        assert not redeliver(copy, "msg_after_1", "updated") and copy.head() > head
+        user = copy.get(external_user_id(ISS, "user_before"), User)
+        assert user.display_name == "Before Again"
+    finally:
+        copy.close()
+
+
+def test_an_export_newer_than_the_code_is_refused() -> None:
+    line = json.loads(EXPORT.read_bytes().splitlines()[-1])
+    line["schema_version"] = 99
+    with pytest.raises(ReplayError, match="newer"):
+        to_stored_event(EventEnvelope(**line), None)  # type: ignore[arg-type]
