@@ -62,8 +62,7 @@ def onboard_user(cmd: OnboardUser, store: Store) -> UserOnboarded:
             if store.find(UniqueName.create_id("email", candidate), UniqueName) is None:
                 email = candidate
                 claims.append(UniqueName.claim("email", email, cmd.user_id))
-        user = User._create(User.Registered, id=cmd.user_id, email=email, username=username,
-                            display_name=display_name, password_hash=None)
+        user = User.of_external_identity(cmd.user_id, email, username, display_name)
         user.link_identity(cmd.issuer, cmd.subject, provisional=False)
         user.update_profile(avatar=avatar, bio=bio)
     try:

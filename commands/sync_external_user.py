@@ -105,9 +105,8 @@ def sync_external_user(cmd: SyncExternalUser, store: Store) -> ExternalUserSynce
             claims.append(UniqueName.claim("email", email, user_id))
         else:
             email = ""  # held by another account: kept off this one rather than failing
-        user = User._create(User.Registered, id=user_id, email=email, username=username,
-                            display_name=clean_display_name(cmd.display_name, username),
-                            password_hash=None)
+        user = User.of_external_identity(
+            user_id, email, username, clean_display_name(cmd.display_name, username))
         user.link_identity(cmd.issuer, cmd.subject, provisional=True)
         user.update_profile(avatar=_avatar(cmd))
     elif not user.deleted:

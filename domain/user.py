@@ -62,6 +62,14 @@ class User(Aggregate):
         self.display_name = display_name
         self.password_hash = password_hash
 
+    @classmethod
+    def of_external_identity(cls, user_id: UUID, email: str, username: str,
+                             display_name: str) -> User:
+        """An account for someone another issuer signs in (no password of ours), with the
+        id derived from that identity (`external_user_id`), so two paths to it collide."""
+        return cls._create(cls.Registered, id=user_id, email=email, username=username,
+                           display_name=display_name, password_hash=None)
+
     # -- profile, external identity and deletion ---------------------------------
     # Class-level defaults: users registered before these events existed replay to them.
     avatar: str | None = None
