@@ -19,7 +19,7 @@ from uuid import UUID
 
 import structlog
 
-from commands.delete_message import DeleteMessage, delete_message
+from commands.delete_message import DeleteMessage
 from commands.send_message import Author, SendMessage
 from domain.errors import DomainError
 from domain.stream import Stream
@@ -314,14 +314,12 @@ class ChatGateway:
             raise ChatError("not_found", f"stream {stream_id!r} not found") from None
         from read_api.queries import get_stream, history_for_join
 
-        stream = await self.services.run(get_stream, self.services.db, stream_id)
-        if stream is None and await self.services.run(self.services.store.find, UUID(stream_id),
-                                                      Stream) is not None:
+        reads, aggregates = self.services.reads, self.services.aggregates
+        stream = await reads.query(get_stream, stream_id)
+        if stream is None and await aggregates.find(UUID(stream_id), Stream) is not None:
             # Just created: the read model is a moment behind the store.
-            head = await self.services.run(self.services.store.head)
-            await self.services.positions.wait(("stream_status",), head,
-                                               self.settings.read_wait_timeout_s)
-            stream = await self.services.run(get_stream, self.services.db, stream_id)
+            await reads.caught_up(("stream_status",), await aggregates.head())
+            stream = await reads.query(get_stream, stream_id)
         if stream is None:
             raise ChatError("not_found", f"stream {stream_id!r} not found")
         if session.stream_id is not None:
@@ -329,12 +327,11 @@ class ChatGateway:
         since = data.get("since") if isinstance(data, dict) else None
         after = data.get("after") if isinstance(data, dict) else None
         if isinstance(after, int) and after > 0:  # read-your-writes, as `?after=` over HTTP
-            await self.services.positions.wait(("chat_history",), after,
-                                               self.settings.read_wait_timeout_s)
+            await reads.caught_up(("chat_history",), after)
         if session.principal is not None and not session.ignores_loaded:
             # Once per connection: later changes arrive live (`chat:ignores`).
-            session.ignored.update(await self.services.run(
-                ignored_ids, self.services.db, str(session.principal.user_id)))
+            session.ignored.update(await reads.query(ignored_ids,
+                                                     str(session.principal.user_id)))
             session.ignores_loaded = True
         session.hold()  # live updates wait until the history has gone out
         session.stream_id = stream_id
@@ -346,8 +343,8 @@ class ChatGateway:
             recent = self.recent.snapshot(stream_id)
             anchor = next((m["position"] for m in recent if m["id"] == since_id), None) \
                 if since_id else None
-            stored, after = await self.services.run(history_for_join, self.services.db,
-                                                    stream_id, since_id, size, anchor)
+            stored, after = await reads.query(history_for_join, stream_id, since_id, size,
+                                              anchor)
             # What this node pushed meanwhile is in the history too, read model or not.
             items = merge_history(stored, self.recent.snapshot(stream_id), after, size,
                                   self.recent.deleted())
@@ -415,8 +412,8 @@ class ChatGateway:
         except ValueError:
             raise ChatError("not_found", f"message {message_id!r} not found") from None
         # `chat:deleted` reaches the rooms from the relayed event, as for HTTP deletes.
-        result = await self.services.run(delete_message, DeleteMessage(
-            actor_id=session.principal.user_id, message_id=mid), self.services.store)
+        result = await self.services.commands.execute(DeleteMessage(
+            actor_id=session.principal.user_id, message_id=mid))
         return {"ok": True, "messageId": message_id, "position": result.position}
 
     async def _typing(self, session: ChatSession) -> None:
