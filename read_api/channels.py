@@ -8,17 +8,18 @@ from litestar import Controller, delete, get, post, put
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from commands.create_channel import CreateChannel, create_channel
-from commands.grant_moderator import GrantModerator, grant_moderator
-from commands.revoke_moderator import RevokeModerator, revoke_moderator
-from commands.update_channel import UpdateChannel, update_channel
+from commands.bus import CommandBus
+from commands.create_channel import CreateChannel
+from commands.grant_moderator import GrantModerator
+from commands.revoke_moderator import RevokeModerator
+from commands.update_channel import UpdateChannel
 from domain.channel import Channel
 from domain.errors import NotFound
 from infra.auth import Principal
 from read_api.deps import parse_id, provide_principal
 from read_api.queries import get_channel_by_slug
+from read_api.reads import ReadModels
 from read_api.schemas import CreateChannelBody, UpdateChannelBody
-from read_api.services import Services
 
 CHANNEL_READ_MODELS = ("channel_page", "stream_status", "users")
 
@@ -51,11 +52,10 @@ class ChannelController(Controller):
         self,
         data: JSONBody[CreateChannelBody],
         principal: NamedDependency[Principal],
-        services: NamedDependency[Services],
+        commands: NamedDependency[CommandBus],
     ) -> dict[str, Any]:
         """Creates a channel owned by the caller, with a unique slug."""
-        result = await services.run(
-            create_channel,
+        result = await commands.execute(
             CreateChannel(
                 owner_id=principal.user_id,
                 slug=data.slug,
@@ -64,8 +64,7 @@ class ChannelController(Controller):
                 category=data.category,
                 tags=data.tags,
                 is_public=data.is_public,
-            ),
-            services.store,
+            )
         )
         return {**channel_view(result.channel), "position": result.position}
 
@@ -73,14 +72,12 @@ class ChannelController(Controller):
     async def by_slug(
         self,
         slug: FromPath[str],
-        services: NamedDependency[Services],
+        reads: NamedDependency[ReadModels],
         after: FromQuery[int | None] = None,
     ) -> dict[str, Any]:
         """The channel page: live status, current stream, counts."""
-        await services.positions.wait(
-            CHANNEL_READ_MODELS, after, services.settings.read_wait_timeout_s
-        )
-        view = await services.run(get_channel_by_slug, services.db, slug)
+        await reads.caught_up(CHANNEL_READ_MODELS, after)
+        view = await reads.query(get_channel_by_slug, slug)
         if view is None:
             raise NotFound(f"channel {slug!r} not found")
         return view
@@ -91,11 +88,10 @@ class ChannelController(Controller):
         channel_id: FromPath[str],
         data: JSONBody[UpdateChannelBody],
         principal: NamedDependency[Principal],
-        services: NamedDependency[Services],
+        commands: NamedDependency[CommandBus],
     ) -> dict[str, Any]:
         """Changes the channel's details (owner only)."""
-        result = await services.run(
-            update_channel,
+        result = await commands.execute(
             UpdateChannel(
                 actor_id=principal.user_id,
                 channel_id=parse_id(channel_id, "channel"),
@@ -104,8 +100,7 @@ class ChannelController(Controller):
                 category=data.category,
                 tags=data.tags,
                 is_public=data.is_public,
-            ),
-            services.store,
+            )
         )
         return {**channel_view(result.channel), "position": result.position}
 
@@ -115,10 +110,10 @@ class ChannelController(Controller):
         channel_id: FromPath[str],
         user_id: FromPath[str],
         principal: NamedDependency[Principal],
-        services: NamedDependency[Services],
+        commands: NamedDependency[CommandBus],
     ) -> dict[str, Any]:
         """Makes a user a moderator of the channel (owner only)."""
-        return await _set_moderator(services, principal, channel_id, user_id, True)
+        return await _set_moderator(commands, principal, channel_id, user_id, True)
 
     @delete("/{channel_id:str}/moderators/{user_id:str}", status_code=200, dependencies=auth)
     async def revoke(
@@ -126,18 +121,17 @@ class ChannelController(Controller):
         channel_id: FromPath[str],
         user_id: FromPath[str],
         principal: NamedDependency[Principal],
-        services: NamedDependency[Services],
+        commands: NamedDependency[CommandBus],
     ) -> dict[str, Any]:
         """Takes a user's moderator rights away (owner only)."""
-        return await _set_moderator(services, principal, channel_id, user_id, False)
+        return await _set_moderator(commands, principal, channel_id, user_id, False)
 
 
-async def _set_moderator(services: Services, principal: Principal, channel_id: str,
+async def _set_moderator(commands: CommandBus, principal: Principal, channel_id: str,
                          user_id: str, moderator: bool) -> dict[str, Any]:
-    handler, command = ((grant_moderator, GrantModerator) if moderator
-                        else (revoke_moderator, RevokeModerator))
-    position = await services.run(handler, command(
+    command = GrantModerator if moderator else RevokeModerator
+    position = await commands.execute(command(
         actor_id=principal.user_id, channel_id=parse_id(channel_id, "channel"),
-        user_id=parse_id(user_id, "user")), services.store)
+        user_id=parse_id(user_id, "user")))
     return {"channelId": channel_id, "userId": user_id, "moderator": moderator,
             "position": position}

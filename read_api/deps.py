@@ -10,9 +10,10 @@ from litestar.di import NamedDependency, Provide
 
 from commands.bus import CommandBus
 from domain.errors import Forbidden, NotFound, Unauthenticated
-from infra.auth import Principal
+from infra.auth import LocalTokens, Principal
 from infra.rate_limit import ChatRateLimiter
 from infra.settings import Settings
+from read_api.adapters import Credentials, UploadStorage
 from read_api.reads import Aggregates, ReadModels
 from read_api.services import Services
 
@@ -102,12 +103,31 @@ async def provide_rate_limiter(request: Request[Any, Any, Any]) -> ChatRateLimit
     return services_of(request).rate_limiter
 
 
+async def provide_tokens(request: Request[Any, Any, Any]) -> LocalTokens:
+    return services_of(request).tokens
+
+
+# `credentials` and `storage` are thin wrappers, made per request, over the composition
+# root's store and hasher, and its upload storage.
+
+async def provide_credentials(request: Request[Any, Any, Any]) -> Credentials:
+    services = services_of(request)
+    return Credentials(services.store, services.hasher)
+
+
+async def provide_storage(request: Request[Any, Any, Any]) -> UploadStorage:
+    return UploadStorage(services_of(request).storage)
+
+
 APP_DEPENDENCIES = {"services": Provide(provide_services),
                     "commands": Provide(provide_commands),
                     "reads": Provide(provide_reads),
                     "aggregates": Provide(provide_aggregates),
                     "settings": Provide(provide_settings),
-                    "rate_limiter": Provide(provide_rate_limiter)}
+                    "rate_limiter": Provide(provide_rate_limiter),
+                    "tokens": Provide(provide_tokens),
+                    "credentials": Provide(provide_credentials),
+                    "storage": Provide(provide_storage)}
 
 
 def parse_id(value: str, what: str) -> UUID:

@@ -6,34 +6,35 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from commands.follow import FollowTarget, follow
-from commands.unfollow import UnfollowTarget, unfollow
+from commands.bus import CommandBus
+from commands.follow import FollowTarget
+from commands.unfollow import UnfollowTarget
 from infra.auth import Principal
 from read_api.deps import parse_id
-from read_api.services import Services
+from read_api.reads import ReadModels
 from read_api.social_queries import list_followers, page_limit
 
 Kind = Literal["user", "channel"]
 
 
-async def set_following(services: Services, principal: Principal, kind: Kind, target: str,
+async def set_following(commands: CommandBus, principal: Principal, kind: Kind, target: str,
                         following: bool) -> dict[str, Any]:
     """Follows or unfollows; doing it twice changes nothing (position 0)."""
     target_id = parse_id(target, kind)
     if following:
-        position = await services.run(follow, FollowTarget(
-            actor_id=principal.user_id, target_kind=kind, target_id=target_id), services.store)
+        position = await commands.execute(FollowTarget(
+            actor_id=principal.user_id, target_kind=kind, target_id=target_id))
     else:
-        position = await services.run(unfollow, UnfollowTarget(
-            actor_id=principal.user_id, target_kind=kind, target_id=target_id), services.store)
+        position = await commands.execute(UnfollowTarget(
+            actor_id=principal.user_id, target_kind=kind, target_id=target_id))
     return {f"{kind}Id": str(target_id), "following": following, "position": position}
 
 
-async def followers_page(services: Services, kind: Kind, target: str, read_models: Sequence[str],
+async def followers_page(reads: ReadModels, kind: Kind, target: str, read_models: Sequence[str],
                          *, cursor: int | None, limit: int, after: int | None) -> dict[str, Any]:
     """Who follows it, most recent first; `nextCursor` goes back as `cursor`."""
     target_id = parse_id(target, kind)
-    await services.positions.wait(read_models, after, services.settings.read_wait_timeout_s)
-    items, next_cursor = await services.run(
-        list_followers, services.db, kind, str(target_id), cursor=cursor, limit=page_limit(limit))
+    await reads.caught_up(read_models, after)
+    items, next_cursor = await reads.query(
+        list_followers, kind, str(target_id), cursor=cursor, limit=page_limit(limit))
     return {"items": items, "nextCursor": next_cursor}

@@ -11,12 +11,14 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody
 from msgspec import Meta
 
+from commands.bus import CommandBus
 from commands.cancel_subscription import CancelSubscription, cancel_subscription
 from commands.subscribe import Subscribe, subscribe
 from domain.subscription import Subscription
 from infra.auth import Principal
 from read_api.deps import parse_id, provide_principal
 from read_api.following import followers_page, set_following
+from read_api.reads import ReadModels
 from read_api.services import Services
 from read_api.social_queries import list_subscriptions
 
@@ -44,27 +46,27 @@ class ChannelFollowController(Controller):
     @post("/{channel_id:str}/follow", status_code=200, dependencies=auth)
     async def follow_channel(
         self, channel_id: FromPath[str], principal: NamedDependency[Principal],
-        services: NamedDependency[Services],
+        commands: NamedDependency[CommandBus],
     ) -> dict[str, Any]:
         """Follows a channel (again: no change)."""
-        return await set_following(services, principal, "channel", channel_id, True)
+        return await set_following(commands, principal, "channel", channel_id, True)
 
     @delete("/{channel_id:str}/follow", status_code=200, dependencies=auth)
     async def unfollow_channel(
         self, channel_id: FromPath[str], principal: NamedDependency[Principal],
-        services: NamedDependency[Services],
+        commands: NamedDependency[CommandBus],
     ) -> dict[str, Any]:
         """Stops following a channel (not following: no change)."""
-        return await set_following(services, principal, "channel", channel_id, False)
+        return await set_following(commands, principal, "channel", channel_id, False)
 
     @get("/{channel_id:str}/followers")
     async def followers(
-        self, channel_id: FromPath[str], services: NamedDependency[Services],
+        self, channel_id: FromPath[str], reads: NamedDependency[ReadModels],
         cursor: FromQuery[int | None] = None, limit: FromQuery[int] = 20,
         after: FromQuery[int | None] = None,
     ) -> dict[str, Any]:
         """Who follows this channel, most recent first; pass `nextCursor` back as `cursor`."""
-        return await followers_page(services, "channel", channel_id, ("follows", "users"),
+        return await followers_page(reads, "channel", channel_id, ("follows", "users"),
                                     cursor=cursor, limit=limit, after=after)
 
     @post("/{channel_id:str}/subscription", status_code=200, dependencies=auth)

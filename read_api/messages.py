@@ -8,10 +8,10 @@ from litestar import Controller, delete
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath
 
-from commands.delete_message import DeleteMessage, delete_message
+from commands.bus import CommandBus
+from commands.delete_message import DeleteMessage
 from infra.auth import Principal
 from read_api.deps import parse_id, provide_principal
-from read_api.services import Services
 
 
 class MessageController(Controller):
@@ -25,13 +25,11 @@ class MessageController(Controller):
         self,
         message_id: FromPath[str],
         principal: NamedDependency[Principal],
-        services: NamedDependency[Services],
+        commands: NamedDependency[CommandBus],
     ) -> dict[str, Any]:
         """Soft-deletes a message; deleting twice is harmless."""
-        result = await services.run(
-            delete_message,
-            DeleteMessage(actor_id=principal.user_id, message_id=parse_id(message_id, "message")),
-            services.store,
+        result = await commands.execute(
+            DeleteMessage(actor_id=principal.user_id, message_id=parse_id(message_id, "message"))
         )
         m = result.message
         return {

@@ -7,6 +7,7 @@ followed by a confirm call that checks the object and only then adopts it."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -19,13 +20,15 @@ from litestar.params import FromPath, JSONBody, MultipartBody
 from litestar.response import File
 from msgspec import Meta
 
-from commands.set_profile_image import SetProfileImage, set_profile_image
+from commands.bus import CommandBus
+from commands.set_profile_image import SetProfileImage
 from domain.errors import Forbidden, Invalid, NotFound
 from infra.auth import Principal
 from infra.images import CheckedImage, check_image
-from infra.storage import KEY_RE, PENDING_RE, DiskStorage
+from infra.settings import Settings
+from infra.storage import KEY_RE, PENDING_RE
+from read_api.adapters import UploadStorage
 from read_api.deps import provide_principal
-from read_api.services import Services
 
 auth = {"principal": Provide(provide_principal)}
 Kind = Literal["avatar", "banner"]
@@ -53,30 +56,36 @@ def _kind(value: str) -> Kind:
     raise NotFound(f"no upload kind {value!r}: avatar or banner")
 
 
-def _max_bytes(services: Services, kind: Kind) -> int:
-    s = services.settings
-    return s.upload_avatar_max_bytes if kind == "avatar" else s.upload_banner_max_bytes
+def _max_bytes(settings: Settings, kind: Kind) -> int:
+    if kind == "avatar":
+        return settings.upload_avatar_max_bytes
+    return settings.upload_banner_max_bytes
 
 
-async def _adopt(services: Services, principal: Principal, kind: Kind,
-                 image: CheckedImage) -> dict[str, Any]:
-    url = await services.run(services.storage.put, image.key, image.data, image.content_type)
-    position = await services.run(set_profile_image, SetProfileImage(
-        user_id=principal.user_id, kind=kind, url=url), services.store)
+async def _check(settings: Settings, content: bytes, max_bytes: int) -> CheckedImage:
+    """The image, checked by its content and re-encoded (CPU-bound: off the event loop)."""
+    return await asyncio.to_thread(check_image, content, max_bytes=max_bytes,
+                                   max_pixels=settings.upload_max_pixels)
+
+
+async def _adopt(storage: UploadStorage, commands: CommandBus, principal: Principal,
+                 kind: Kind, image: CheckedImage) -> dict[str, Any]:
+    url = await storage.put(image.key, image.data, image.content_type)
+    position = await commands.execute(SetProfileImage(
+        user_id=principal.user_id, kind=kind, url=url))
     return {"kind": kind, "url": url, "key": image.key, "contentType": image.content_type,
             "width": image.width, "height": image.height, "bytes": len(image.data),
             "sha256": image.sha256, "position": position}
 
 
-async def _upload(services: Services, principal: Principal, kind: Kind,
-                  form: ImageForm) -> dict[str, Any]:
+async def _upload(storage: UploadStorage, commands: CommandBus, settings: Settings,
+                  principal: Principal, kind: Kind, form: ImageForm) -> dict[str, Any]:
     if not isinstance(form.file, UploadFile):
         raise Invalid("send the image as a multipart part named 'file'", field="file")
-    limit = _max_bytes(services, kind)
+    limit = _max_bytes(settings, kind)
     content = await form.file.read(limit + 1)
-    image = await services.run(check_image, content, max_bytes=limit,
-                               max_pixels=services.settings.upload_max_pixels)
-    return await _adopt(services, principal, kind, image)
+    image = await _check(settings, content, limit)
+    return await _adopt(storage, commands, principal, kind, image)
 
 
 class UploadController(Controller):
@@ -88,37 +97,39 @@ class UploadController(Controller):
     @post("/avatar", status_code=201, dependencies=auth)
     async def avatar(
         self, data: MultipartBody[ImageForm], principal: NamedDependency[Principal],
-        services: NamedDependency[Services],
+        storage: NamedDependency[UploadStorage], commands: NamedDependency[CommandBus],
+        settings: NamedDependency[Settings],
     ) -> dict[str, Any]:
         """Uploads the caller's avatar (PNG, JPEG, WebP or GIF; 2 MB by default)."""
-        return await _upload(services, principal, "avatar", data)
+        return await _upload(storage, commands, settings, principal, "avatar", data)
 
     @post("/banner", status_code=201, dependencies=auth)
     async def banner(
         self, data: MultipartBody[ImageForm], principal: NamedDependency[Principal],
-        services: NamedDependency[Services],
+        storage: NamedDependency[UploadStorage], commands: NamedDependency[CommandBus],
+        settings: NamedDependency[Settings],
     ) -> dict[str, Any]:
         """Uploads the caller's profile banner (PNG, JPEG, WebP or GIF; 8 MB by default)."""
-        return await _upload(services, principal, "banner", data)
+        return await _upload(storage, commands, settings, principal, "banner", data)
 
     @post("/{kind:str}/presign", status_code=201, dependencies=auth)
     async def presign(
         self, kind: FromPath[str], principal: NamedDependency[Principal],
-        services: NamedDependency[Services],
+        storage: NamedDependency[UploadStorage], settings: NamedDependency[Settings],
     ) -> dict[str, Any]:
         """A presigned POST for uploading straight to the bucket (S3 storage only); then
         call `confirm` with the returned key."""
         which = _kind(kind)
         key = f"pending/{principal.user_id}/{secrets.token_urlsafe(24)}"
-        limit = _max_bytes(services, which)
-        post_form = await services.run(services.storage.presign_post, key, limit,
-                                       PRESIGN_TTL_S)
+        limit = _max_bytes(settings, which)
+        post_form = await storage.presign_post(key, limit, PRESIGN_TTL_S)
         return {**post_form, "key": key, "maxBytes": limit, "expiresIn": PRESIGN_TTL_S}
 
     @post("/{kind:str}/confirm", status_code=201, dependencies=auth)
     async def confirm(
         self, kind: FromPath[str], data: JSONBody[ConfirmBody],
-        principal: NamedDependency[Principal], services: NamedDependency[Services],
+        principal: NamedDependency[Principal], storage: NamedDependency[UploadStorage],
+        commands: NamedDependency[CommandBus], settings: NamedDependency[Settings],
     ) -> dict[str, Any]:
         """Checks a directly uploaded object and, if it is a good image, adopts it; the
         pending object is removed either way."""
@@ -127,17 +138,14 @@ class UploadController(Controller):
             raise Invalid("not a key from the presign call", field="key")
         if not data.key.startswith(f"pending/{principal.user_id}/"):
             raise Forbidden("this upload belongs to someone else", field="key")
-        storage = services.storage
         try:
-            content = await services.run(storage.read, data.key, _max_bytes(services, which))
+            content = await storage.read(data.key, _max_bytes(settings, which))
             if content is None:
                 raise NotFound("nothing was uploaded under this key", field="key")
-            image = await services.run(
-                check_image, content, max_bytes=_max_bytes(services, which),
-                max_pixels=services.settings.upload_max_pixels)
-            return await _adopt(services, principal, which, image)
+            image = await _check(settings, content, _max_bytes(settings, which))
+            return await _adopt(storage, commands, principal, which, image)
         finally:
-            await services.run(storage.delete, data.key)
+            await storage.delete(data.key)
 
 
 class UploadFiles(Controller):
@@ -147,13 +155,10 @@ class UploadFiles(Controller):
     tags = ["uploads"]
 
     @get("/images/{name:str}", include_in_schema=False)
-    async def image(self, name: FromPath[str], services: NamedDependency[Services]) -> File:
+    async def image(self, name: FromPath[str], storage: NamedDependency[UploadStorage]) -> File:
         key = f"images/{name}"
-        storage = services.storage
-        if not KEY_RE.fullmatch(key) or not isinstance(storage, DiskStorage):
-            raise NotFound(f"no upload {name!r}")
-        path = storage.path(key)
-        if not path.exists():
+        path = storage.local_path(key) if KEY_RE.fullmatch(key) else None
+        if path is None or not path.exists():
             raise NotFound(f"no upload {name!r}")
         extension = name.rsplit(".", 1)[-1]
         media_type = {"png": "image/png", "jpg": "image/jpeg", "webp": "image/webp",

@@ -12,15 +12,15 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody
 from msgspec import Meta
 
-from commands.onboard_user import OnboardUser, onboard_user
-from commands.ports import Store
-from commands.update_profile import UpdateProfile, update_profile
+from commands.bus import CommandBus
+from commands.onboard_user import OnboardUser
+from commands.update_profile import UpdateProfile
 from domain.errors import Forbidden, Invalid, NotFound
 from domain.user import User
-from infra.auth import Principal
+from infra.auth import LocalTokens, Principal
 from read_api.deps import parse_id, provide_identity, provide_principal
 from read_api.following import followers_page, set_following
-from read_api.services import Services
+from read_api.reads import Aggregates, ReadModels
 from read_api.social_queries import get_profile, list_following, page_limit
 
 PROFILE_READ_MODELS = ("users", "follows")
@@ -70,8 +70,8 @@ def account_view(user: User) -> dict[str, Any]:
     }
 
 
-def me_view(store: Store, principal: Principal) -> dict[str, Any]:
-    user = store.find(principal.user_id, User)
+async def me_view(aggregates: Aggregates, principal: Principal) -> dict[str, Any]:
+    user = await aggregates.find(principal.user_id, User)
     if user is None or user.deleted:
         if principal.onboarded or user is not None:
             raise NotFound(f"user {principal.user_id} not found")
@@ -84,25 +84,25 @@ auth = {"principal": Provide(provide_principal)}
 identity = {"principal": Provide(provide_identity)}
 
 
-def _fresh_token(services: Services, principal: Principal, user: User) -> dict[str, Any]:
+def _fresh_token(tokens: LocalTokens, principal: Principal, user: User) -> dict[str, Any]:
     """Our own tokens carry the username: a new one after it changes (external tokens
     are looked up on every request, so they need none)."""
     if principal.issuer is not None:
         return {}
     if (user.username, user.display_name) == (principal.username, principal.display_name):
         return {}
-    return {"token": services.tokens.issue(user.id, user.username, user.display_name)}
+    return {"token": tokens.issue(user.id, user.username, user.display_name)}
 
 
-async def _update(services: Services, principal: Principal, user_id: UUID,
-                  data: ProfileBody) -> dict[str, Any]:
-    result = await services.run(update_profile, UpdateProfile(
+async def _update(commands: CommandBus, tokens: LocalTokens, principal: Principal,
+                  user_id: UUID, data: ProfileBody) -> dict[str, Any]:
+    result = await commands.execute(UpdateProfile(
         actor_id=principal.user_id, user_id=user_id, username=data.username,
         display_name=data.display_name, avatar=data.avatar, banner=data.banner, bio=data.bio,
         social_links=data.social_links, notification_email=data.notification_email,
-        theme=data.theme, language=data.language), services.store)
+        theme=data.theme, language=data.language))
     return {**account_view(result.user), "position": result.position,
-            **_fresh_token(services, principal, result.user)}
+            **_fresh_token(tokens, principal, result.user)}
 
 
 class ProfileController(Controller):
@@ -114,24 +114,24 @@ class ProfileController(Controller):
     @post("/onboard", status_code=201, dependencies=identity)
     async def onboard(
         self, data: JSONBody[OnboardBody], principal: NamedDependency[Principal],
-        services: NamedDependency[Services],
+        commands: NamedDependency[CommandBus],
     ) -> dict[str, Any]:
         """After a first external sign-in: choose username, display name, avatar, bio."""
         if principal.issuer is None or principal.subject is None:
             raise Forbidden("accounts made here are set up at registration", field="username")
-        result = await services.run(onboard_user, OnboardUser(
+        result = await commands.execute(OnboardUser(
             user_id=principal.user_id, issuer=principal.issuer, subject=principal.subject,
             username=data.username, display_name=data.display_name, avatar=data.avatar,
-            bio=data.bio, email=principal.email), services.store)
+            bio=data.bio, email=principal.email))
         return {**account_view(result.user), "position": result.position}
 
     @put("/profile", dependencies=auth)
     async def update_own(
         self, data: JSONBody[ProfileBody], principal: NamedDependency[Principal],
-        services: NamedDependency[Services],
+        commands: NamedDependency[CommandBus], tokens: NamedDependency[LocalTokens],
     ) -> dict[str, Any]:
         """Changes the caller's profile."""
-        return await _update(services, principal, principal.user_id, data)
+        return await _update(commands, tokens, principal, principal.user_id, data)
 
 
 class UserController(Controller):
@@ -142,14 +142,13 @@ class UserController(Controller):
 
     @get("/{user_id:str}")
     async def by_id(
-        self, user_id: FromPath[str], services: NamedDependency[Services],
+        self, user_id: FromPath[str], reads: NamedDependency[ReadModels],
         after: FromQuery[int | None] = None,
     ) -> dict[str, Any]:
         """A user's public profile with follower and following counts."""
         uid = parse_id(user_id, "user")
-        await services.positions.wait(PROFILE_READ_MODELS, after,
-                                      services.settings.read_wait_timeout_s)
-        view = await services.run(get_profile, services.db, str(uid))
+        await reads.caught_up(PROFILE_READ_MODELS, after)
+        view = await reads.query(get_profile, str(uid))
         if view is None:
             raise NotFound(f"user {user_id!r} not found")
         return view
@@ -157,40 +156,41 @@ class UserController(Controller):
     @put("/{user_id:str}", dependencies=auth)
     async def update(
         self, user_id: FromPath[str], data: JSONBody[ProfileBody],
-        principal: NamedDependency[Principal], services: NamedDependency[Services],
+        principal: NamedDependency[Principal], commands: NamedDependency[CommandBus],
+        tokens: NamedDependency[LocalTokens],
     ) -> dict[str, Any]:
         """Changes a user's profile (the owner only)."""
-        return await _update(services, principal, parse_id(user_id, "user"), data)
+        return await _update(commands, tokens, principal, parse_id(user_id, "user"), data)
 
     @post("/{user_id:str}/follow", status_code=200, dependencies=auth)
     async def follow_user(
         self, user_id: FromPath[str], principal: NamedDependency[Principal],
-        services: NamedDependency[Services],
+        commands: NamedDependency[CommandBus],
     ) -> dict[str, Any]:
         """Follows a user (again: no change)."""
-        return await set_following(services, principal, "user", user_id, True)
+        return await set_following(commands, principal, "user", user_id, True)
 
     @delete("/{user_id:str}/follow", status_code=200, dependencies=auth)
     async def unfollow_user(
         self, user_id: FromPath[str], principal: NamedDependency[Principal],
-        services: NamedDependency[Services],
+        commands: NamedDependency[CommandBus],
     ) -> dict[str, Any]:
         """Stops following a user (not following: no change)."""
-        return await set_following(services, principal, "user", user_id, False)
+        return await set_following(commands, principal, "user", user_id, False)
 
     @get("/{user_id:str}/followers")
     async def followers(
-        self, user_id: FromPath[str], services: NamedDependency[Services],
+        self, user_id: FromPath[str], reads: NamedDependency[ReadModels],
         cursor: FromQuery[int | None] = None, limit: FromQuery[int] = 20,
         after: FromQuery[int | None] = None,
     ) -> dict[str, Any]:
         """Who follows this user, most recent first; pass `nextCursor` back as `cursor`."""
-        return await followers_page(services, "user", user_id, PROFILE_READ_MODELS,
+        return await followers_page(reads, "user", user_id, PROFILE_READ_MODELS,
                                     cursor=cursor, limit=limit, after=after)
 
     @get("/{user_id:str}/following")
     async def following(
-        self, user_id: FromPath[str], services: NamedDependency[Services],
+        self, user_id: FromPath[str], reads: NamedDependency[ReadModels],
         kind: FromQuery[str] = "user", cursor: FromQuery[int | None] = None,
         limit: FromQuery[int] = 20, after: FromQuery[int | None] = None,
     ) -> dict[str, Any]:
@@ -198,8 +198,7 @@ class UserController(Controller):
         if kind not in ("user", "channel"):
             raise Invalid("kind must be 'user' or 'channel'", field="kind")
         uid = parse_id(user_id, "user")
-        await services.positions.wait(PROFILE_READ_MODELS, after,
-                                      services.settings.read_wait_timeout_s)
-        items, next_cursor = await services.run(
-            list_following, services.db, str(uid), kind, cursor=cursor, limit=page_limit(limit))
+        await reads.caught_up(PROFILE_READ_MODELS, after)
+        items, next_cursor = await reads.query(
+            list_following, str(uid), kind, cursor=cursor, limit=page_limit(limit))
         return {"items": items, "nextCursor": next_cursor}

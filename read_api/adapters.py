@@ -1,0 +1,77 @@
+"""What account and upload routes use besides commands and reads: the password check of a
+sign-in, and the upload storage. Concrete classes, not the ports they wrap: Litestar checks
+each injected value with isinstance, which a plain Protocol refuses. Everything blocking
+(the store, argon2, disk or bucket) runs off the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from commands.ports import PasswordHasher, Store
+from domain.errors import Unauthenticated
+from domain.unique_name import UniqueName
+from domain.user import User, normalise_email
+from infra.storage import DiskStorage, Storage
+
+# A real argon2id hash of a random string: verifying against it costs what a real check does.
+_DUMMY_HASH = (
+    "$argon2id$v=19$m=65536,t=3,p=4$n8bcZsT3Z8mcIVkf33PlgQ$"
+    "RjZWsDotWjsPkVRylphkOfoVS/z2bSGJ5gtPNUpAG98"
+)
+
+
+class Credentials:
+    """Email and password, checked against the accounts in the event store."""
+
+    def __init__(self, store: Store, hasher: PasswordHasher) -> None:
+        self._store = store
+        self._hasher = hasher
+
+    async def check(self, email: str, password: str) -> User:
+        """The account, or Unauthenticated with the same message (and about the same cost)
+        whether the email is unknown or the password wrong."""
+        return await asyncio.to_thread(self._check, email, password)
+
+    def _check(self, email: str, password: str) -> User:
+        refused = Unauthenticated("wrong email or password")
+        try:
+            email = normalise_email(email)
+        except Exception:
+            raise refused from None
+        claim = self._store.find(UniqueName.create_id("email", email), UniqueName)
+        user = self._store.find(claim.owner_id, User) if claim else None
+        if user is None or not user.password_hash:
+            self._hasher.verify(_DUMMY_HASH, password)  # same cost whether or not it exists
+            raise refused
+        if not self._hasher.verify(user.password_hash, password):
+            raise refused
+        return user
+
+
+class UploadStorage:
+    """Where uploaded images go: the embedded disk store or a bucket."""
+
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+
+    async def put(self, key: str, data: bytes, content_type: str) -> str:
+        """The object's public URL."""
+        return await asyncio.to_thread(self._storage.put, key, data, content_type)
+
+    async def presign_post(self, key: str, max_bytes: int, expires_s: int) -> dict[str, Any]:
+        return await asyncio.to_thread(self._storage.presign_post, key, max_bytes, expires_s)
+
+    async def read(self, key: str, max_bytes: int) -> bytes | None:
+        return await asyncio.to_thread(self._storage.read, key, max_bytes)
+
+    async def delete(self, key: str) -> None:
+        await asyncio.to_thread(self._storage.delete, key)
+
+    def local_path(self, key: str) -> Path | None:
+        """Where the disk store keeps `key` (a valid key); None for a bucket, which serves
+        its objects itself."""
+        if not isinstance(self._storage, DiskStorage):
+            return None
+        return self._storage.path(key)
