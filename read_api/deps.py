@@ -10,10 +10,12 @@ from litestar.di import NamedDependency, Provide
 
 from commands.bus import CommandBus
 from domain.errors import Forbidden, NotFound, Unauthenticated
+from infra import metrics
 from infra.auth import LocalTokens, Principal
 from infra.rate_limit import ChatRateLimiter
 from infra.settings import Settings
 from read_api.adapters import Credentials, UploadStorage
+from read_api.effects import IngestSignals, LiveUpdates
 from read_api.reads import Aggregates, ReadModels
 from read_api.services import Services
 
@@ -103,6 +105,21 @@ async def provide_rate_limiter(request: Request[Any, Any, Any]) -> ChatRateLimit
     return services_of(request).rate_limiter
 
 
+# `ingest` and `live` are thin wrappers, made per request, over one object of the
+# composition root each (the ingest lifecycle, the event bus).
+
+def _count_command(name: str) -> None:
+    metrics.COMMANDS.labels(name).inc()
+
+
+async def provide_ingest(request: Request[Any, Any, Any]) -> IngestSignals:
+    return IngestSignals(services_of(request).ingest, _count_command)
+
+
+async def provide_live(request: Request[Any, Any, Any]) -> LiveUpdates:
+    return LiveUpdates(services_of(request).bus)
+
+
 async def provide_tokens(request: Request[Any, Any, Any]) -> LocalTokens:
     return services_of(request).tokens
 
@@ -127,7 +144,9 @@ APP_DEPENDENCIES = {"services": Provide(provide_services),
                     "rate_limiter": Provide(provide_rate_limiter),
                     "tokens": Provide(provide_tokens),
                     "credentials": Provide(provide_credentials),
-                    "storage": Provide(provide_storage)}
+                    "storage": Provide(provide_storage),
+                    "ingest": Provide(provide_ingest),
+                    "live": Provide(provide_live)}
 
 
 def parse_id(value: str, what: str) -> UUID:

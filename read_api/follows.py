@@ -12,14 +12,13 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from msgspec import Meta
 
 from commands.bus import CommandBus
-from commands.cancel_subscription import CancelSubscription, cancel_subscription
-from commands.subscribe import Subscribe, subscribe
+from commands.cancel_subscription import CancelSubscription
+from commands.subscribe import Subscribe
 from domain.subscription import Subscription
 from infra.auth import Principal
 from read_api.deps import parse_id, provide_principal
 from read_api.following import followers_page, set_following
 from read_api.reads import ReadModels
-from read_api.services import Services
 from read_api.social_queries import list_subscriptions
 
 auth = {"principal": Provide(provide_principal)}
@@ -72,23 +71,22 @@ class ChannelFollowController(Controller):
     @post("/{channel_id:str}/subscription", status_code=200, dependencies=auth)
     async def subscribe(
         self, channel_id: FromPath[str], data: JSONBody[SubscribeBody],
-        principal: NamedDependency[Principal], services: NamedDependency[Services],
+        principal: NamedDependency[Principal], commands: NamedDependency[CommandBus],
     ) -> dict[str, Any]:
         """Subscribes the caller at a tier (BASIC, PREMIUM, VIP), or changes the tier."""
-        result = await services.run(subscribe, Subscribe(
+        result = await commands.execute(Subscribe(
             user_id=principal.user_id, channel_id=parse_id(channel_id, "channel"),
-            tier=data.tier), services.store)
+            tier=data.tier))
         return {**subscription_state(result.subscription), "position": result.position}
 
     @delete("/{channel_id:str}/subscription", status_code=200, dependencies=auth)
     async def cancel(
         self, channel_id: FromPath[str], principal: NamedDependency[Principal],
-        services: NamedDependency[Services],
+        commands: NamedDependency[CommandBus],
     ) -> dict[str, Any]:
         """Cancels the caller's subscription: it stays until its renewal date."""
-        result = await services.run(cancel_subscription, CancelSubscription(
-            user_id=principal.user_id, channel_id=parse_id(channel_id, "channel")),
-            services.store)
+        result = await commands.execute(CancelSubscription(
+            user_id=principal.user_id, channel_id=parse_id(channel_id, "channel")))
         return {**subscription_state(result.subscription), "position": result.position}
 
 
@@ -100,11 +98,10 @@ class SubscriptionController(Controller):
 
     @get("/", dependencies=auth)
     async def mine(
-        self, principal: NamedDependency[Principal], services: NamedDependency[Services],
+        self, principal: NamedDependency[Principal], reads: NamedDependency[ReadModels],
         after: FromQuery[int | None] = None,
     ) -> dict[str, Any]:
         """The caller's subscriptions (read model)."""
-        await services.positions.wait(("subscriptions",), after,
-                                      services.settings.read_wait_timeout_s)
-        items = await services.run(list_subscriptions, services.db, str(principal.user_id))
+        await reads.caught_up(("subscriptions",), after)
+        items = await reads.query(list_subscriptions, str(principal.user_id))
         return {"items": items}

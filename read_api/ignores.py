@@ -9,7 +9,8 @@ from litestar import Controller, Request, delete, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery
 
-from commands.ignore_user import IgnoreUser, ignore_user
+from commands.bus import CommandBus
+from commands.ignore_user import IgnoreUser
 from infra.auth import Principal
 from infra.bus import LiveUpdate
 from read_api.deps import (
@@ -19,9 +20,9 @@ from read_api.deps import (
     provide_principal,
     services_of,
 )
+from read_api.effects import LiveUpdates
 from read_api.moderation_queries import ignored_ids
 from read_api.reads import ReadModels
-from read_api.services import Services
 
 auth = {"principal": Provide(provide_principal)}
 IGNORES_EVENT = "chat:ignores"
@@ -32,14 +33,13 @@ def user_room(user_id: str) -> str:
     return f"user:{user_id}"
 
 
-async def _set(services: Services, principal: Principal, user_id: str,
+async def _set(commands: CommandBus, live: LiveUpdates, principal: Principal, user_id: str,
                ignore: bool) -> dict[str, Any]:
     uid = parse_id(user_id, "user")
-    position = await services.run(ignore_user, IgnoreUser(
-        actor_id=principal.user_id, user_id=uid, ignore=ignore), services.store)
+    position = await commands.execute(IgnoreUser(
+        actor_id=principal.user_id, user_id=uid, ignore=ignore))
     view = {"userId": str(principal.user_id), "ignoredId": str(uid), "ignored": ignore}
-    await services.bus.publish_live([LiveUpdate(user_room(str(principal.user_id)),
-                                                IGNORES_EVENT, view)])
+    await live.publish([LiveUpdate(user_room(str(principal.user_id)), IGNORES_EVENT, view)])
     return {"userId": str(uid), "ignored": ignore, "position": position}
 
 
@@ -51,24 +51,25 @@ class IgnoreController(Controller):
 
     @post("/users/{user_id:str}/ignore", status_code=200, dependencies=auth)
     async def ignore(self, user_id: FromPath[str], principal: NamedDependency[Principal],
-                     services: NamedDependency[Services]) -> dict[str, Any]:
+                     commands: NamedDependency[CommandBus],
+                     live: NamedDependency[LiveUpdates]) -> dict[str, Any]:
         """Hides the user's messages from your view (again: no change)."""
-        return await _set(services, principal, user_id, True)
+        return await _set(commands, live, principal, user_id, True)
 
     @delete("/users/{user_id:str}/ignore", status_code=200, dependencies=auth)
     async def unignore(self, user_id: FromPath[str], principal: NamedDependency[Principal],
-                       services: NamedDependency[Services]) -> dict[str, Any]:
+                       commands: NamedDependency[CommandBus],
+                       live: NamedDependency[LiveUpdates]) -> dict[str, Any]:
         """Shows the user's messages again (not ignoring: no change)."""
-        return await _set(services, principal, user_id, False)
+        return await _set(commands, live, principal, user_id, False)
 
     @get("/ignores", dependencies=auth)
     async def mine(self, principal: NamedDependency[Principal],
-                   services: NamedDependency[Services],
+                   reads: NamedDependency[ReadModels],
                    after: FromQuery[int | None] = None) -> dict[str, Any]:
         """Whom you ignore."""
-        await services.positions.wait(("ignores",), after, services.settings.read_wait_timeout_s)
-        return {"items": await services.run(ignored_ids, services.db,
-                                            str(principal.user_id))}
+        await reads.caught_up(("ignores",), after)
+        return {"items": await reads.query(ignored_ids, str(principal.user_id))}
 
 
 async def provide_viewer(request: Request[Any, Any, Any]) -> Principal | None:

@@ -11,8 +11,9 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody
 from msgspec import Meta
 
-from commands.bind_ingest_input import BindIngestInput, bind_ingest_input
-from commands.rotate_stream_key import RotateStreamKey, rotate_stream_key
+from commands.bind_ingest_input import BindIngestInput
+from commands.bus import CommandBus
+from commands.rotate_stream_key import RotateStreamKey
 from domain.channel import Channel
 from domain.errors import NotFound
 from infra.auth import Principal
@@ -21,7 +22,7 @@ from infra.settings import Settings
 from projections.stream_ingest import recordings
 from projections.stream_status import STREAM_COLUMNS, stream_view
 from read_api.deps import parse_id, provide_principal
-from read_api.services import Services
+from read_api.reads import Aggregates, ReadModels
 
 auth = {"principal": Provide(provide_principal)}
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -71,53 +72,46 @@ class IngestController(Controller):
     @get("/{channel_id:str}/stream-key", dependencies=auth)
     async def stream_key(
         self, channel_id: FromPath[str], principal: NamedDependency[Principal],
-        services: NamedDependency[Services],
+        aggregates: NamedDependency[Aggregates], settings: NamedDependency[Settings],
     ) -> Response[dict[str, Any]]:
         """The channel's stream key and ingest URL (owner only; never cached)."""
-        channel = await services.run(services.store.get, parse_id(channel_id, "channel"),
-                                     Channel)
+        channel = await aggregates.get(parse_id(channel_id, "channel"), Channel)
         channel.require_owner(principal.user_id)
-        return Response(key_view(channel, services.settings), headers=NO_STORE)
+        return Response(key_view(channel, settings), headers=NO_STORE)
 
     @post("/{channel_id:str}/stream-key/rotate", status_code=200, dependencies=auth)
     async def rotate(
         self, channel_id: FromPath[str], principal: NamedDependency[Principal],
-        services: NamedDependency[Services],
+        commands: NamedDependency[CommandBus], settings: NamedDependency[Settings],
     ) -> Response[dict[str, Any]]:
         """Issues a new stream key; the old one stops working at once (owner only)."""
-        result = await services.run(
-            rotate_stream_key,
-            RotateStreamKey(actor_id=principal.user_id,
-                            channel_id=parse_id(channel_id, "channel")),
-            services.store)
-        return Response(key_view(result.channel, services.settings, result.position),
-                        headers=NO_STORE)
+        result = await commands.execute(RotateStreamKey(
+            actor_id=principal.user_id, channel_id=parse_id(channel_id, "channel")))
+        return Response(key_view(result.channel, settings, result.position), headers=NO_STORE)
 
     @put("/{channel_id:str}/ingest-inputs/{provider:str}", dependencies=auth)
     async def bind_input(
         self, channel_id: FromPath[str], provider: FromPath[str],
         data: JSONBody[BindInputBody], principal: NamedDependency[Principal],
-        services: NamedDependency[Services],
+        commands: NamedDependency[CommandBus],
     ) -> dict[str, Any]:
         """Binds a Mux live stream or Cloudflare live input to the channel (owner only)."""
-        position = await services.run(
-            bind_ingest_input,
-            BindIngestInput(actor_id=principal.user_id,
-                            channel_id=parse_id(channel_id, "channel"),
-                            provider=provider, input_id=data.input_id),
-            services.store)
+        position = await commands.execute(BindIngestInput(
+            actor_id=principal.user_id, channel_id=parse_id(channel_id, "channel"),
+            provider=provider, input_id=data.input_id))
         return {"channelId": channel_id, "provider": provider, "inputId": data.input_id,
                 "position": position}
 
     @get("/{channel_id:str}/vod")
     async def vod(
-        self, channel_id: FromPath[str], services: NamedDependency[Services],
+        self, channel_id: FromPath[str], aggregates: NamedDependency[Aggregates],
+        reads: NamedDependency[ReadModels],
     ) -> dict[str, Any]:
         """The channel's archived streams, newest first, with their VOD URLs."""
         cid = str(parse_id(channel_id, "channel"))
-        if await services.run(services.store.find, parse_id(cid, "channel"), Channel) is None:
+        if await aggregates.find(parse_id(cid, "channel"), Channel) is None:
             raise NotFound(f"channel {channel_id!r} not found")
-        return {"items": await services.run(list_vods, services.db, cid)}
+        return {"items": await reads.query(list_vods, cid)}
 
 
 class StreamingConfigController(Controller):
@@ -125,6 +119,6 @@ class StreamingConfigController(Controller):
     tags = ["ingest"]
 
     @get("/config")
-    async def config(self, services: NamedDependency[Services]) -> dict[str, Any]:
+    async def config(self, settings: NamedDependency[Settings]) -> dict[str, Any]:
         """Where encoders publish, the playback URL template and the qualities offered."""
-        return streaming_config(services.settings)
+        return streaming_config(settings)

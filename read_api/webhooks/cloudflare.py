@@ -12,7 +12,8 @@ from litestar.params import RawBody
 from domain.errors import NotFound
 from infra.ingest import cloudflare
 from infra.ingest.signatures import CLOUDFLARE
-from read_api.services import Services
+from infra.settings import Settings
+from read_api.effects import IngestSignals
 from read_api.webhooks import outcome_view
 
 
@@ -23,10 +24,9 @@ class CloudflareWebhooks(Controller):
     @post("/", status_code=200)
     async def receive(
         self, request: Request[Any, Any, Any], body: RawBody,
-        services: NamedDependency[Services],
+        settings: NamedDependency[Settings], ingest: NamedDependency[IngestSignals],
     ) -> dict[str, Any]:
         """Verifies, deduplicates, and applies one Cloudflare Stream notification."""
-        settings = services.settings
         if not settings.cloudflare_webhook_secret:
             raise NotFound("Cloudflare Stream webhooks are not configured "
                            "(AETHEX_CLOUDFLARE_WEBHOOK_SECRET)")
@@ -35,4 +35,4 @@ class CloudflareWebhooks(Controller):
                           request.headers.get(CLOUDFLARE.header), raw,
                           tolerance_s=settings.webhook_tolerance_s)
         signal = cloudflare.parse(raw)
-        return outcome_view(await services.run(services.ingest.apply, signal))
+        return outcome_view(await ingest.apply(signal))

@@ -12,7 +12,8 @@ from litestar.params import RawBody
 from domain.errors import NotFound
 from infra.ingest import mux
 from infra.ingest.signatures import MUX
-from read_api.services import Services
+from infra.settings import Settings
+from read_api.effects import IngestSignals
 from read_api.webhooks import outcome_view
 
 
@@ -23,14 +24,13 @@ class MuxWebhooks(Controller):
     @post("/", status_code=200)
     async def receive(
         self, request: Request[Any, Any, Any], body: RawBody,
-        services: NamedDependency[Services],
+        settings: NamedDependency[Settings], ingest: NamedDependency[IngestSignals],
     ) -> dict[str, Any]:
         """Verifies, deduplicates by event id, and applies one Mux notification."""
-        settings = services.settings
         if not settings.mux_webhook_secret:
             raise NotFound("Mux webhooks are not configured (AETHEX_MUX_WEBHOOK_SECRET)")
         raw = bytes(body)
         MUX.verify(settings.mux_webhook_secret, request.headers.get(MUX.header), raw,
                    tolerance_s=settings.webhook_tolerance_s)
         signal = mux.parse(raw, vod_template=settings.mux_playback_template)
-        return outcome_view(await services.run(services.ingest.apply, signal))
+        return outcome_view(await ingest.apply(signal))
