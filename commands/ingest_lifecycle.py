@@ -249,3 +249,16 @@ class IngestLifecycle:
 def nginx_event_id(call: str) -> str:
     """nginx-rtmp never retries a hook and sends no id: each call is its own notification."""
     return f"{call}:{uuid4()}"
+
+
+class ApplySignal(msgspec.Struct, frozen=True, kw_only=True):
+    """The command a provider's notification becomes: apply `signal`, to the channel or
+    stream the receiver already knows it is about, if it knows."""
+
+    signal: IngestSignal
+    channel_id: UUID | None = None
+    stream_id: UUID | None = None
+
+
+def apply_signal(cmd: ApplySignal, lifecycle: IngestLifecycle) -> Outcome:
+    return lifecycle.apply(cmd.signal, channel_id=cmd.channel_id, stream_id=cmd.stream_id)

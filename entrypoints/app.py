@@ -25,7 +25,7 @@ from read_api.admin import AdminController
 from read_api.auth import AuthController
 from read_api.channels import ChannelController
 from read_api.chat_gateway import ChatGateway
-from read_api.deps import APP_DEPENDENCIES
+from read_api.deps import app_dependencies
 from read_api.errors import EXCEPTION_HANDLERS
 from read_api.follows import ChannelFollowController, SubscriptionController
 from read_api.health import HealthController
@@ -127,7 +127,7 @@ def create_app(services: Services, *, announce: bool = False, settle_heap: bool 
                         *INGEST_ROUTES,  # going live
                         ModerationController, ReportController,  # moderation
                         ChannelReportController, IgnoreController],
-        dependencies=APP_DEPENDENCIES,
+        dependencies=app_dependencies(services),
         exception_handlers=EXCEPTION_HANDLERS,
         # The request id is not here but around the whole app (`create_asgi`): answers
         # the router gives itself (404, 405) never reach route middleware.

@@ -115,7 +115,7 @@ class Services(ApiServices):
         recent = caught_up_recent(
             self.db, lambda: self.positions.positions(("chat_history",))["chat_history"],
             self.store.head, settings.read_wait_timeout_s)
-        self.commands = command_bus(self.store, self.hasher, self.chat, recent,
+        self.commands = command_bus(self.store, self.hasher, self.chat, recent, self.ingest,
                                     on_command=lambda name: metrics.COMMANDS.labels(name).inc())
         self.reads = ReadModels(self.db, self.positions, wait_s=settings.read_wait_timeout_s)
         self.aggregates = Aggregates(self.store, self.store.head)

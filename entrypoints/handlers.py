@@ -23,6 +23,7 @@ from commands.grant_moderator import GrantModerator, grant_moderator
 from commands.ignore_user import IgnoreUser, ignore_user
 from commands.ingest_connected import IngestConnected, ingest_connected
 from commands.ingest_disconnected import IngestDisconnected, ingest_disconnected
+from commands.ingest_lifecycle import ApplySignal, IngestLifecycle, apply_signal
 from commands.onboard_user import OnboardUser, onboard_user
 from commands.ports import PasswordHasher, Store
 from commands.register_user import RegisterUser, register_user
@@ -48,11 +49,14 @@ from projections.chat_history import recent_message_ids
 
 def command_bus(store: Store, hasher: PasswordHasher,
                 send: Callable[[SendMessage], Awaitable[Any]], recent: RecentMessages,
+                ingest: IngestLifecycle,
                 on_command: Callable[[str], None] | None = None) -> CommandBus:
-    """The bus; chat messages go to `send` (the group commit), the rest to their handler;
-    a ban finds the user's recent messages with `recent`."""
+    """The bus; chat messages go to `send` (the group commit), providers' notifications to
+    the ingest lifecycle, the rest to their handler; a ban finds the user's recent
+    messages with `recent`."""
     bus = CommandBus(on_command=on_command)
     bus.register(SendMessage, send)
+    bus.register(ApplySignal, apply_signal, ingest)
     bus.register(BanUser, ban_user, store, recent)
     bus.register(BindIngestInput, bind_ingest_input, store)
     bus.register(CancelSubscription, cancel_subscription, store)

@@ -14,7 +14,7 @@ from domain.errors import Unauthenticated
 from domain.user import User
 from infra.auth import LocalTokens, Principal
 from infra.rate_limit import LoginThrottle
-from read_api.adapters import Credentials
+from read_api.async_ports import Credentials
 from read_api.deps import provide_identity
 from read_api.reads import Aggregates
 from read_api.schemas import LoginBody, RegisterBody

@@ -8,15 +8,9 @@ from uuid import UUID
 from litestar import Request
 from litestar.di import NamedDependency, Provide
 
-from commands.bus import CommandBus
 from domain.errors import Forbidden, NotFound, Unauthenticated
-from infra import metrics
-from infra.auth import LocalTokens, Principal
-from infra.rate_limit import ChatRateLimiter
-from infra.settings import Settings
-from read_api.adapters import Credentials, UploadStorage
-from read_api.effects import IngestSignals, LiveUpdates
-from read_api.reads import Aggregates, ReadModels
+from infra.auth import Principal
+from read_api.async_ports import Credentials, LiveUpdates, SignedInAccounts, UploadStorage
 from read_api.services import Services
 
 
@@ -81,72 +75,28 @@ async def provide_services(request: Request[Any, Any, Any]) -> Services:
     return services_of(request)
 
 
-# The narrow dependencies routes take by name (`commands`, `reads`, `aggregates`,
-# `settings`, `rate_limiter`): each is one object of the composition root, the same for
-# every request.
+def app_dependencies(services: Services) -> dict[str, Provide]:
+    """The narrow dependencies routes take by name, each one object of the composition
+    root: resolved once per app (`use_cache`), not once per request. A fresh set per app,
+    so two apps in one process (tests) never share one's objects."""
+    def one(value: Any) -> Provide:
+        async def provide() -> Any:
+            return value
 
-async def provide_commands(request: Request[Any, Any, Any]) -> CommandBus:
-    return services_of(request).commands
+        provide.__annotations__["return"] = type(value)
+        return Provide(provide, use_cache=True)
 
-
-async def provide_reads(request: Request[Any, Any, Any]) -> ReadModels:
-    return services_of(request).reads
-
-
-async def provide_aggregates(request: Request[Any, Any, Any]) -> Aggregates:
-    return services_of(request).aggregates
-
-
-async def provide_settings(request: Request[Any, Any, Any]) -> Settings:
-    return services_of(request).settings
-
-
-async def provide_rate_limiter(request: Request[Any, Any, Any]) -> ChatRateLimiter:
-    return services_of(request).rate_limiter
-
-
-# `ingest` and `live` are thin wrappers, made per request, over one object of the
-# composition root each (the ingest lifecycle, the event bus).
-
-def _count_command(name: str) -> None:
-    metrics.COMMANDS.labels(name).inc()
-
-
-async def provide_ingest(request: Request[Any, Any, Any]) -> IngestSignals:
-    return IngestSignals(services_of(request).ingest, _count_command)
-
-
-async def provide_live(request: Request[Any, Any, Any]) -> LiveUpdates:
-    return LiveUpdates(services_of(request).bus)
-
-
-async def provide_tokens(request: Request[Any, Any, Any]) -> LocalTokens:
-    return services_of(request).tokens
-
-
-# `credentials` and `storage` are thin wrappers, made per request, over the composition
-# root's store and hasher, and its upload storage.
-
-async def provide_credentials(request: Request[Any, Any, Any]) -> Credentials:
-    services = services_of(request)
-    return Credentials(services.store, services.hasher)
-
-
-async def provide_storage(request: Request[Any, Any, Any]) -> UploadStorage:
-    return UploadStorage(services_of(request).storage)
-
-
-APP_DEPENDENCIES = {"services": Provide(provide_services),
-                    "commands": Provide(provide_commands),
-                    "reads": Provide(provide_reads),
-                    "aggregates": Provide(provide_aggregates),
-                    "settings": Provide(provide_settings),
-                    "rate_limiter": Provide(provide_rate_limiter),
-                    "tokens": Provide(provide_tokens),
-                    "credentials": Provide(provide_credentials),
-                    "storage": Provide(provide_storage),
-                    "ingest": Provide(provide_ingest),
-                    "live": Provide(provide_live)}
+    return {"services": Provide(provide_services),
+            "commands": one(services.commands),
+            "reads": one(services.reads),
+            "aggregates": one(services.aggregates),
+            "settings": one(services.settings),
+            "rate_limiter": one(services.rate_limiter),
+            "tokens": one(services.tokens),
+            "accounts": one(SignedInAccounts(services.authenticator)),
+            "credentials": one(Credentials(services.store, services.hasher)),
+            "storage": one(UploadStorage(services.storage)),
+            "live": one(LiveUpdates(services.bus))}
 
 
 def parse_id(value: str, what: str) -> UUID:

@@ -52,3 +52,7 @@ class Aggregates:
     async def head(self) -> int:
         """The event log's last position."""
         return await asyncio.to_thread(self._head)
+
+    async def query(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """`fn(store, *args)`: a lookup over the write model (a stream key's channel)."""
+        return await asyncio.to_thread(fn, self.store, *args, **kwargs)

@@ -27,7 +27,7 @@ from infra.auth import Principal
 from infra.images import CheckedImage, check_image
 from infra.settings import Settings
 from infra.storage import KEY_RE, PENDING_RE
-from read_api.adapters import UploadStorage
+from read_api.async_ports import UploadStorage
 from read_api.deps import provide_principal
 
 auth = {"principal": Provide(provide_principal)}

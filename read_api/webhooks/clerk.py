@@ -10,11 +10,13 @@ from litestar import Controller, Request, post
 from litestar.di import NamedDependency
 from litestar.params import RawBody
 
-from commands.sync_external_user import SyncExternalUser, sync_external_user
+from commands.bus import CommandBus
+from commands.sync_external_user import SyncExternalUser
 from domain.errors import Invalid, NotFound
 from infra import svix
 from infra.json_depth import too_deep
-from read_api.services import Services
+from infra.settings import Settings
+from read_api.async_ports import SignedInAccounts
 
 HANDLED = {"user.created": "created", "user.updated": "updated", "user.deleted": "deleted"}
 
@@ -48,10 +50,11 @@ class ClerkWebhookController(Controller):
     @post("/clerk", status_code=200)
     async def clerk(
         self, request: Request[Any, Any, Any], body: RawBody,
-        services: NamedDependency[Services],
+        settings: NamedDependency[Settings], commands: NamedDependency[CommandBus],
+        accounts: NamedDependency[SignedInAccounts],
     ) -> dict[str, Any]:
         """Verifies the Svix signature, then creates, updates or deletes the user."""
-        secret = services.settings.clerk_webhook_secret
+        secret = settings.clerk_webhook_secret
         if not secret:
             raise NotFound("Clerk webhooks are not configured (AETHEX_CLERK_WEBHOOK_SECRET)")
         delivery_id = svix.verify(secret, request.headers, bytes(body))
@@ -70,14 +73,12 @@ class ClerkWebhookController(Controller):
         subject = _text(data.get("id"))
         if not subject:
             raise Invalid("the user has no id", field="data.id")
-        result = await services.run(sync_external_user, SyncExternalUser(
+        result = await commands.execute(SyncExternalUser(
             delivery_id=delivery_id, change=HANDLED[event_type],
-            issuer=services.settings.oidc_issuer or "clerk", subject=subject,
+            issuer=settings.oidc_issuer or "clerk", subject=subject,
             email=_primary_email(data), username=_text(data.get("username")),
-            display_name=_display_name(data), avatar=_text(data.get("image_url"))),
-            services.store)
-        forget = getattr(services.authenticator, "forget", None)
-        if forget is not None and result.user_id:
-            forget(result.user_id)  # refused on this node at once, not after the relay
+            display_name=_display_name(data), avatar=_text(data.get("image_url"))))
+        if result.user_id:
+            accounts.forget(result.user_id)  # refused on this node at once, not after the relay
         return {"handled": True, "type": event_type, "duplicate": result.duplicate,
                 "userId": result.user_id, "position": result.position}

@@ -9,11 +9,12 @@ from litestar import Controller, Request, post
 from litestar.di import NamedDependency
 from litestar.params import RawBody
 
+from commands.bus import CommandBus
+from commands.ingest_lifecycle import ApplySignal
 from domain.errors import NotFound
 from infra.ingest import cloudflare
 from infra.ingest.signatures import CLOUDFLARE
 from infra.settings import Settings
-from read_api.effects import IngestSignals
 from read_api.webhooks import outcome_view
 
 
@@ -24,7 +25,7 @@ class CloudflareWebhooks(Controller):
     @post("/", status_code=200)
     async def receive(
         self, request: Request[Any, Any, Any], body: RawBody,
-        settings: NamedDependency[Settings], ingest: NamedDependency[IngestSignals],
+        settings: NamedDependency[Settings], commands: NamedDependency[CommandBus],
     ) -> dict[str, Any]:
         """Verifies, deduplicates, and applies one Cloudflare Stream notification."""
         if not settings.cloudflare_webhook_secret:
@@ -35,4 +36,4 @@ class CloudflareWebhooks(Controller):
                           request.headers.get(CLOUDFLARE.header), raw,
                           tolerance_s=settings.webhook_tolerance_s)
         signal = cloudflare.parse(raw)
-        return outcome_view(await ingest.apply(signal))
+        return outcome_view(await commands.execute(ApplySignal(signal=signal)))

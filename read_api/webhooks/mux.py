@@ -9,11 +9,12 @@ from litestar import Controller, Request, post
 from litestar.di import NamedDependency
 from litestar.params import RawBody
 
+from commands.bus import CommandBus
+from commands.ingest_lifecycle import ApplySignal
 from domain.errors import NotFound
 from infra.ingest import mux
 from infra.ingest.signatures import MUX
 from infra.settings import Settings
-from read_api.effects import IngestSignals
 from read_api.webhooks import outcome_view
 
 
@@ -24,7 +25,7 @@ class MuxWebhooks(Controller):
     @post("/", status_code=200)
     async def receive(
         self, request: Request[Any, Any, Any], body: RawBody,
-        settings: NamedDependency[Settings], ingest: NamedDependency[IngestSignals],
+        settings: NamedDependency[Settings], commands: NamedDependency[CommandBus],
     ) -> dict[str, Any]:
         """Verifies, deduplicates by event id, and applies one Mux notification."""
         if not settings.mux_webhook_secret:
@@ -33,4 +34,4 @@ class MuxWebhooks(Controller):
         MUX.verify(settings.mux_webhook_secret, request.headers.get(MUX.header), raw,
                    tolerance_s=settings.webhook_tolerance_s)
         signal = mux.parse(raw, vod_template=settings.mux_playback_template)
-        return outcome_view(await ingest.apply(signal))
+        return outcome_view(await commands.execute(ApplySignal(signal=signal)))

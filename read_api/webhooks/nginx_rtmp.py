@@ -17,12 +17,14 @@ from uuid import UUID
 from litestar import Controller, Request, Response, post
 from litestar.di import NamedDependency
 
-from commands.ingest_lifecycle import nginx_event_id
+from commands.bus import CommandBus
+from commands.ingest_key import channel_for_key
+from commands.ingest_lifecycle import ApplySignal, nginx_event_id
 from commands.ports import IngestSignal
 from domain.errors import Conflict, Forbidden, Invalid, Unauthenticated
 from infra.ingest.nginx_rtmp import PROVIDER, parse_hook
 from infra.settings import Settings
-from read_api.effects import IngestSignals
+from read_api.reads import Aggregates
 from read_api.webhooks import outcome_view
 
 
@@ -55,16 +57,16 @@ class NginxRtmpHooks(Controller):
     @post("/on_publish", status_code=200)
     async def on_publish(
         self, request: Request[Any, Any, Any], settings: NamedDependency[Settings],
-        ingest: NamedDependency[IngestSignals],
+        commands: NamedDependency[CommandBus], aggregates: NamedDependency[Aggregates],
     ) -> Response[Any]:
         """An encoder publishes: a current key starts (or resumes) the stream and nginx is
         redirected to relay it as `hls/<stream id>`; any other key gets 403."""
         check_caller(request, settings)
         hook = parse_hook(await _form(request), "publish")
-        channel = await ingest.channel_for_key(hook.name)
+        channel = await aggregates.query(channel_for_key, hook.name)
         signal = IngestSignal(provider=PROVIDER, event_id=nginx_event_id("publish"),
                               event_type="publish", kind="connected")
-        outcome = await ingest.apply(signal, channel_id=channel.id)
+        outcome = await commands.execute(ApplySignal(signal=signal, channel_id=channel.id))
         if outcome.stream_id is None or outcome.status != "LIVE":
             raise Conflict(f"the channel cannot go live now ({outcome.outcome})",
                            field="name")
@@ -76,23 +78,23 @@ class NginxRtmpHooks(Controller):
     @post("/on_publish_done", status_code=200)
     async def on_publish_done(
         self, request: Request[Any, Any, Any], settings: NamedDependency[Settings],
-        ingest: NamedDependency[IngestSignals],
+        commands: NamedDependency[CommandBus], aggregates: NamedDependency[Aggregates],
     ) -> dict[str, Any]:
         """The encoder stopped: the stream stays LIVE for the reconnect grace."""
         check_caller(request, settings)
         hook = parse_hook(await _form(request), "publish_done")
         # A key rotated during the broadcast still names its channel here: nginx only
         # reports the end of a publish it accepted.
-        channel = await ingest.channel_for_key(hook.name, current_only=False)
+        channel = await aggregates.query(channel_for_key, hook.name, current_only=False)
         signal = IngestSignal(provider=PROVIDER, event_id=nginx_event_id("publish_done"),
                               event_type="publish_done", kind="disconnected")
-        outcome = await ingest.apply(signal, channel_id=channel.id)
+        outcome = await commands.execute(ApplySignal(signal=signal, channel_id=channel.id))
         return outcome_view(outcome)
 
     @post("/on_record_done", status_code=200)
     async def on_record_done(
         self, request: Request[Any, Any, Any], settings: NamedDependency[Settings],
-        ingest: NamedDependency[IngestSignals],
+        commands: NamedDependency[CommandBus],
     ) -> dict[str, Any]:
         """A recording is complete: archives the stream (or keeps it for the archive while
         the stream is within its reconnect grace)."""
@@ -107,5 +109,5 @@ class NginxRtmpHooks(Controller):
         signal = IngestSignal(provider=PROVIDER, event_id=nginx_event_id("record_done"),
                               event_type="record_done", kind="recording",
                               recording_path=hook.path, vod_url=vod_url)
-        outcome = await ingest.apply(signal, stream_id=stream_id)
+        outcome = await commands.execute(ApplySignal(signal=signal, stream_id=stream_id))
         return outcome_view(outcome)

@@ -1,11 +1,13 @@
-"""What account and upload routes use besides commands and reads: the password check of a
-sign-in, and the upload storage. Concrete classes, not the ports they wrap: Litestar checks
-each injected value with isinstance, which a plain Protocol refuses. Everything blocking
-(the store, argon2, disk or bucket) runs off the event loop."""
+"""What routes use besides commands and reads, as async faces of what they wrap: the
+password check of a sign-in, the upload storage, and live updates to every node. Concrete
+classes, not the ports they wrap: Litestar checks each injected value with isinstance,
+which a plain Protocol refuses. Everything blocking (the store, argon2, disk or bucket)
+runs off the event loop. The composition root builds one of each."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,7 @@ from commands.ports import PasswordHasher, Store
 from domain.errors import Unauthenticated
 from domain.unique_name import UniqueName
 from domain.user import User, normalise_email
+from infra.bus import EventBus, LiveUpdate
 from infra.storage import DiskStorage, Storage
 
 # A real argon2id hash of a random string: verifying against it costs what a real check does.
@@ -75,3 +78,25 @@ class UploadStorage:
         if not isinstance(self._storage, DiskStorage):
             return None
         return self._storage.path(key)
+
+
+class LiveUpdates:
+    """Pushes updates to rooms on every API node (the event bus's live fan-out)."""
+
+    def __init__(self, bus: EventBus) -> None:
+        self._bus = bus
+
+    async def publish(self, updates: Sequence[LiveUpdate]) -> None:
+        await self._bus.publish_live(updates)
+
+
+class SignedInAccounts:
+    """What this node remembers of signed-in accounts (the authenticator's cache): told of
+    an account a webhook just changed, so it is checked again at once, not after the relay."""
+
+    def __init__(self, authenticator: object) -> None:
+        self._forget = getattr(authenticator, "forget", None)
+
+    def forget(self, user_id: str) -> None:
+        if self._forget is not None:
+            self._forget(user_id)
