@@ -15,7 +15,7 @@ from eventsourcing.persistence import IntegrityError, Recording
 from domain.catalogue import topics_for
 from domain.errors import ConcurrentChange, NotFound
 from infra import metrics
-from infra.envelope import EventEnvelope, to_envelope
+from infra.envelope import EventEnvelope, decode_event
 
 A = TypeVar("A", bound=Aggregate)
 
@@ -129,7 +129,9 @@ class EventStore:
             start=after + 1, limit=limit, stop=stop, topics=topics_for(types) if types else ()
         )
         mapper: Any = self.app.mapper
-        out = [e for n in notifications if (e := to_envelope(n, mapper)) is not None]
+        out = [e for n in notifications
+               if (e := decode_event(n.topic, n.state, n.id, n.originator_id,
+                                     n.originator_version, mapper)) is not None]
         if stop is not None and len(notifications) < limit:
             return out, max(stop, after)  # everything up to `stop` has been scanned
         upto = notifications[-1].id if notifications else after

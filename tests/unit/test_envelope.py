@@ -3,23 +3,28 @@ runs of events that share a routing key."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from pathlib import Path
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
-from uuid import uuid4
+from uuid import NAMESPACE_OID, uuid4, uuid5
 
 import msgspec
 import pytest
+from eventsourcing.cryptography import AESCipher
 from eventsourcing.persistence import Notification
 
 from domain.channel import Channel
 from domain.chat import ChatMessage
-from domain.stream import Stream
+from domain.chat_filters import ChatFilters
+from domain.report import Report
+from domain.subscription import Subscription, Tier
 from domain.user import User
-from infra.envelope import EventEnvelope, event_id, runs, to_envelope
+from domain.webhook_receipt import WebhookReceipt
+from infra.envelope import EventEnvelope, _direct, _plain, _via_mapper, decode_event, event_id, runs
 from infra.event_store import EventStore
 
 from .support import World
+from .test_upcasting import store_v1_sent
 
 
 def test_secrets_stay_in_the_store(store: EventStore, world: World, owner: User,
@@ -95,10 +100,17 @@ def test_event_ids_are_stable_and_distinct() -> None:
     assert event_id(a, 1) != event_id(str(uuid4()), 1)
 
 
+def test_event_ids_are_uuid5s_of_aggregate_and_version() -> None:
+    for version in (1, 2, 10, 12345):
+        a = str(uuid4())
+        assert event_id(a, version) == str(uuid5(NAMESPACE_OID, f"{a}/{version}"))
+
+
 def test_events_outside_the_catalogue_are_skipped(store: EventStore) -> None:
     foreign = Notification(id=1, originator_id=uuid4(), originator_version=1,
                            topic="somewhere.else:Thing.Happened", state=b"{}")
-    assert to_envelope(foreign, store.app.mapper) is None
+    assert decode_event(foreign.topic, foreign.state, foreign.id, foreign.originator_id,
+                        foreign.originator_version, store.app.mapper) is None
 
 
 # -- runs ---------------------------------------------------------------------------------
@@ -164,31 +176,118 @@ def test_plain_conversion_of_nested_values(store: EventStore, owner: User) -> No
     assert created.data["owner_id"] == str(owner.id)
 
 
-def test_fast_decoding_matches_the_library_mapper(tmp_path: Path) -> None:
-    """The envelope's direct JSON decoding gives what the library's mapper gives."""
-    from infra.envelope import _plain
+def varied_log(store: EventStore, world: World, owner: User, channel: Channel) -> None:
+    """Events of many kinds, with every value the stored JSON holds: UUIDs, datetimes,
+    None, lists, a dict-valued field, a domain enum's value, a secret; and a version-1
+    ChatMessage.Sent, which only the mapper (its upcaster) reads."""
+    now = datetime.now(UTC)
+    viewer, other = world.user("viewer"), world.user("other")
+    world.grant(channel, viewer)
+    loaded = store.get(channel.id, Channel)
+    loaded.rotate_stream_key()
+    loaded.ban(other.id, by=owner.id, until=now + timedelta(minutes=5), reason="spam", now=now)
+    loaded.set_filters(ChatFilters(blocked_terms=("darn", "heck"), slow_mode_s=3), by=owner.id)
+    profile = store.get(owner.id, User)
+    profile.update_profile(bio="hi", social_links={"github": "https://github.com/owner"})
+    store.save(loaded, profile)
+    stream = world.live_stream(channel)
+    said = world.say(owner, stream.id, "hello ünïcode \"quoted\" {\"_type_\": \"x\"}")
+    report = Report.file(reporter_id=viewer.id, channel_id=channel.id, user_id=owner.id,
+                         message_id=said.id, content=said.content, reason="spam")
+    store.save(report,
+               Subscription.start(viewer.id, channel.id, next(iter(Tier)), now),
+               WebhookReceipt.record(provider="mux", event_id="e1", event_type="t",
+                                     received_at=now, channel_id=channel.id, stream_id=None,
+                                     outcome="handled"))
+    store_v1_sent(store, ChatMessage(stream_id=stream.id, channel_id=channel.id,
+                                     author_id=viewer.id, username="viewer",
+                                     display_name="viewer", badges=[], content="old"))
 
-    store = EventStore({"PERSISTENCE_MODULE": "eventsourcing.sqlite",
-                        "SQLITE_DBNAME": str(tmp_path / "fast.sqlite")})
+
+def test_direct_decoding_gives_what_the_library_mapper_gives(
+        store: EventStore, world: World, owner: User, channel: Channel) -> None:
+    """The stored JSON decoded directly against the mapper's domain event turned into JSON
+    types: the same timestamp and data, keys in the same order, for every event here."""
+    varied_log(store, world, owner, channel)
+    mapper: Any = store.app.mapper
+    notifications = store.app.recorder.select_notifications(start=1, limit=1000)
+    direct = 0
+    for n in notifications:
+        [envelope], _ = store.read(n.id - 1, 1)
+        by_mapper = _via_mapper(n.topic, n.state, n.originator_id, n.originator_version,
+                                mapper)
+        assert (envelope.timestamp, list(envelope.data.items())) == (
+            by_mapper[0], list(by_mapper[1].items())), envelope.type
+        decoded = _direct(n.state, envelope.schema_version)
+        if decoded is not None:
+            direct += 1
+            assert (decoded[0], list(decoded[1].items())) == (
+                by_mapper[0], list(by_mapper[1].items()))
+    types = {e.type for e in store.read(0, 1000)[0]}
+    assert {"User.ProfileUpdated", "Channel.UserBanned", "Channel.FiltersChanged",
+            "Subscription.Started", "WebhookReceipt.Received", "Report.Filed"} <= types
+    assert direct == len(notifications) - 1  # all but the version-1 message
+    [old] = [e for e in store.read(0, 1000)[0]
+             if e.type == "ChatMessage.Sent" and e.data["content"] == "old"]
+    assert old.schema_version == 2 and old.data["badges"] == []
+    profile = next(e for e in store.read(0, 1000)[0] if e.type == "User.ProfileUpdated")
+    assert profile.data["social_links"] == {"github": "https://github.com/owner"}
+
+
+def test_a_cipher_and_a_compressor_give_the_same_envelopes(
+        store: EventStore, world: World, owner: User, channel: Channel) -> None:
+    """The same stored events, encrypted and compressed: the mapper reads them, to the
+    same envelopes."""
+    varied_log(store, world, owner, channel)
+    sealed = EventStore({"PERSISTENCE_MODULE": "eventsourcing.popo",
+                         "CIPHER_TOPIC": "eventsourcing.cryptography:AESCipher",
+                         "CIPHER_KEY": AESCipher.create_key(16),
+                         "COMPRESSOR_TOPIC": "eventsourcing.compressor:ZlibCompressor"})
     try:
-        owner = uuid4()
-        channel = Channel(owner_id=owner, slug="fast", name="Fast", description="", category="c",
-                          tags=["a"], is_public=True, stream_key="live_secret")
-        stream = Stream(channel_id=channel.id, owner_id=owner, title="t")
-        stream.start()
-        message = ChatMessage(stream_id=stream.id, channel_id=channel.id, author_id=owner,
-                              username="u", display_name="U", badges=["broadcaster"],
-                              content="hi")
-        store.save(channel, stream, message)
-        notifications = store.app.recorder.select_notifications(start=1, limit=100)
-        assert len(notifications) == 4
-        for n in notifications:
-            fast = store.read(n.id - 1, 1)[0][0]
-            event = vars(store.app.mapper.to_domain_event(n))
-            slow = {k: _plain(v) for k, v in event.items()
-                    if k not in {"originator_id", "originator_version", "timestamp",
-                                 "originator_topic", "stream_key", "password_hash"}}
-            assert fast.data == slow
-            assert fast.timestamp == event["timestamp"].isoformat()
+        plain: Any = store.app.mapper
+        mapper: Any = sealed.app.mapper
+        notifications = store.app.recorder.select_notifications(start=1, limit=1000)
+        sealed.app.recorder.insert_events(
+            [mapper.to_stored_event(plain.to_domain_event(n)) for n in notifications])
+        [first] = sealed.app.recorder.select_notifications(start=1, limit=1)
+        assert first.state != notifications[0].state  # not JSON any more
+        assert sealed.read(0, 1000) == store.read(0, 1000)
     finally:
-        store.close()
+        sealed.close()
+
+
+def test_nested_values_decode_as_the_mapper_decodes_them(store: EventStore) -> None:
+    """Values the flat decoding does not take (objects inside lists and dicts) go the
+    slower direct way, still as the mapper would read them; what only the mapper knows
+    (another transcoding, an older version) is left to it."""
+    transcoder: Any = store.app.mapper.transcoder
+    when = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+    a, b = uuid4(), uuid4()
+    state = {"timestamp": when, "ids": [a, b], "nested": {"at": when, "id": a, "n": [1, "x"]},
+             "amount": Decimal("1.50"), "plain": {"k": "v"}, "class_version": 3}
+    stored = transcoder.encode(state)
+    decoded = _direct(stored, 3)
+    assert decoded == (when.isoformat(), {
+        "ids": [str(a), str(b)], "nested": {"at": when.isoformat(), "id": str(a), "n": [1, "x"]},
+        "amount": "1.50", "plain": {"k": "v"}})
+    by_mapper = {k: _plain(v) for k, v in transcoder.decode(stored).items()
+                 if k not in {"timestamp", "class_version", "amount"}}
+    assert by_mapper == {k: v for k, v in decoded[1].items() if k != "amount"}
+    assert _direct(stored, 4) is None  # an older version: the upcasters, via the mapper
+    flat = transcoder.encode({"timestamp": when, "id": a, "amount": Decimal("2"), "n": None})
+    assert _direct(flat, 1) == (when.isoformat(), {"id": str(a), "amount": "2", "n": None})
+    other = b'{"timestamp":{"_type_":"datetime_iso","_data_":"2024-05-01T12:00:00+00:00"},' \
+            b'"x":{"_type_":"point","_data_":[1,2]}}'
+    assert _direct(other, 1) is None
+    assert _direct(b"[1, 2]", 1) is None
+    assert _direct(b'{"timestamp": "2024-05-01"}', 1) is None
+
+
+def test_uuid_texts_are_remembered_within_a_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    from infra import envelope
+
+    monkeypatch.setattr(envelope, "_UUIDS_MAX", 4)
+    ids = [uuid4() for _ in range(10)]
+    for u in ids + ids:
+        assert envelope._uuid(u.hex) == str(u)
+        assert len(envelope._UUIDS) <= 4
