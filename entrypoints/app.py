@@ -20,7 +20,7 @@ from infra import heap
 from infra.envelope import EventBatch
 from infra.rate_limit import LoginThrottle
 from infra.ws_direct import capture_send
-from projections.stream_status import current_stream_of
+from projections.stream_status import current_stream_of, get_stream
 from read_api.admin import AdminController
 from read_api.auth import AuthController
 from read_api.channels import ChannelController
@@ -36,7 +36,6 @@ from read_api.messages import MessageController
 from read_api.metrics import latency_middleware, metrics_endpoint
 from read_api.middleware import request_id_middleware
 from read_api.moderation import ModerationController
-from read_api.queries import get_stream
 from read_api.realtime.feed import LiveFeed
 from read_api.reports import ChannelReportController, ReportController
 from read_api.requests import AppRequest

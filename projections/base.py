@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 import msgspec
 
+from domain.errors import Invalid
 from infra.database import Database, Tx
 from infra.envelope import EventEnvelope
 from projections import tracking
@@ -60,3 +61,15 @@ def migrate(db: Database, projections: Sequence[Projection]) -> None:
         for projection in projections:
             for statement in projection.ddl:
                 tx.execute(statement)
+
+
+def page_limit(limit: int) -> int:
+    if not 1 <= limit <= 100:
+        raise Invalid("limit must be 1-100", field="limit")
+    return limit
+
+
+def page_of(rows: list[dict[str, Any]], limit: int) -> tuple[list[dict[str, Any]], int | None]:
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (int(rows[-1]["position"]) if more and rows else None)

@@ -4,11 +4,13 @@ stream_status, its owner from users)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from infra.database import Tx
+from infra.database import Database, Tx
 from infra.envelope import EventEnvelope
-from projections.base import Projection, dumps
+from projections.base import Projection, dumps, loads
 from projections.follows import FOLLOW_TYPES, follow_delta
+from projections.stream_status import get_stream
 
 _UPDATABLE = {"name": "name", "description": "description", "category": "category",
               "tags": "tags", "is_public": "is_public"}
@@ -91,3 +93,46 @@ class ChannelPage(Projection):
                 tx.execute("INSERT INTO channel_stream_viewers (stream_id, last_count) "
                            "VALUES (?, ?) ON CONFLICT (stream_id) DO UPDATE "
                            "SET last_count = excluded.last_count", (sid, count))
+
+
+def _channel_view(row: dict[str, Any], db: Database) -> dict[str, Any]:
+    current = get_stream(db, row["current_stream_id"]) if row.get("current_stream_id") else None
+    moderators = db.fetch_all(
+        "SELECT user_id FROM channel_moderators WHERE channel_id = ? ORDER BY granted_at",
+        (row["id"],),
+    )
+    return {
+        "id": row["id"],
+        "slug": row["slug"],
+        "name": row["name"],
+        "description": row["description"],
+        "category": row["category"],
+        "tags": loads(row["tags"]) or [],
+        "isPublic": bool(row["is_public"]),
+        "creator": {
+            "id": row["owner_id"],
+            "username": row.get("owner_username"),
+            "displayName": row.get("owner_display_name"),
+        },
+        "followerCount": row["follower_count"],
+        "viewCount": row["view_count"],
+        "isLive": bool(row.get("is_live")),
+        "viewerCount": row.get("viewer_count") or 0,
+        "currentStream": current,
+        "moderatorIds": [m["user_id"] for m in moderators],
+        "createdAt": row["created_at"],
+        "updatedAt": row["updated_at"],
+    }
+
+
+_CHANNEL_SQL = (
+    "SELECT c.*, s.is_live, s.current_stream_id, s.viewer_count, "
+    "u.username AS owner_username, u.display_name AS owner_display_name "
+    "FROM channels c LEFT JOIN channel_status s ON s.channel_id = c.id "
+    "LEFT JOIN users u ON u.id = c.owner_id "
+)
+
+
+def get_channel_by_slug(db: Database, slug: str) -> dict[str, Any] | None:
+    row = db.fetch_one(_CHANNEL_SQL + "WHERE c.slug = ?", (slug.lower(),))
+    return _channel_view(row, db) if row else None

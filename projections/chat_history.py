@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 from uuid import UUID
 
 from infra.database import Database, Tx
 from infra.envelope import EventEnvelope
-from projections.base import Projection, dumps
+from projections.base import Projection, dumps, loads
 
 _INSERT = (
     "INSERT INTO chat_messages (id, stream_id, channel_id, user_id, username, display_name, "
@@ -64,3 +65,72 @@ def recent_message_ids(db: Database, stream_id: str, user_id: str, since: str) -
         "SELECT id FROM chat_messages WHERE stream_id = ? AND user_id = ? "
         "AND deleted_at IS NULL AND created_at >= ? ORDER BY position", (stream_id, user_id, since))
     return [UUID(r["id"]) for r in rows]
+
+
+def message_view(row: dict[str, Any]) -> dict[str, Any]:
+    """A message as clients see it, from a `chat_messages` row."""
+    badges = row["badges"]
+    return message_json(row["id"], row["stream_id"], row["channel_id"], row["user_id"],
+                    row["username"], row["display_name"],
+                    badges if isinstance(badges, list) else loads(badges) or [],
+                    row["content"], row["created_at"], row["position"])
+
+
+def message_json(id: str, stream_id: str, channel_id: str, user_id: str, username: str,
+             display_name: str, badges: list[str], content: str, created_at: str,
+             position: int) -> dict[str, Any]:
+    return {
+        "id": id,
+        "streamId": stream_id,
+        "channelId": channel_id,
+        "userId": user_id,
+        "user": {"id": user_id, "username": username, "displayName": display_name,
+                 "badges": badges},
+        "content": content,
+        "createdAt": created_at,
+        "position": position,
+    }
+
+
+def list_messages(
+    db: Database, stream_id: str, *, before: int | None, limit: int
+) -> tuple[list[dict[str, Any]], int | None]:
+    """Newest first; `before` is the cursor (a position) from the previous page."""
+    sql = (
+        "SELECT id, stream_id, channel_id, user_id, username, display_name, badges, content, "
+        "created_at, position FROM chat_messages WHERE stream_id = ? AND deleted_at IS NULL"
+    )
+    params: list[Any] = [stream_id]
+    if before is not None:
+        sql += " AND position < ?"
+        params.append(before)
+    sql += " ORDER BY position DESC LIMIT ?"
+    params.append(limit + 1)
+    rows = db.fetch_all(sql, tuple(params))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = rows[-1]["position"] if more and rows else None
+    return [message_view(r) for r in rows], next_cursor
+
+
+def history_for_join(db: Database, stream_id: str, since: str | None, size: int,
+                     since_position: int | None = None,
+                     ) -> tuple[list[dict[str, Any]], int | None]:
+    """`chat:history` for a join, oldest first, and the position it resumes after: the
+    newest `size` messages (None), or, resuming after message `since` (found here or, when
+    the read model does not have it yet, at `since_position`), everything stored after it
+    (up to 10 x size)."""
+    after = since_position
+    if since and after is None:
+        row = db.fetch_one("SELECT position FROM chat_messages WHERE id = ? AND stream_id = ?",
+                           (since, stream_id))
+        after = row["position"] if row is not None else None
+    if after is not None:
+        rows = db.fetch_all(
+            "SELECT id, stream_id, channel_id, user_id, username, display_name, badges, "
+            "content, created_at, position FROM chat_messages WHERE stream_id = ? "
+            "AND deleted_at IS NULL AND position > ? ORDER BY position ASC LIMIT ?",
+            (stream_id, after, size * 10))
+        return [message_view(r) for r in rows], after
+    items, _ = list_messages(db, stream_id, before=None, limit=size)
+    return list(reversed(items)), None

@@ -4,10 +4,11 @@ follower / following counts of each user (channel counts live on `channels`)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
-from infra.database import Tx
+from infra.database import Database, Tx
 from infra.envelope import EventEnvelope
-from projections.base import Projection
+from projections.base import Projection, page_of
 
 FOLLOW_TYPES = ("Follow.Followed", "Follow.Unfollowed", "Follow.Refollowed")
 
@@ -65,3 +66,47 @@ class Follows(Projection):
             if d["target_kind"] == "user":
                 self._count(tx, d["target_id"], "follower_count", delta)
             self._count(tx, d["follower_id"], "following_count", delta)
+
+
+def list_followers(db: Database, target_kind: str, target_id: str, *, cursor: int | None,
+                   limit: int) -> tuple[list[dict[str, Any]], int | None]:
+    """Users following a user or a channel, most recent first; cursor: a position."""
+    sql = ("SELECT f.follower_id, f.followed_at, f.position, u.username, u.display_name, "
+           "u.avatar FROM follows f LEFT JOIN users u ON u.id = f.follower_id "
+           "WHERE f.target_kind = ? AND f.target_id = ?")
+    params: list[Any] = [target_kind, target_id]
+    if cursor is not None:
+        sql += " AND f.position < ?"
+        params.append(cursor)
+    rows, next_cursor = page_of(
+        db.fetch_all(sql + " ORDER BY f.position DESC LIMIT ?", (*params, limit + 1)), limit)
+    return [{"id": r["follower_id"], "username": r["username"],
+             "displayName": r["display_name"], "avatar": r["avatar"],
+             "followedAt": r["followed_at"]} for r in rows], next_cursor
+
+
+def list_following(db: Database, follower_id: str, target_kind: str, *, cursor: int | None,
+                   limit: int) -> tuple[list[dict[str, Any]], int | None]:
+    """Users or channels a user follows, most recent first."""
+    if target_kind == "user":
+        sql = ("SELECT f.target_id, f.followed_at, f.position, u.username AS name, "
+               "u.display_name AS title, u.avatar FROM follows f "
+               "LEFT JOIN users u ON u.id = f.target_id ")
+    else:
+        sql = ("SELECT f.target_id, f.followed_at, f.position, c.slug AS name, "
+               "c.name AS title, NULL AS avatar FROM follows f "
+               "LEFT JOIN channels c ON c.id = f.target_id ")
+    sql += "WHERE f.follower_id = ? AND f.target_kind = ?"
+    params: list[Any] = [follower_id, target_kind]
+    if cursor is not None:
+        sql += " AND f.position < ?"
+        params.append(cursor)
+    rows, next_cursor = page_of(
+        db.fetch_all(sql + " ORDER BY f.position DESC LIMIT ?", (*params, limit + 1)), limit)
+    if target_kind == "user":
+        items = [{"id": r["target_id"], "username": r["name"], "displayName": r["title"],
+                  "avatar": r["avatar"], "followedAt": r["followed_at"]} for r in rows]
+    else:
+        items = [{"id": r["target_id"], "slug": r["name"], "name": r["title"],
+                  "followedAt": r["followed_at"]} for r in rows]
+    return items, next_cursor

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from infra.database import Tx
+from infra.database import Database, Tx
 from infra.envelope import EventEnvelope
 from projections.base import Projection
 
@@ -38,3 +38,9 @@ class Ignores(Projection):
                            "SET since = excluded.since, position = excluded.position",
                            (*key, e.timestamp, e.position))
         # Live changes are pushed by the API when the command commits (read_api/ignores.py).
+
+
+def ignored_ids(db: Database, user_id: str) -> list[str]:
+    """Whom the user ignores (their messages are hidden from the user's view)."""
+    return [r["ignored_id"] for r in db.fetch_all(
+        "SELECT ignored_id FROM user_ignores WHERE user_id = ? ORDER BY position", (user_id,))]

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from infra.database import Tx
+from infra.database import Database, Tx
 from infra.envelope import EventEnvelope
 from projections.base import Projection, dumps, loads
 
@@ -104,3 +104,16 @@ def log_entry_view(row: dict[str, Any]) -> dict[str, Any]:
             "actorId": row["actor_id"], "userId": row["user_id"],
             "messageId": row["message_id"], "details": loads(row["details"]) or {},
             "createdAt": row["created_at"]}
+
+
+def moderation_log(db: Database, channel_id: str, *, before: int | None,
+                   limit: int) -> tuple[list[dict[str, Any]], int | None]:
+    """Newest first; `before` is the cursor (a position) from the previous page."""
+    sql = "SELECT * FROM moderation_log WHERE channel_id = ?"
+    params: list[Any] = [channel_id]
+    if before is not None:
+        sql += " AND position < ?"
+        params.append(before)
+    rows = db.fetch_all(sql + " ORDER BY position DESC LIMIT ?", (*params, limit + 1))
+    items = [log_entry_view(r) for r in rows[:limit]]
+    return items, (items[-1]["id"] if len(rows) > limit else None)

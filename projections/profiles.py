@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra.database import Tx
+from infra.database import Database, Tx
 from infra.envelope import EventEnvelope
 from projections.base import dumps, loads
 
@@ -94,3 +94,18 @@ def profile_view(row: dict[str, Any], *, private: bool) -> dict[str, Any]:
             "onboarded": bool(row.get("onboarded", 1)),
         })
     return view
+
+
+_USER_SQL = (
+    "SELECT u.*, p.banner, p.social_links, p.notification_email, p.theme, p.language, "
+    "p.onboarded, p.deleted, c.follower_count, c.following_count FROM users u "
+    "LEFT JOIN user_profiles p ON p.id = u.id "
+    "LEFT JOIN user_follow_counts c ON c.user_id = u.id WHERE u.id = ?"
+)
+
+
+def get_profile(db: Database, user_id: str, *, private: bool = False) -> dict[str, Any] | None:
+    row = db.fetch_one(_USER_SQL, (user_id,))
+    if row is None or row.get("deleted"):
+        return None
+    return profile_view(row, private=private)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from infra.database import Tx
+from infra.database import Database, Tx
 from infra.envelope import EventEnvelope
 from projections.base import Projection
 
@@ -62,3 +62,24 @@ def report_view(row: dict[str, Any]) -> dict[str, Any]:
             "action": row["action"], "resolvedBy": row["resolved_by"], "note": row["note"],
             "createdAt": row["created_at"], "resolvedAt": row["resolved_at"],
             "position": row["position"]}
+
+
+def get_report(db: Database, report_id: str) -> dict[str, Any] | None:
+    row = db.fetch_one("SELECT * FROM reports WHERE id = ?", (report_id,))
+    return report_view(row) if row else None
+
+
+def list_reports(db: Database, channel_id: str, *, status: str | None, before: int | None,
+                 limit: int) -> tuple[list[dict[str, Any]], int | None]:
+    """A channel's reports, newest first; `status` is 'open' or 'resolved' (None: both)."""
+    sql = "SELECT * FROM reports WHERE channel_id = ?"
+    params: list[Any] = [channel_id]
+    if status is not None:
+        sql += " AND status = ?"
+        params.append(status)
+    if before is not None:
+        sql += " AND position < ?"
+        params.append(before)
+    rows = db.fetch_all(sql + " ORDER BY position DESC LIMIT ?", (*params, limit + 1))
+    items = [report_view(r) for r in rows[:limit]]
+    return items, (items[-1]["position"] if len(rows) > limit else None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 from uuid import UUID
 
 from infra.database import Database, Tx
@@ -15,6 +16,7 @@ from projections.stream_ingest import (
     RECORDINGS_TABLE,
     add_recording,
     apply_ingest,
+    with_ingest,
 )
 
 STREAM_COLUMNS = (
@@ -136,3 +138,8 @@ def current_stream_of(db: Database, channel_id: str) -> str | None:
     row = db.fetch_one("SELECT current_stream_id FROM channel_status WHERE channel_id = ?",
                        (channel_id,))
     return row["current_stream_id"] if row else None
+
+
+def get_stream(db: Database, stream_id: str) -> dict[str, Any] | None:
+    row = db.fetch_one(f"SELECT {STREAM_COLUMNS} FROM streams WHERE id = ?", (stream_id,))
+    return with_ingest(db, stream_view(row)) if row else None  # hlsUrl, ingest

@@ -77,3 +77,9 @@ def due_subscriptions(db: Database, now: datetime, limit: int = 500) -> list[str
     # Renewal dates are written in UTC, so comparing the text selects them; the parsed
     # dates confirm it.
     return [r["id"] for r in rows if datetime.fromisoformat(r["renewal_date"]) <= now]
+
+
+def list_subscriptions(db: Database, user_id: str) -> list[dict[str, Any]]:
+    rows = db.fetch_all("SELECT * FROM subscriptions WHERE user_id = ? ORDER BY start_date DESC",
+                        (user_id,))
+    return [subscription_view(r) for r in rows]

@@ -25,9 +25,11 @@ from domain.errors import DomainError
 from domain.stream import Stream
 from infra.auth import Principal
 from infra.bus import LiveUpdate
+from projections.chat_history import history_for_join
+from projections.ignores import ignored_ids
+from projections.stream_status import get_stream
 from read_api.deps import still_active
 from read_api.live import Batch, LiveHub, Outgoing
-from read_api.moderation_queries import ignored_ids
 from read_api.realtime.recent import RecentMessages, merge_history
 from read_api.services import Services
 
@@ -312,8 +314,6 @@ class ChatGateway:
             UUID(stream_id)
         except ValueError:
             raise ChatError("not_found", f"stream {stream_id!r} not found") from None
-        from read_api.queries import get_stream, history_for_join
-
         reads, aggregates = self.services.reads, self.services.aggregates
         stream = await reads.query(get_stream, stream_id)
         if stream is None and await aggregates.find(UUID(stream_id), Stream) is not None:

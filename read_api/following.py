@@ -10,9 +10,10 @@ from commands.bus import CommandBus
 from commands.follow import FollowTarget
 from commands.unfollow import UnfollowTarget
 from infra.auth import Principal
+from projections.base import page_limit
+from projections.follows import list_followers
 from read_api.deps import parse_id
 from read_api.reads import ReadModels
-from read_api.social_queries import list_followers, page_limit
 
 Kind = Literal["user", "channel"]
 

@@ -16,10 +16,10 @@ from commands.cancel_subscription import CancelSubscription
 from commands.subscribe import Subscribe
 from domain.subscription import Subscription
 from infra.auth import Principal
+from projections.subscriptions import list_subscriptions
 from read_api.deps import parse_id, provide_principal
 from read_api.following import followers_page, set_following
 from read_api.reads import ReadModels
-from read_api.social_queries import list_subscriptions
 
 auth = {"principal": Provide(provide_principal)}
 

@@ -13,6 +13,7 @@ from commands.bus import CommandBus
 from commands.ignore_user import IgnoreUser
 from infra.auth import Principal
 from infra.bus import LiveUpdate
+from projections.ignores import ignored_ids
 from read_api.async_ports import LiveUpdates
 from read_api.deps import (
     bearer_token,
@@ -21,7 +22,6 @@ from read_api.deps import (
     provide_principal,
     services_of,
 )
-from read_api.moderation_queries import ignored_ids
 from read_api.reads import ReadModels
 
 auth = {"principal": Provide(provide_principal)}

@@ -19,8 +19,8 @@ from commands.unban_user import UnbanUser
 from domain.channel import Channel
 from domain.chat_filters import ChatFilters
 from infra.auth import Principal
+from projections.moderation_log import moderation_log
 from read_api.deps import parse_id, provide_principal
-from read_api.moderation_queries import moderation_log
 from read_api.reads import Aggregates, ReadModels
 from read_api.realtime.presenters import ban_view
 

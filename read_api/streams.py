@@ -17,9 +17,10 @@ from domain.errors import DomainError, NotFound
 from domain.stream import Stream
 from infra.auth import Principal
 from infra.rate_limit import ChatRateLimiter
+from projections.chat_history import list_messages
+from projections.stream_status import get_stream
 from read_api.deps import parse_id, provide_principal
 from read_api.ignores import hide_ignored, provide_viewer
-from read_api.queries import get_stream, list_messages
 from read_api.reads import ReadModels
 from read_api.realtime.presenters import sent_view
 from read_api.realtime.recent import RecentMessages, newest_page

@@ -18,10 +18,12 @@ from commands.update_profile import UpdateProfile
 from domain.errors import Forbidden, Invalid, NotFound
 from domain.user import User
 from infra.auth import LocalTokens, Principal
+from projections.base import page_limit
+from projections.follows import list_following
+from projections.profiles import get_profile
 from read_api.deps import parse_id, provide_identity, provide_principal
 from read_api.following import followers_page, set_following
 from read_api.reads import Aggregates, ReadModels
-from read_api.social_queries import get_profile, list_following, page_limit
 
 PROFILE_READ_MODELS = ("users", "follows")
 Short = Annotated[str, Meta(max_length=200)]

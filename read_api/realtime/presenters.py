@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 from commands.send_message import MessageSent
 from infra.bus import LiveUpdate
 from infra.envelope import EventEnvelope
-from projections.base import loads
+from projections.chat_history import message_json
 from projections.stream_status import StreamStatusProjection
 
 CHAT_MESSAGE = "chat:message"
@@ -27,19 +27,10 @@ CHAT_TYPES = ("ChatMessage.Sent", "ChatMessage.Deleted")
 STREAM_TYPES = StreamStatusProjection.types
 
 
-def message_view(row: dict[str, Any]) -> dict[str, Any]:
-    """A message as clients see it, from a `chat_messages` row."""
-    badges = row["badges"]
-    return _message(row["id"], row["stream_id"], row["channel_id"], row["user_id"],
-                    row["username"], row["display_name"],
-                    badges if isinstance(badges, list) else loads(badges) or [],
-                    row["content"], row["created_at"], row["position"])
-
-
 def sent_view(result: MessageSent) -> dict[str, Any]:
     """A message as clients see it, from the command that just stored it."""
     m = result.message
-    return _message(str(m.id), str(m.stream_id), str(m.channel_id), str(m.author_id),
+    return message_json(str(m.id), str(m.stream_id), str(m.channel_id), str(m.author_id),
                     m.username, m.display_name, list(m.badges), m.content,
                     m.created_on.isoformat(), result.position)
 
@@ -47,25 +38,12 @@ def sent_view(result: MessageSent) -> dict[str, Any]:
 def event_view(e: EventEnvelope) -> dict[str, Any]:
     """A message as clients see it, from its relayed `ChatMessage.Sent` event."""
     d = e.data
-    return _message(e.aggregate_id, d["stream_id"], d["channel_id"], d["author_id"],
+    return message_json(e.aggregate_id, d["stream_id"], d["channel_id"], d["author_id"],
                     d["username"], d["display_name"], list(d.get("badges") or []),
                     d["content"], e.timestamp, e.position)
 
 
-def _message(id: str, stream_id: str, channel_id: str, user_id: str, username: str,
-             display_name: str, badges: list[str], content: str, created_at: str,
-             position: int) -> dict[str, Any]:
-    return {
-        "id": id,
-        "streamId": stream_id,
-        "channelId": channel_id,
-        "userId": user_id,
-        "user": {"id": user_id, "username": username, "displayName": display_name,
-                 "badges": badges},
-        "content": content,
-        "createdAt": created_at,
-        "position": position,
-    }
+
 
 
 def committed_updates(results: Sequence[MessageSent]) -> list[LiveUpdate]:

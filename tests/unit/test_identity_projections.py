@@ -17,8 +17,10 @@ from domain.subscription import PERIOD, Subscription
 from domain.user import User
 from infra.database import SqliteDatabase
 from projections.base import migrate
+from projections.follows import list_followers
+from projections.profiles import get_profile
 from projections.registry import all_projections
-from read_api.social_queries import get_profile, list_followers, list_subscriptions
+from projections.subscriptions import list_subscriptions
 from workers.subscription_sweeper import SubscriptionSweeper
 
 from .support import PASSWORD, World
