@@ -20,7 +20,6 @@ import msgspec
 from domain.catalogue import EVENT_CLASSES
 from infra.envelope import EventEnvelope
 from infra.event_store import EventStore
-from infra.fast_envelope import read_fast
 
 _encode = msgspec.json.Encoder().encode
 
@@ -80,7 +79,7 @@ def scan(store: EventStore, flt: EventFilter, *, batch_size: int = 5000,
     stop = head if flt.upto is None else min(flt.upto, head)
     position = flt.after
     while position < stop:
-        events, upto = read_fast(store, position, batch_size, types=flt.types, stop=stop)
+        events, upto = store.read(position, batch_size, types=flt.types, stop=stop)
         kept = [e for e in events if flt.keeps(e)]
         if kept:
             yield kept

@@ -4,8 +4,8 @@ ratio travels well).
 
 Seeds N chat messages (default one million) into a namespace of its own, then measures
   1. raw: the recorder's `select_notifications` over the whole log, nothing decoded;
-  2. decode: `EventStore.read` (decode, upcast, envelope) over the whole log, and the
-     bulk path the rebuild uses (`read_fast`);
+  2. decode: `EventStore.read` (decode, upcast, envelope) over the whole log, the path
+     the rebuild reads by;
   3. rebuild: the shadow rebuild of chat_history (build, catch up, swap).
 Each path runs twice, interleaved; both runs are printed (and appended as a section to
 docs/benchmarks.md unless --no-docs).
@@ -34,7 +34,6 @@ from commands.register_user import RegisterUser, register_user  # noqa: E402
 from domain.chat import ChatMessage  # noqa: E402
 from entrypoints.bootstrap import open_read_db  # noqa: E402
 from infra.event_store import EventStore  # noqa: E402
-from infra.fast_envelope import read_fast  # noqa: E402
 from infra.settings import Settings, load_settings, postgres_params  # noqa: E402
 from projections.base import migrate  # noqa: E402
 from projections.chat_history import ChatHistory  # noqa: E402
@@ -83,11 +82,11 @@ def read_raw(store: EventStore, head: int) -> float:
     return time.perf_counter() - t0
 
 
-def read_decoded(store: EventStore, head: int, *, fast: bool = False) -> float:
+def read_decoded(store: EventStore, head: int) -> float:
     t0 = time.perf_counter()
     position = 0
     while position < head:
-        _, position = read_fast(store, position, 5000) if fast else store.read(position, 5000)
+        _, position = store.read(position, 5000)
     return time.perf_counter() - t0
 
 
@@ -122,8 +121,7 @@ def main() -> int:
         # are reported (the spread between them is the noise).
         runs: list[dict[str, float]] = []
         for _ in range(2):
-            run = {"raw": read_raw(store, head), "decode": read_decoded(store, head),
-                   "fast": read_decoded(store, head, fast=True)}
+            run = {"raw": read_raw(store, head), "decode": read_decoded(store, head)}
             rebuild = ShadowRebuild(settings, store, db, ChatHistory(),
                                     batch_size=args.batch_size)
             run["rebuild"] = rebuild.run().seconds
@@ -133,8 +131,6 @@ def main() -> int:
         paths = [("raw", "raw notification log ", "raw notification log (`select_notifications`, "
                   "nothing decoded)"),
                  ("decode", "decoded envelopes    ", "decoded envelopes (`EventStore.read`)"),
-                 ("fast", "  bulk decoding path ", "decoded envelopes, bulk path "
-                  "(`infra/fast_envelope.read_fast`)"),
                  ("rebuild", "shadow rebuild + swap", "`aethex projections rebuild chat_history`")]
         for key, label, _ in paths:
             figures = ", ".join(f"run {k + 1} {head / r[key]:>9,.0f} events/s ({r[key]:.1f} s)"

@@ -31,7 +31,6 @@ from infra.bulk_tx import bulk
 from infra.database import Database, PostgresDatabase, SqliteDatabase, Tx
 from infra.envelope import EventEnvelope
 from infra.event_store import EventStore
-from infra.fast_envelope import read_fast
 from infra.settings import Settings
 from projections import tracking
 from projections.base import TRACKING_DDL, Projection, migrate
@@ -186,13 +185,13 @@ class ShadowRebuild:
         types = self.projection.types
         with ThreadPoolExecutor(1, thread_name_prefix=f"rebuild-{self.name}") as pool:
             ahead: Future[tuple[list[EventEnvelope], int]] | None = pool.submit(
-                read_fast, self.store, position, self.batch_size, types=types, stop=stop)
+                self.store.read, position, self.batch_size, types=types, stop=stop)
             try:
                 while ahead is not None:
                     events, upto = ahead.result()
                     if upto <= position:
                         return
-                    ahead = (pool.submit(read_fast, self.store, upto, self.batch_size,
+                    ahead = (pool.submit(self.store.read, upto, self.batch_size,
                                          types=types, stop=stop) if upto < stop else None)
                     yield events, upto
                     position = upto

@@ -22,7 +22,6 @@ from infra.bulk_tx import bulk
 from infra.database import Database, PostgresDatabase, SqliteDatabase
 from infra.envelope import EventEnvelope
 from infra.event_store import EventStore
-from infra.fast_envelope import read_fast
 from infra.settings import Settings
 from projections import tracking
 from projections.base import Projection, migrate
@@ -224,7 +223,7 @@ def project_into(store: EventStore, db: Database, projections: Sequence[Projecti
     stop = store.head() if upto is None else min(upto, store.head())
     position = start
     while position < stop:
-        events, scanned = read_fast(store, position, batch_size, types=wanted, stop=stop)
+        events, scanned = store.read(position, batch_size, types=wanted, stop=stop)
         if until is not None:
             events = [e for e in events if datetime.fromisoformat(e.timestamp) <= until]
         with db.transaction() as tx:

@@ -23,7 +23,6 @@ from domain.user import User, external_user_id
 from domain.webhook_receipt import WebhookReceipt
 from infra.envelope import EventEnvelope
 from infra.event_store import EventStore
-from infra.fast_envelope import read_fast
 from workers.replay import ReplayError, import_events, to_stored_event
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "receipts_before_merge.sqlite"
@@ -97,11 +96,10 @@ def test_new_clerk_receipts_share_the_ids_and_the_log(old_store: EventStore) -> 
     assert before["subject"] == "user_before" and before["outcome"] == "handled"
     assert before["received_at"] == envelopes[0].timestamp
     assert envelopes[-1].position > head
-    # The bulk reader (rebuilds, replays) gives the same, unfiltered or filtered.
-    assert read_fast(old_store, 0, 100, types=["WebhookReceipt.Received"]) == \
-        old_store.read(0, 100, types=["WebhookReceipt.Received"])
-    assert read_fast(old_store, 0, 100) == old_store.read(0, 100)
     everything, _ = old_store.read(0, 100)
+    # A read filtered by type finds the receipts stored under the former topic too.
+    assert old_store.read(0, 100, types=["WebhookReceipt.Received"])[0] == [
+        e for e in everything if e.type == "WebhookReceipt.Received"]
     assert [e.type for e in everything].count("WebhookReceipt.Received") == 4
 
 
