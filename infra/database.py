@@ -9,41 +9,20 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from infra.settings import postgres_params
+from projections.ports import Database, Params, Row, Tx
 
-Row = dict[str, Any]
-Params = Sequence[Any]
-
-
-class Tx(Protocol):
-    """The statements one transaction can run."""
-
-    def execute(self, sql: str, params: Params = ()) -> int: ...
-    def executemany(self, sql: str, rows: Iterable[Params]) -> None: ...
-    def fetch_all(self, sql: str, params: Params = ()) -> list[Row]: ...
-    def fetch_one(self, sql: str, params: Params = ()) -> Row | None: ...
-
-
-class Database(Protocol):
-    """A read-model database."""
-
-    dialect: Literal["postgres", "sqlite"]
-
-    def transaction(self, *, durable: bool = True) -> Any: ...
-    def fetch_all(self, sql: str, params: Params = ()) -> list[Row]: ...
-    def fetch_one(self, sql: str, params: Params = ()) -> Row | None: ...
-    def close(self) -> None: ...
-
+__all__ = ["Database", "Params", "PostgresDatabase", "Row", "SqliteDatabase", "Tx"]
 
 @lru_cache(maxsize=512)
 def _pg_sql(sql: str) -> str:

@@ -12,25 +12,7 @@ import msgspec
 from eventsourcing.persistence import Mapper, StoredEvent
 
 from domain.catalogue import EVENT_CLASSES, SECRET_FIELDS, TYPE_BY_TOPIC
-
-
-class EventEnvelope(msgspec.Struct, frozen=True, gc=False, kw_only=True):
-    """One event at one position of the log."""
-
-    position: int
-    id: str
-    aggregate_id: str
-    aggregate_version: int
-    type: str
-    schema_version: int
-    timestamp: str
-    channel_id: str | None
-    data: dict[str, Any]
-
-    @property
-    def routing_key(self) -> str:
-        """`<Aggregate>.<Event>.<channel id or ->`, for topic-exchange bindings."""
-        return f"{self.type}.{self.channel_id or '-'}"
+from projections.ports import EventEnvelope
 
 
 class EventBatch(msgspec.Struct, frozen=True, gc=False):

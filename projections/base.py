@@ -9,9 +9,8 @@ from typing import Any, ClassVar
 import msgspec
 
 from domain.errors import Invalid
-from infra.database import Database, Tx
-from infra.envelope import EventEnvelope
 from projections import tracking
+from projections.ports import Database, EventEnvelope, Tx
 
 RELAY_POSITION_DDL = """CREATE TABLE IF NOT EXISTS relay_position (
         name TEXT PRIMARY KEY,

@@ -6,10 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from infra.database import Database, Tx
-from infra.envelope import EventEnvelope
 from projections.base import Projection, dumps, loads
 from projections.follows import FOLLOW_TYPES, follow_delta
+from projections.ports import Database, EventEnvelope, Tx
 from projections.stream_status import get_stream
 
 _UPDATABLE = {"name": "name", "description": "description", "category": "category",

@@ -6,9 +6,8 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from infra.database import Database, Tx
-from infra.envelope import EventEnvelope
 from projections.base import Projection, dumps, loads
+from projections.ports import Database, EventEnvelope, Tx
 
 _INSERT = (
     "INSERT INTO chat_messages (id, stream_id, channel_id, user_id, username, display_name, "

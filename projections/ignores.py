@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from infra.database import Database, Tx
-from infra.envelope import EventEnvelope
 from projections.base import Projection
+from projections.ports import Database, EventEnvelope, Tx
 
 IGNORE_TYPES = ("Ignore.Started", "Ignore.Stopped", "Ignore.Restarted")
 

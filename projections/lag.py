@@ -14,13 +14,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from infra.database import Database
-from infra.event_store import EventStore
 from projections import tracking
 from projections.base import Projection
+from projections.ports import Database, EventLog
 
 
-def _lag_seconds(store: EventStore, position: int, head: int, now: datetime) -> float:
+def _lag_seconds(store: EventLog, position: int, head: int, now: datetime) -> float:
     """The age of the oldest event not yet processed (0 when caught up)."""
     if position >= head:
         return 0.0
@@ -45,7 +44,7 @@ def is_stalled(lag_seconds: float, since_update: float | None, stall_s: float) -
     return lag_seconds > stall_s and (since_update is None or since_update > stall_s)
 
 
-def projection_status(store: EventStore, db: Database, projections: Sequence[Projection],
+def projection_status(store: EventLog, db: Database, projections: Sequence[Projection],
                       *, stall_s: float = 30.0) -> dict[str, Any]:
     """`{"head": N, "projections": [...], "relay": {...}, "stalled": [...]}`, JSON-ready."""
     head = store.head()

@@ -8,9 +8,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from infra.database import Database, Tx
-from infra.envelope import EventEnvelope
 from projections.base import Projection, dumps, loads
+from projections.ports import Database, EventEnvelope, Tx
 
 MODERATION_TYPES = ("Channel.Created", "Channel.ModeratorGranted", "Channel.ModeratorRevoked",
                     "Channel.UserBanned", "Channel.UserUnbanned", "Channel.FiltersChanged",

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra.database import Database, Tx
-from infra.envelope import EventEnvelope
 from projections.base import dumps, loads
+from projections.ports import Database, EventEnvelope, Tx
 
 PROFILE_TYPES = ("User.ProfileUpdated", "User.UsernameChanged", "User.EmailChanged",
                  "User.Onboarded", "User.Deleted", "User.ExternalIdentityLinked")

@@ -6,9 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from infra.database import Database, Tx
-from infra.envelope import EventEnvelope
 from projections.base import Projection
+from projections.ports import Database, EventEnvelope, Tx
 
 REPORT_TYPES = ("Report.Filed", "Report.Resolved")
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from infra.database import Database, Tx
-from infra.envelope import EventEnvelope
+from projections.ports import Database, EventEnvelope, Tx
 
 INGEST_TYPES = ("Stream.PlaybackAssigned", "Stream.IngestDisconnected",
                 "Stream.IngestReconnected", "Stream.RecordingReady")

@@ -6,9 +6,8 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from infra.database import Database, Tx
-from infra.envelope import EventEnvelope
 from projections.base import Projection
+from projections.ports import Database, EventEnvelope, Tx
 from projections.stream_ingest import (
     INGEST_DDL,
     INGEST_TABLE,

@@ -6,9 +6,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from infra.database import Database, Tx
-from infra.envelope import EventEnvelope
 from projections.base import Projection
+from projections.ports import Database, EventEnvelope, Tx
 
 SUBSCRIPTION_TYPES = ("Subscription.Started", "Subscription.TierChanged",
                       "Subscription.Cancelled", "Subscription.Expired", "Subscription.Renewed",

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from infra.database import Database, Tx
+from projections.ports import Database, Tx
 
 TABLE = "projection_tracking"
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from itertools import groupby
 
-from infra.database import Tx
-from infra.envelope import EventEnvelope
 from projections.base import Projection
+from projections.ports import EventEnvelope, Tx
 from projections.profiles import PROFILE_DDL, PROFILE_TYPES, apply_profile_event
 
 
