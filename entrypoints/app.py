@@ -23,11 +23,11 @@ from infra.ws_direct import capture_send
 from projections.stream_status import current_stream_of, get_stream
 from read_api.admin import AdminController
 from read_api.auth import AuthController
+from read_api.channel_follows import ChannelFollowController, SubscriptionController
 from read_api.channels import ChannelController
 from read_api.chat_gateway import ChatGateway
 from read_api.deps import app_dependencies
 from read_api.errors import EXCEPTION_HANDLERS
-from read_api.follows import ChannelFollowController, SubscriptionController
 from read_api.health import HealthController
 from read_api.ignores import IgnoreController
 from read_api.ingest import IngestController, StreamingConfigController
