@@ -142,10 +142,8 @@ class Services(ApiServices):
         raise KeyError(name)
 
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Runs blocking work (the event store, the read database) off the event loop;
-        a command handler run this way is counted and retried as the command bus does."""
-        if getattr(fn, "__module__", "").startswith("commands."):
-            metrics.COMMANDS.labels(fn.__name__).inc()
+        """Runs blocking work (the event store, the read database) off the event loop,
+        decided again after a lost race. Commands go through `commands` instead."""
         return await retrying(fn, *args, **kwargs)
 
     def log_watcher(self) -> LogWatcher:

@@ -7,15 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
-from typing import Any, Protocol, TypeVar
+from typing import Protocol, TypeVar
 from uuid import UUID
 
 import structlog
 
-from commands.sample_viewer_count import SampleViewerCount, sample_viewer_count
+from commands.bus import CommandBus
+from commands.sample_viewer_count import SampleViewerCount
 from domain.errors import DomainError
-from infra.event_store import EventStore
 from infra.presence import Presence
 from infra.settings import Settings
 
@@ -28,9 +27,7 @@ class Services(Protocol):
 
     settings: Settings
     presence: Presence
-    store: EventStore
-
-    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T: ...
+    commands: CommandBus
 
 
 class PresenceSampler:
@@ -46,9 +43,8 @@ class PresenceSampler:
         for stream_id in await presence.active_streams():
             count = await presence.count(stream_id)
             try:
-                position = await self.services.run(
-                    sample_viewer_count, SampleViewerCount(stream_id=UUID(stream_id), count=count),
-                    self.services.store)
+                position = await self.services.commands.execute(
+                    SampleViewerCount(stream_id=UUID(stream_id), count=count))
                 recorded += position > 0
             except (DomainError, ValueError):
                 await presence.forget_stream(stream_id)
