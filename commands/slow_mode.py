@@ -1,8 +1,8 @@
 """When each user last sent to each channel, for slow mode.
 
 In memory when embedded (one process commits every send); in Redis
-(`infra.slow_mode.RedisLastSent`) when several nodes commit sends, so a user cannot beat
-slow mode by reaching different nodes."""
+(`infra.shared_state.slow_mode.RedisLastSent`) when several nodes commit sends, so a user
+cannot beat slow mode by reaching different nodes."""
 
 from __future__ import annotations
 

@@ -16,10 +16,10 @@ from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
 
 from entrypoints.bootstrap import Services
-from infra import heap
-from infra.envelope import EventBatch
-from infra.rate_limit import LoginThrottle
-from infra.ws_direct import capture_send
+from infra.eventstore.envelope import EventBatch
+from infra.runtime import heap
+from infra.shared_state.rate_limit import LoginThrottle
+from infra.web.ws_direct import capture_send
 from projections.stream_status import current_stream_of, get_stream
 from read_api.admin import AdminController
 from read_api.auth import AuthController
@@ -64,7 +64,7 @@ def create_app(services: Services, *, announce: bool = False, settle_heap: bool 
                ) -> Litestar:
     """The app; its lifespan starts and stops the workers `services` runs in this process,
     the presence heartbeat and the viewer-count sampler. `settle_heap` (a process's entry
-    point) freezes the start-up heap once everything has started (infra/heap.py)."""
+    point) freezes the start-up heap once everything has started (infra/runtime/heap.py)."""
     settings = services.settings
     hub = LiveHub(coalesce_s=settings.ws_coalesce_ms / 1000.0)
     gateway = ChatGateway(services, hub)

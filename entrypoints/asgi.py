@@ -7,7 +7,7 @@ from __future__ import annotations
 import atexit
 from typing import Any
 
-from infra.logging import configure_logging
+from infra.observability.logging import configure_logging
 from infra.settings import load_settings
 
 

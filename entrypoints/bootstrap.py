@@ -18,21 +18,21 @@ from commands.slow_mode import LastSent, SlowModeClock
 from commands.subscribers import SubscriberCache
 from domain.errors import DomainError
 from entrypoints.handlers import caught_up_recent, command_bus
-from infra import metrics
-from infra.auth import Argon2Hasher, Authenticator, LocalTokens
-from infra.bus import EventBus, InProcessBus, LiveHandler
-from infra.database import Database, PostgresDatabase, SqliteDatabase
-from infra.event_store import EventStore
-from infra.identity import build_authenticator, open_storage
-from infra.log_watcher import LogWatcher
-from infra.presence import MemoryPresence, Presence, RedisPresence
-from infra.rabbitmq import RabbitBus
-from infra.rate_limit import ChatRateLimiter
-from infra.schema_lock import schema_lock
+from infra.eventstore.event_store import EventStore
+from infra.eventstore.log_watcher import LogWatcher
+from infra.identity.auth import Argon2Hasher, Authenticator, LocalTokens
+from infra.identity.authenticators import build_authenticator, open_storage
+from infra.messaging.bus import EventBus, InProcessBus, LiveHandler
+from infra.messaging.rabbitmq import RabbitBus
+from infra.observability import metrics
+from infra.readstore.database import Database, PostgresDatabase, SqliteDatabase
+from infra.readstore.schema_lock import schema_lock
+from infra.runtime.supervisor import Supervisor
 from infra.settings import Settings, SettingsError, postgres_params
-from infra.slow_mode import RedisLastSent
-from infra.storage import Storage
-from infra.supervisor import Supervisor
+from infra.shared_state.presence import MemoryPresence, Presence, RedisPresence
+from infra.shared_state.rate_limit import ChatRateLimiter
+from infra.shared_state.slow_mode import RedisLastSent
+from infra.storage.objects import Storage
 from projections.base import Projection, migrate
 from projections.registry import all_projections
 from projections.stream_status import latest_open_stream
@@ -79,7 +79,7 @@ class Services(ApiServices):
             self.db = open_read_db(settings)  # first: it creates the PostgreSQL schema
             self.store = EventStore(settings.eventsourcing_env())
             migrate(self.db, self.projections)
-        # Every long-running task of this process runs under it (infra/supervisor.py).
+        # Every long-running task of this process runs under it (infra/runtime/supervisor.py).
         self.supervisor = Supervisor(backoff_max_s=settings.restart_backoff_max_s,
                                      stall_s=settings.stall_s)
         self.bus = open_bus(settings, self.supervisor)

@@ -11,8 +11,8 @@ import sys
 
 import uvloop  # the workers' event loop, as uvicorn's for the API
 
-from infra import heap
-from infra.logging import configure_logging
+from infra.observability.logging import configure_logging
+from infra.runtime import heap
 from infra.settings import Settings, SettingsError, load_settings
 
 

@@ -20,9 +20,8 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from infra.database import Database
-from infra.event_store import EventStore
-from infra.export import (
+from infra.eventstore.event_store import EventStore
+from infra.eventstore.export import (
     EventFilter,
     expand_types,
     export,
@@ -30,7 +29,8 @@ from infra.export import (
     parse_time,
     stats,
 )
-from infra.progress import progress_bar, wants_progress
+from infra.observability.progress import progress_bar, wants_progress
+from infra.readstore.database import Database
 from infra.settings import Settings
 
 
@@ -224,7 +224,7 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_docs(settings: Settings, args: argparse.Namespace) -> int:
-    from infra import event_docs
+    from infra.eventstore import event_docs
 
     path = args.output or event_docs.DOCS_PATH
     if args.check:

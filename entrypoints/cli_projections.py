@@ -13,7 +13,7 @@ import sys
 from rich.text import Text
 
 from entrypoints.cli_events import opened, operator_table, show_table
-from infra.progress import progress_bar, wants_progress
+from infra.observability.progress import progress_bar, wants_progress
 from infra.settings import Settings
 from projections.base import Projection
 from projections.registry import all_projections

@@ -43,7 +43,7 @@ from commands.unban_user import UnbanUser, unban_user
 from commands.unfollow import UnfollowTarget, unfollow
 from commands.update_channel import UpdateChannel, update_channel
 from commands.update_profile import UpdateProfile, update_profile
-from infra.database import Database
+from infra.readstore.database import Database
 from projections.chat_history import recent_message_ids
 
 

@@ -15,8 +15,8 @@ from commands.ports import PasswordHasher, Store
 from domain.errors import Unauthenticated
 from domain.unique_name import UniqueName
 from domain.user import User, normalise_email
-from infra.bus import EventBus, LiveUpdate
-from infra.storage import DiskStorage, Storage
+from infra.messaging.bus import EventBus, LiveUpdate
+from infra.storage.objects import DiskStorage, Storage
 
 # A real argon2id hash of a random string: verifying against it costs what a real check does.
 _DUMMY_HASH = (

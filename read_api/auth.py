@@ -12,8 +12,8 @@ from commands.bus import CommandBus
 from commands.register_user import RegisterUser
 from domain.errors import Unauthenticated
 from domain.user import User
-from infra.auth import LocalTokens, Principal
-from infra.rate_limit import LoginThrottle
+from infra.identity.auth import LocalTokens, Principal
+from infra.shared_state.rate_limit import LoginThrottle
 from read_api.async_ports import Credentials
 from read_api.deps import provide_identity
 from read_api.reads import Aggregates

@@ -15,7 +15,7 @@ from commands.bus import CommandBus
 from commands.cancel_subscription import CancelSubscription
 from commands.subscribe import Subscribe
 from domain.subscription import Subscription
-from infra.auth import Principal
+from infra.identity.auth import Principal
 from projections.subscriptions import list_subscriptions
 from read_api.deps import parse_id, provide_principal
 from read_api.following import followers_page, set_following

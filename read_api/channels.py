@@ -15,7 +15,7 @@ from commands.revoke_moderator import RevokeModerator
 from commands.update_channel import UpdateChannel
 from domain.channel import Channel
 from domain.errors import NotFound
-from infra.auth import Principal
+from infra.identity.auth import Principal
 from projections.channel_page import get_channel_by_slug
 from read_api.deps import parse_id, provide_principal
 from read_api.reads import ReadModels

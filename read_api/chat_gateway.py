@@ -23,8 +23,8 @@ from commands.delete_message import DeleteMessage
 from commands.send_message import Author, SendMessage
 from domain.errors import DomainError
 from domain.stream import Stream
-from infra.auth import Principal
-from infra.bus import LiveUpdate
+from infra.identity.auth import Principal
+from infra.messaging.bus import LiveUpdate
 from projections.chat_history import history_for_join
 from projections.ignores import ignored_ids
 from projections.stream_status import get_stream

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from domain.errors import DomainError
-from infra.database import Database
+from infra.readstore.database import Database
 from projections import tracking
 
 

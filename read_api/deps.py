@@ -9,7 +9,7 @@ from litestar import Request
 from litestar.di import NamedDependency, Provide
 
 from domain.errors import Forbidden, NotFound, Unauthenticated
-from infra.auth import Principal
+from infra.identity.auth import Principal
 from read_api.async_ports import Credentials, LiveUpdates, SignedInAccounts, UploadStorage
 from read_api.services import Services
 

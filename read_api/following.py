@@ -9,7 +9,7 @@ from typing import Any, Literal
 from commands.bus import CommandBus
 from commands.follow import FollowTarget
 from commands.unfollow import UnfollowTarget
-from infra.auth import Principal
+from infra.identity.auth import Principal
 from projections.base import page_limit
 from projections.follows import list_followers
 from read_api.deps import parse_id

@@ -11,8 +11,8 @@ from litestar.params import FromPath, FromQuery
 
 from commands.bus import CommandBus
 from commands.ignore_user import IgnoreUser
-from infra.auth import Principal
-from infra.bus import LiveUpdate
+from infra.identity.auth import Principal
+from infra.messaging.bus import LiveUpdate
 from projections.ignores import ignored_ids
 from read_api.async_ports import LiveUpdates
 from read_api.deps import (

@@ -16,8 +16,8 @@ from commands.bus import CommandBus
 from commands.rotate_stream_key import RotateStreamKey
 from domain.channel import Channel
 from domain.errors import NotFound
-from infra.auth import Principal
-from infra.database import Database
+from infra.identity.auth import Principal
+from infra.readstore.database import Database
 from infra.settings import Settings
 from projections.stream_ingest import recordings
 from projections.stream_status import STREAM_COLUMNS, stream_view

@@ -12,8 +12,8 @@ from typing import Any, Protocol
 
 import msgspec
 
-from infra.bus import LiveUpdate
-from infra.ws_direct import text_frame
+from infra.messaging.bus import LiveUpdate
+from infra.web.ws_direct import text_frame
 
 _encode = msgspec.json.Encoder().encode
 

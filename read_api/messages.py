@@ -10,7 +10,7 @@ from litestar.params import FromPath
 
 from commands.bus import CommandBus
 from commands.delete_message import DeleteMessage
-from infra.auth import Principal
+from infra.identity.auth import Principal
 from read_api.deps import parse_id, provide_principal
 
 

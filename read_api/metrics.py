@@ -1,6 +1,6 @@
 """`GET /metrics` in the Prometheus text format, and the request-latency middleware.
 
-The counters and histograms come from `infra.metrics`; the gauges (event store head,
+The counters and histograms come from `infra.observability.metrics`; the gauges (event store head,
 relay and projector positions and lag, WebSocket connections) are read when scraped, so
 they cost nothing between scrapes and are right on whichever node answers.
 """
@@ -17,7 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from infra import metrics
+from infra.observability import metrics
 from projections.lag import projection_status
 from read_api.services import Services
 

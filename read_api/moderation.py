@@ -18,7 +18,7 @@ from commands.set_channel_filters import SetChannelFilters
 from commands.unban_user import UnbanUser
 from domain.channel import Channel
 from domain.chat_filters import ChatFilters
-from infra.auth import Principal
+from infra.identity.auth import Principal
 from projections.moderation_log import moderation_log
 from read_api.deps import parse_id, provide_principal
 from read_api.reads import Aggregates, ReadModels

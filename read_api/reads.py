@@ -12,7 +12,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from commands.ports import Store
-from infra.database import Database
+from infra.readstore.database import Database
 from read_api.consistency import PositionBoard
 
 T = TypeVar("T")

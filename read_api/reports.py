@@ -18,7 +18,7 @@ from commands.report import FileReport
 from commands.resolve_report import ResolveReport
 from domain.channel import Channel
 from domain.errors import NotFound
-from infra.auth import Principal
+from infra.identity.auth import Principal
 from projections.reports import get_report, list_reports
 from read_api.deps import parse_id, provide_principal
 from read_api.moderation import staff_channel

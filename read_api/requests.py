@@ -13,7 +13,7 @@ from typing import Any
 from litestar import Request
 
 from domain.errors import DomainError
-from infra.json_depth import DEFAULT_MAX_DEPTH, too_deep
+from infra.web.json_depth import DEFAULT_MAX_DEPTH, too_deep
 
 
 class UnsupportedMediaType(DomainError):

@@ -15,15 +15,15 @@ from commands.ingest_lifecycle import IngestLifecycle
 from commands.ports import PasswordHasher
 from commands.send_message import MessageSent, SendMessage
 from domain.errors import DomainError
-from infra.auth import Authenticator, LocalTokens
-from infra.bus import EventBus
-from infra.database import Database
-from infra.event_store import EventStore
-from infra.presence import Presence
-from infra.rate_limit import ChatRateLimiter
+from infra.eventstore.event_store import EventStore
+from infra.identity.auth import Authenticator, LocalTokens
+from infra.messaging.bus import EventBus
+from infra.readstore.database import Database
+from infra.runtime.supervisor import Supervisor
 from infra.settings import Settings
-from infra.storage import Storage
-from infra.supervisor import Supervisor
+from infra.shared_state.presence import Presence
+from infra.shared_state.rate_limit import ChatRateLimiter
+from infra.storage.objects import Storage
 from projections.base import Projection
 from read_api.consistency import PositionBoard
 from read_api.reads import Aggregates, ReadModels

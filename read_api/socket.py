@@ -17,9 +17,9 @@ from litestar.exceptions import WebSocketDisconnect
 from litestar.params import FromPath
 
 from domain.errors import DomainError
-from infra.auth import Principal
-from infra.json_depth import too_deep
-from infra.ws_direct import direct_writer
+from infra.identity.auth import Principal
+from infra.web.json_depth import too_deep
+from infra.web.ws_direct import direct_writer
 from read_api.chat_gateway import ChatGateway, ChatSession
 from read_api.live import frame_text
 

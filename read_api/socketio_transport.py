@@ -25,9 +25,9 @@ from engineio import packet as eio_packet
 from engineio.async_drivers.asgi import WebSocket as EngineWebSocket
 
 from domain.errors import DomainError
-from infra.auth import Authenticator
-from infra.json_depth import TOO_DEEP_EVENT, GuardedJson
-from infra.ws_direct import direct_writer
+from infra.identity.auth import Authenticator
+from infra.web.json_depth import TOO_DEEP_EVENT, GuardedJson
+from infra.web.ws_direct import direct_writer
 from read_api.chat_gateway import ChatGateway, ChatSession
 from read_api.live import Outgoing, flatten
 

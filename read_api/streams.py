@@ -15,8 +15,8 @@ from commands.go_live import GoLive
 from commands.send_message import Author, SendMessage
 from domain.errors import DomainError, NotFound
 from domain.stream import Stream
-from infra.auth import Principal
-from infra.rate_limit import ChatRateLimiter
+from infra.identity.auth import Principal
+from infra.shared_state.rate_limit import ChatRateLimiter
 from projections.chat_history import list_messages
 from projections.stream_status import get_stream
 from read_api.deps import parse_id, provide_principal

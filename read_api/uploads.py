@@ -1,5 +1,5 @@
 """Avatar and banner uploads. The image is checked by its content and re-encoded
-(infra/images.py) before anything is stored; the stored URL goes on the profile. A banner is
+(infra/storage/images.py) before anything is stored; the stored URL goes on the profile. A banner is
 the user's profile banner (channel art belongs to the channel's own routes).
 
 Two ways in: a multipart POST through the API, or a presigned POST straight to the bucket
@@ -23,10 +23,10 @@ from msgspec import Meta
 from commands.bus import CommandBus
 from commands.set_profile_image import SetProfileImage
 from domain.errors import Forbidden, Invalid, NotFound
-from infra.auth import Principal
-from infra.images import CheckedImage, check_image
+from infra.identity.auth import Principal
 from infra.settings import Settings
-from infra.storage import KEY_RE, PENDING_RE
+from infra.storage.images import CheckedImage, check_image
+from infra.storage.objects import KEY_RE, PENDING_RE
 from read_api.async_ports import UploadStorage
 from read_api.deps import provide_principal
 

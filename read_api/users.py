@@ -17,7 +17,7 @@ from commands.onboard_user import OnboardUser
 from commands.update_profile import UpdateProfile
 from domain.errors import Forbidden, Invalid, NotFound
 from domain.user import User
-from infra.auth import LocalTokens, Principal
+from infra.identity.auth import LocalTokens, Principal
 from projections.base import page_limit
 from projections.follows import list_following
 from projections.profiles import get_profile

@@ -55,7 +55,7 @@ from commands.group_commit import GroupCommitter  # noqa: E402
 from commands.register_user import RegisterUser, register_user  # noqa: E402
 from commands.send_message import Author, SendMessage, send_message, send_messages  # noqa: E402
 from entrypoints.bootstrap import Services  # noqa: E402
-from infra.logging import configure_logging  # noqa: E402
+from infra.observability.logging import configure_logging  # noqa: E402
 from infra.settings import load_settings, postgres_params  # noqa: E402
 from projections.chat_history import ChatHistory  # noqa: E402
 from projections.registry import all_projections  # noqa: E402

@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 
 from infra.ingest.nginx_rtmp import NginxRtmp, publish_command  # noqa: E402
-from infra.logging import configure_logging  # noqa: E402
+from infra.observability.logging import configure_logging  # noqa: E402
 from tests.harness import (  # noqa: E402
     drop_namespace,
     embedded_settings,

@@ -33,7 +33,7 @@ from commands.go_live import GoLive, go_live  # noqa: E402
 from commands.register_user import RegisterUser, register_user  # noqa: E402
 from domain.chat import ChatMessage  # noqa: E402
 from entrypoints.bootstrap import open_read_db  # noqa: E402
-from infra.event_store import EventStore  # noqa: E402
+from infra.eventstore.event_store import EventStore  # noqa: E402
 from infra.settings import Settings, load_settings, postgres_params  # noqa: E402
 from projections.base import migrate  # noqa: E402
 from projections.chat_history import ChatHistory  # noqa: E402

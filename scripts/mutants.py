@@ -88,8 +88,8 @@ MUTANTS: tuple[Mutant, ...] = (
     ),
     Mutant(
         name="svix-signature",
-        guard="Clerk (Svix) webhook signature compare (`infra/svix.py`)",
-        path="infra/svix.py",
+        guard="Clerk (Svix) webhook signature compare (`infra/identity/svix.py`)",
+        path="infra/identity/svix.py",
         find="hmac.compare_digest(entry.encode(), expected)",
         replace="bool(entry)",
         mutation="`hmac.compare_digest(entry, expected)` becomes `bool(entry)`",

@@ -15,8 +15,8 @@ import structlog
 from commands.bus import CommandBus
 from commands.sample_viewer_count import SampleViewerCount
 from domain.errors import DomainError
-from infra.presence import Presence
 from infra.settings import Settings
+from infra.shared_state.presence import Presence
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")

@@ -5,7 +5,7 @@ catches up from the event store itself, then consumes batches from the queue. Ea
 batch's rows and the new tracking position are written in one transaction, and events
 at or below the tracking position are skipped, so redelivery changes nothing.
 
-`run` is one supervised run (infra/supervisor.py): any failure, a consumer that broke
+`run` is one supervised run (infra/runtime/supervisor.py): any failure, a consumer that broke
 included, is recorded as the projection's `last_error` and raised, and the supervisor
 runs it again after a backoff, with a new consumer on a new channel. The error is
 cleared once a run has caught up again.
@@ -20,11 +20,11 @@ from datetime import UTC, datetime
 
 import structlog
 
-from infra import metrics
-from infra.bus import WATERMARK_KEY, Consumer, Delivery, EventBus
-from infra.database import Database
-from infra.envelope import EventEnvelope
-from infra.event_store import EventStore
+from infra.eventstore.envelope import EventEnvelope
+from infra.eventstore.event_store import EventStore
+from infra.messaging.bus import WATERMARK_KEY, Consumer, Delivery, EventBus
+from infra.observability import metrics
+from infra.readstore.database import Database
 from projections import tracking
 from projections.base import Projection
 from workers.rebuild import projection_lock

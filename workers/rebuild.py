@@ -27,10 +27,10 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from infra.bulk_tx import bulk
-from infra.database import Database, PostgresDatabase, SqliteDatabase, Tx
-from infra.envelope import EventEnvelope
-from infra.event_store import EventStore
+from infra.eventstore.envelope import EventEnvelope
+from infra.eventstore.event_store import EventStore
+from infra.readstore.bulk_tx import bulk
+from infra.readstore.database import Database, PostgresDatabase, SqliteDatabase, Tx
 from infra.settings import Settings
 from projections import tracking
 from projections.base import TRACKING_DDL, Projection, migrate

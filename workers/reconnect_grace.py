@@ -20,7 +20,7 @@ from commands.actors import SystemActor
 from commands.end_stream import EndStream, end_stream
 from commands.ports import Store
 from domain.errors import DomainError
-from infra.database import Database
+from infra.readstore.database import Database
 from projections.stream_ingest import pending_graces
 
 log = structlog.get_logger(__name__)

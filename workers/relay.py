@@ -18,12 +18,12 @@ import time
 
 import structlog
 
-from infra import metrics
-from infra.bus import WATERMARK_KEY, EventBus
-from infra.database import Database
-from infra.envelope import EventBatch, runs
-from infra.event_store import EventStore
-from infra.log_watcher import LogWatcher
+from infra.eventstore.envelope import EventBatch, runs
+from infra.eventstore.event_store import EventStore
+from infra.eventstore.log_watcher import LogWatcher
+from infra.messaging.bus import WATERMARK_KEY, EventBus
+from infra.observability import metrics
+from infra.readstore.database import Database
 
 log = structlog.get_logger(__name__)
 

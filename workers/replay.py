@@ -18,10 +18,10 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
 
 from domain.catalogue import AGGREGATES, EVENT_CLASSES, FORMER_TYPES, SECRET_FIELDS
-from infra.bulk_tx import bulk
-from infra.database import Database, PostgresDatabase, SqliteDatabase
-from infra.envelope import EventEnvelope
-from infra.event_store import EventStore
+from infra.eventstore.envelope import EventEnvelope
+from infra.eventstore.event_store import EventStore
+from infra.readstore.bulk_tx import bulk
+from infra.readstore.database import Database, PostgresDatabase, SqliteDatabase
 from infra.settings import Settings
 from projections import tracking
 from projections.base import Projection, migrate

@@ -20,7 +20,7 @@ import structlog
 from commands.ports import Store
 from commands.settle_subscription import SettleSubscription, settle_subscription
 from domain.errors import DomainError
-from infra.database import Database
+from infra.readstore.database import Database
 from projections.subscriptions import due_subscriptions
 
 log = structlog.get_logger(__name__)

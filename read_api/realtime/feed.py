@@ -21,9 +21,9 @@ from typing import Any
 import structlog
 
 from commands.send_message import MessageSent
-from infra.bus import EventBus, LiveUpdate
-from infra.envelope import EventBatch
-from infra.supervisor import Supervised, Supervisor
+from infra.eventstore.envelope import EventBatch
+from infra.messaging.bus import EventBus, LiveUpdate
+from infra.runtime.supervisor import Supervised, Supervisor
 from read_api.realtime.presenters import (
     BAN_TYPES,
     CHAT_DELETED,

@@ -15,8 +15,8 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from commands.send_message import MessageSent
-from infra.bus import LiveUpdate
-from infra.envelope import EventEnvelope
+from infra.eventstore.envelope import EventEnvelope
+from infra.messaging.bus import LiveUpdate
 from projections.chat_history import message_json
 from projections.stream_status import StreamStatusProjection
 

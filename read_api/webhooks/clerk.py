@@ -13,9 +13,9 @@ from litestar.params import RawBody
 from commands.bus import CommandBus
 from commands.sync_external_user import SyncExternalUser
 from domain.errors import Invalid, NotFound
-from infra import svix
-from infra.json_depth import too_deep
+from infra.identity import svix
 from infra.settings import Settings
+from infra.web.json_depth import too_deep
 from read_api.async_ports import SignedInAccounts
 
 HANDLED = {"user.created": "created", "user.updated": "updated", "user.deleted": "deleted"}

@@ -101,7 +101,7 @@ def assert_problem(r: httpx.Response, status: int, field: str | None = None) -> 
 async def flood_room(litestar: Any, stream_id: str, total: int, size: int = 60_000) -> None:
     """Pushes `total` big chat messages into a room straight through the server's hub (on
     the server's loop): big frames fill a client's kernel buffers quickly."""
-    from infra.bus import LiveUpdate
+    from infra.messaging.bus import LiveUpdate
 
     blob = "z" * size
     for i in range(total):

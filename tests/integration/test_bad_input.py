@@ -24,7 +24,7 @@ import structlog
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from infra.logging import configure_logging
+from infra.observability.logging import configure_logging
 from tests.harness import TEST_KEY, LiveServer, redis_keys, serving
 from tests.integration.client import Api, assert_problem, next_event
 

@@ -19,8 +19,8 @@ from commands.end_stream import EndStream, end_stream
 from commands.update_channel import UpdateChannel, update_channel
 from entrypoints.bootstrap import Services
 from entrypoints.cli import main
-from infra.database import Database
-from infra.export import EventFilter, export
+from infra.eventstore.export import EventFilter, export
+from infra.readstore.database import Database
 from infra.settings import Settings
 from projections import tracking
 from projections.base import Projection

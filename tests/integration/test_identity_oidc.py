@@ -18,7 +18,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from infra import svix
+from infra.identity import svix
 from tests.harness import LiveServer
 from tests.integration.client import Api, assert_problem
 from tests.integration.identity_support import (

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
-from infra.presence import RedisPresence
+from infra.shared_state.presence import RedisPresence
 from tests.harness import REDIS_URL, drop_namespace, new_namespace, require_services
 
 

@@ -1,5 +1,5 @@
 """Every long-running process (API node, relay, projectors) settles its heap once it has
-started (infra/heap.py): its start-up objects are frozen, so full collections stay short."""
+started (infra/runtime/heap.py): its start-up objects are frozen, so full collections stay short."""
 
 from __future__ import annotations
 

@@ -24,8 +24,8 @@ from commands.register_user import RegisterUser, register_user
 from commands.send_message import Author, SendMessage, send_messages
 from domain.follow import Follow
 from entrypoints.bootstrap import Services
-from infra.database import Tx
-from infra.envelope import EventEnvelope
+from infra.eventstore.envelope import EventEnvelope
+from infra.readstore.database import Tx
 from infra.settings import Settings
 from projections import tracking
 from projections.base import Projection, migrate

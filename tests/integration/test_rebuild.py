@@ -304,7 +304,7 @@ async def test_reset_on_a_quiet_system_replays_without_a_new_event(settings: Set
 def test_bulk_inserts_keep_row_by_row_meaning(settings: Settings) -> None:
     """The COPY path of bulk builds: the first of two rows with one key wins (as row by
     row), upserts and short lists take the ordinary path, and the rows land whole."""
-    from infra.bulk_tx import bulk
+    from infra.readstore.bulk_tx import bulk
 
     services = Services(settings)
     try:
@@ -346,7 +346,7 @@ def test_bulk_inserts_copy_straight_in_and_fall_back_on_a_clash(pg_settings: Set
     """New keys are copied straight into the table; a batch that meets a stored key is
     undone to its savepoint and staged, so "do nothing on conflict" still holds and
     nothing of the failed COPY remains."""
-    from infra.bulk_tx import BulkTx, bulk
+    from infra.readstore.bulk_tx import BulkTx, bulk
 
     insert = "INSERT INTO bulk_direct (k, v) VALUES (?, ?) ON CONFLICT (k) DO NOTHING"
     services = Services(pg_settings)

@@ -31,10 +31,10 @@ import pytest
 
 from commands.send_message import Author, SendMessage, send_messages
 from entrypoints.bootstrap import Services
-from infra.database import PostgresDatabase
-from infra.rabbitmq import RabbitBus
+from infra.messaging.rabbitmq import RabbitBus
+from infra.readstore.database import PostgresDatabase
+from infra.runtime.supervisor import Supervisor
 from infra.settings import Settings, postgres_params
-from infra.supervisor import Supervisor
 from projections import tracking
 from projections.base import migrate
 from tests.harness import (

@@ -13,7 +13,7 @@ from typing import Any
 from websockets.asyncio.client import connect
 
 from entrypoints.bootstrap import Services
-from infra.ws_direct import text_frame
+from infra.web.ws_direct import text_frame
 from tests.harness import LiveServer, embedded_settings
 from tests.integration.client import Api, next_event
 

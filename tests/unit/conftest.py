@@ -12,7 +12,7 @@ import pytest
 from commands.group_commit import GroupCommitter
 from domain.channel import Channel
 from domain.user import User
-from infra.event_store import EventStore
+from infra.eventstore.event_store import EventStore
 
 from .group_commit_support import Recorder
 from .support import FakeHasher, World

@@ -14,8 +14,8 @@ from domain.channel import Channel
 from domain.chat import ChatMessage
 from domain.stream import Stream
 from domain.user import User
-from infra.envelope import EventEnvelope
-from infra.event_store import EventStore
+from infra.eventstore.envelope import EventEnvelope
+from infra.eventstore.event_store import EventStore
 
 PASSWORD = "correct horse battery"
 

@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from infra.bus import Delivery, InProcessBus, LiveUpdate, topic_matches
-from infra.envelope import EventBatch
+from infra.eventstore.envelope import EventBatch
+from infra.messaging.bus import Delivery, InProcessBus, LiveUpdate, topic_matches
 
 
 @pytest.mark.parametrize(

@@ -19,9 +19,9 @@ from domain.catalogue import EVENT_CLASSES, SECRET_FIELDS
 from domain.channel import Channel
 from domain.chat import ChatMessage
 from domain.user import User
-from infra import event_docs
-from infra.event_store import EventStore
-from infra.export import (
+from infra.eventstore import event_docs
+from infra.eventstore.event_store import EventStore
+from infra.eventstore.export import (
     EventFilter,
     expand_types,
     export,

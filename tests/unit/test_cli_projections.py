@@ -7,8 +7,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from infra.database import SqliteDatabase
-from infra.event_store import EventStore
+from infra.eventstore.event_store import EventStore
+from infra.readstore.database import SqliteDatabase
 from infra.settings import load_settings
 from projections import tracking
 from projections.base import migrate

@@ -16,7 +16,7 @@ from domain.channel import Channel
 from domain.errors import Conflict, Forbidden, Invalid, NotFound
 from domain.unique_name import UniqueName
 from domain.user import User
-from infra.event_store import EventStore
+from infra.eventstore.event_store import EventStore
 
 from .support import PASSWORD, FakeHasher, World, event_names
 

@@ -16,8 +16,8 @@ from domain.chat import ChatMessage
 from domain.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from domain.stream import Stream
 from domain.user import User
-from infra.envelope import runs
-from infra.event_store import EventStore
+from infra.eventstore.envelope import runs
+from infra.eventstore.event_store import EventStore
 
 from .support import World, author
 

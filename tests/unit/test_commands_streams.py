@@ -13,7 +13,7 @@ from domain.channel import Channel
 from domain.errors import Conflict, Forbidden, Invalid, NotFound
 from domain.stream import Stream, StreamStatus
 from domain.user import User
-from infra.event_store import EventStore
+from infra.eventstore.event_store import EventStore
 
 from .support import World
 

@@ -20,8 +20,16 @@ from domain.report import Report
 from domain.subscription import Subscription, Tier
 from domain.user import User
 from domain.webhook_receipt import WebhookReceipt
-from infra.envelope import EventEnvelope, _direct, _plain, _via_mapper, decode_event, event_id, runs
-from infra.event_store import EventStore
+from infra.eventstore.envelope import (
+    EventEnvelope,
+    _direct,
+    _plain,
+    _via_mapper,
+    decode_event,
+    event_id,
+    runs,
+)
+from infra.eventstore.event_store import EventStore
 
 from .support import World
 from .test_upcasting import store_v1_sent
@@ -284,7 +292,7 @@ def test_nested_values_decode_as_the_mapper_decodes_them(store: EventStore) -> N
 
 
 def test_uuid_texts_are_remembered_within_a_bound(monkeypatch: pytest.MonkeyPatch) -> None:
-    from infra import envelope
+    from infra.eventstore import envelope
 
     monkeypatch.setattr(envelope, "_UUIDS_MAX", 4)
     ids = [uuid4() for _ in range(10)]

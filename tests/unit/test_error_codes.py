@@ -25,7 +25,7 @@ from domain.errors import (
     TooLong,
 )
 from domain.user import User
-from infra.event_store import EventStore
+from infra.eventstore.event_store import EventStore
 from read_api.chat_gateway import error_code
 from read_api.errors import domain_error
 

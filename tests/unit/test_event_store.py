@@ -16,7 +16,7 @@ from domain.errors import Conflict, NotFound
 from domain.stream import Stream
 from domain.unique_name import UniqueName
 from domain.user import User
-from infra.event_store import EventStore
+from infra.eventstore.event_store import EventStore
 
 from .support import World
 

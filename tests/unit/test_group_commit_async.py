@@ -244,7 +244,7 @@ async def test_a_writer_thread_that_died_is_revived_and_its_death_counted() -> N
     watch starts a new one, which takes what was queued meanwhile, and fails once, so the
     death is logged and counted."""
     from commands.group_commit import _STOP
-    from infra.supervisor import Supervisor
+    from infra.runtime.supervisor import Supervisor
 
     gc: GroupCommitter[int, int] = GroupCommitter(lambda cs: [c * 2 for c in cs],
                                                   window_s=0.001)

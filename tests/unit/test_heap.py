@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import gc
 
-from infra import heap
+from infra.runtime import heap
 
 
 def test_settle_freezes_what_lives_now_and_later_garbage_is_still_collected() -> None:

@@ -24,7 +24,7 @@ from domain.profile import clean_language, clean_social_links
 from domain.subscription import PERIOD, Subscription, Tier
 from domain.unique_name import UniqueName
 from domain.user import User, external_user_id
-from infra.event_store import EventStore
+from infra.eventstore.event_store import EventStore
 
 from .support import World
 

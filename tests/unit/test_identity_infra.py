@@ -12,10 +12,10 @@ import pytest
 from PIL import Image
 
 from domain.errors import Invalid, TooLarge, Unauthenticated
-from infra import svix
-from infra.images import check_image
-from infra.oidc import IssuerChain, JwksCache, OidcVerifier
-from infra.storage import DiskStorage
+from infra.identity import svix
+from infra.identity.oidc import IssuerChain, JwksCache, OidcVerifier
+from infra.storage.images import check_image
+from infra.storage.objects import DiskStorage
 from tests.integration.identity_support import JwksServer, SigningKey
 
 SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
@@ -192,7 +192,7 @@ def test_issuer_chain_refuses_unknown_and_unsigned_issuers() -> None:
 def test_the_chain_names_people_not_onboarded_but_does_not_let_them_act() -> None:
     from uuid import uuid4
 
-    from infra.oidc import ExternalUser, OidcAuthenticator
+    from infra.identity.oidc import ExternalUser, OidcAuthenticator
 
     key = SigningKey("ES256", "k")
     with JwksServer() as server:

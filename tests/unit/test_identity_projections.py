@@ -15,7 +15,7 @@ from commands.update_profile import UpdateProfile, update_profile
 from domain.channel import Channel
 from domain.subscription import PERIOD, Subscription
 from domain.user import User
-from infra.database import SqliteDatabase
+from infra.readstore.database import SqliteDatabase
 from projections.base import migrate
 from projections.follows import list_followers
 from projections.profiles import get_profile

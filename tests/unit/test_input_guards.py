@@ -19,11 +19,11 @@ import structlog
 
 from domain.chat_filters import blocked_term, fold
 from domain.errors import RateLimited, Unauthenticated
-from infra.auth import LocalTokens
-from infra.identity import Account, AccountGuard
-from infra.json_depth import too_deep
-from infra.logging import configure_logging
-from infra.rate_limit import LoginThrottle
+from infra.identity.auth import LocalTokens
+from infra.identity.authenticators import Account, AccountGuard
+from infra.observability.logging import configure_logging
+from infra.shared_state.rate_limit import LoginThrottle
+from infra.web.json_depth import too_deep
 
 ROOT = Path(__file__).resolve().parents[2]
 

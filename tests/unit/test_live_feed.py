@@ -12,8 +12,8 @@ from uuid import UUID, uuid4
 
 from commands.send_message import MessageSent
 from domain.chat import ChatMessage
-from infra.bus import InProcessBus, LiveUpdate
-from infra.envelope import EventBatch, EventEnvelope
+from infra.eventstore.envelope import EventBatch, EventEnvelope
+from infra.messaging.bus import InProcessBus, LiveUpdate
 from read_api.realtime.feed import LiveFeed
 from read_api.realtime.presenters import committed_updates, event_view, sent_view
 from read_api.realtime.recent import RecentMessages, SeenIds, merge_history, newest_page

@@ -7,7 +7,7 @@ import asyncio
 from collections.abc import Callable, Sequence
 from itertools import pairwise
 
-from infra.bus import LiveUpdate
+from infra.messaging.bus import LiveUpdate
 from read_api.live import Batch, LiveHub, Outgoing, flatten
 
 WINDOW_S = 0.05

@@ -13,8 +13,8 @@ import jwt
 import pytest
 
 from domain.errors import Unauthenticated
-from infra import auth
-from infra.auth import LocalTokens
+from infra.identity import auth
+from infra.identity.auth import LocalTokens
 
 KEY = "test-signing-key-0123456789abcdef0123456789"
 

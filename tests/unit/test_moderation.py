@@ -25,7 +25,7 @@ from domain.chat_filters import ChatFilters, Filtered
 from domain.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from domain.ignore import Ignore
 from domain.user import User
-from infra.event_store import EventStore
+from infra.eventstore.event_store import EventStore
 from read_api.chat_gateway import ChatSession
 from read_api.live import Batch, Outgoing
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import asyncio
 from types import SimpleNamespace
 
-from infra.presence import MemoryPresence
-from infra.supervisor import Supervisor
+from infra.runtime.supervisor import Supervisor
+from infra.shared_state.presence import MemoryPresence
 from read_api.chat_gateway import ChatGateway
 from read_api.live import LiveHub
 

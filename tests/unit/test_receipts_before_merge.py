@@ -21,8 +21,8 @@ from commands.ports import IngestSignal
 from commands.sync_external_user import SyncExternalUser, sync_external_user
 from domain.user import User, external_user_id
 from domain.webhook_receipt import WebhookReceipt
-from infra.envelope import EventEnvelope
-from infra.event_store import EventStore
+from infra.eventstore.envelope import EventEnvelope
+from infra.eventstore.event_store import EventStore
 from workers.replay import ReplayError, import_events, to_stored_event
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "receipts_before_merge.sqlite"

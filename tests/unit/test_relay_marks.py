@@ -11,9 +11,9 @@ from uuid import uuid4
 
 from domain.chat import ChatMessage
 from entrypoints.bootstrap import Services
-from infra.bus import WATERMARK_KEY, InProcessBus
-from infra.envelope import EventBatch
-from infra.log_watcher import LogWatcher
+from infra.eventstore.envelope import EventBatch
+from infra.eventstore.log_watcher import LogWatcher
+from infra.messaging.bus import WATERMARK_KEY, InProcessBus
 from tests.harness import embedded_settings
 from workers.relay import Relay
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from uuid import uuid4
 
-from infra.database import SqliteDatabase
-from infra.envelope import EventEnvelope
+from infra.eventstore.envelope import EventEnvelope
+from infra.readstore.database import SqliteDatabase
 from projections.base import migrate
 from projections.stream_ingest import recordings
 from projections.stream_status import StreamStatusProjection

@@ -12,8 +12,8 @@ from typing import Any
 
 import structlog
 
-from infra import metrics
-from infra.supervisor import Supervisor
+from infra.observability import metrics
+from infra.runtime.supervisor import Supervisor
 
 
 def failures(task: str, error: str) -> float:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from infra.database import SqliteDatabase
+from infra.readstore.database import SqliteDatabase
 from projections import tracking
 from projections.base import migrate
 

@@ -10,7 +10,7 @@ from commands.delete_message import DeleteMessage, delete_message
 from domain.channel import Channel
 from domain.chat import ChatMessage
 from domain.user import User
-from infra.event_store import EventStore
+from infra.eventstore.event_store import EventStore
 
 from .support import World
 

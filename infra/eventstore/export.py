@@ -18,8 +18,8 @@ from typing import BinaryIO
 import msgspec
 
 from domain.catalogue import EVENT_CLASSES
-from infra.envelope import EventEnvelope
-from infra.event_store import EventStore
+from infra.eventstore.envelope import EventEnvelope
+from infra.eventstore.event_store import EventStore
 
 _encode = msgspec.json.Encoder().encode
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import structlog
 
-from infra import metrics
+from infra.observability import metrics
 
 log = structlog.get_logger(__name__)
 

@@ -14,8 +14,8 @@ from eventsourcing.persistence import IntegrityError, Recording
 
 from domain.catalogue import topics_for
 from domain.errors import ConcurrentChange, NotFound
-from infra import metrics
-from infra.envelope import EventEnvelope, decode_event
+from infra.eventstore.envelope import EventEnvelope, decode_event
+from infra.observability import metrics
 
 A = TypeVar("A", bound=Aggregate)
 

@@ -11,7 +11,7 @@ from uuid import UUID
 import jwt
 
 from domain.errors import Unauthenticated
-from infra.auth import Authenticator, Principal
+from infra.identity.auth import Authenticator, Principal
 
 # Asymmetric algorithms only: an HS* token "signed" with a public key, or alg none, is refused.
 ALLOWED_ALGORITHMS = {"RS256": "RSA", "ES256": "EC"}

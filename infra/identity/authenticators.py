@@ -12,11 +12,17 @@ import msgspec
 
 from domain.errors import Unauthenticated
 from domain.user import User, external_user_id
-from infra.auth import Authenticator, LocalTokens, Principal
-from infra.event_store import EventStore
-from infra.oidc import ExternalUser, IssuerChain, JwksCache, OidcAuthenticator, OidcVerifier
+from infra.eventstore.event_store import EventStore
+from infra.identity.auth import Authenticator, LocalTokens, Principal
+from infra.identity.oidc import (
+    ExternalUser,
+    IssuerChain,
+    JwksCache,
+    OidcAuthenticator,
+    OidcVerifier,
+)
 from infra.settings import Settings, SettingsError
-from infra.storage import DiskStorage, S3Storage, Storage
+from infra.storage.objects import DiskStorage, S3Storage, Storage
 
 
 class Account(msgspec.Struct, frozen=True):

@@ -18,7 +18,7 @@ from typing import Any
 
 from psycopg import errors, sql
 
-from infra.database import Database, Row, Tx
+from infra.readstore.database import Database, Row, Tx
 
 _INSERT = re.compile(
     r"^\s*INSERT INTO (\w+) \(([\w\s,]+)\) VALUES \((?:\?,\s*)*\?\)"
@@ -26,7 +26,7 @@ _INSERT = re.compile(
 
 
 class BulkTx:
-    """Wraps one PostgreSQL transaction (`infra.database` Tx); see the module docstring."""
+    """Wraps one PostgreSQL transaction (`infra.readstore.database` Tx); see the module docstring."""
 
     def __init__(self, tx: Tx, *, min_rows: int = 50) -> None:
         self.tx = tx

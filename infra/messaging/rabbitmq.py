@@ -31,9 +31,9 @@ from aio_pika.abc import (
     AbstractRobustConnection,
 )
 
-from infra.bus import BatchHandler, Consumer, Delivery, LiveHandler, LiveUpdate
-from infra.envelope import EventBatch
-from infra.supervisor import Supervised, Supervisor
+from infra.eventstore.envelope import EventBatch
+from infra.messaging.bus import BatchHandler, Consumer, Delivery, LiveHandler, LiveUpdate
+from infra.runtime.supervisor import Supervised, Supervisor
 
 _batch_decoder = msgspec.json.Decoder(EventBatch)
 _live_decoder = msgspec.json.Decoder(list[LiveUpdate])

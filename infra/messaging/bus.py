@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 import msgspec
 
-from infra.envelope import EventBatch
+from infra.eventstore.envelope import EventBatch
 
 WATERMARK_KEY = "_watermark"
 

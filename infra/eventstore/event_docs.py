@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from domain.catalogue import AGGREGATES, EVENT_CLASSES, FORMER_TOPICS_BY_TYPE, SECRET_FIELDS
-from infra.envelope import EventEnvelope
+from infra.eventstore.envelope import EventEnvelope
 
-DOCS_PATH = Path(__file__).resolve().parents[1] / "docs" / "events.md"
+DOCS_PATH = Path(__file__).resolve().parents[2] / "docs" / "events.md"
 _UPCAST = re.compile(r"^upcast_v(\d+)_v(\d+)$")
 _LIBRARY_FIELDS = {"originator_id", "originator_version", "timestamp", "originator_topic"}
 

@@ -1,0 +1,1 @@
+"""Who is calling: local tokens and passwords, OIDC issuers, account checks, Svix signatures."""

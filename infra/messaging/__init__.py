@@ -1,0 +1,1 @@
+"""The event bus: in process, or RabbitMQ (event fan-out and the live exchange)."""

@@ -1,0 +1,1 @@
+"""The process itself: the supervisor of its tasks, the start-up heap."""

@@ -1,0 +1,2 @@
+"""State the API nodes share: presence, chat rate limits, slow mode (Redis, or memory when
+embedded)."""

@@ -1,0 +1,1 @@
+"""Web transport helpers: direct WebSocket writes, the JSON nesting guard."""
