@@ -36,7 +36,9 @@ from infra.storage.objects import Storage
 from projections.base import Projection, migrate
 from projections.registry import all_projections
 from projections.stream_status import latest_open_stream
+from read_api.async_ports import Identities
 from read_api.consistency import PositionBoard
+from read_api.operations import ProcessState
 from read_api.reads import Aggregates, ReadModels
 from read_api.services import Services as ApiServices
 from workers.projector import ProjectorRunner
@@ -119,6 +121,12 @@ class Services(ApiServices):
                                     on_command=lambda name: metrics.COMMANDS.labels(name).inc())
         self.reads = ReadModels(self.db, self.positions, wait_s=settings.read_wait_timeout_s)
         self.aggregates = Aggregates(self.store, self.store.head)
+        self.identities = Identities(self.authenticator)
+        self.process = ProcessState(
+            self.store, self.db, self.projections, stall_s=settings.stall_s,
+            supervisor=self.supervisor, chat_alive=lambda: self.chat.alive,
+            bus_state=self._bus_state, runners=lambda: self.runners,
+            runs_relay=lambda: self.relay is not None)
         self.relay: Relay | None = None
         self.runners: dict[str, ProjectorRunner] = {}
         self.started = False
@@ -134,6 +142,12 @@ class Services(ApiServices):
                 except Exception:  # a listener must not fail the senders: they are stored
                     log.exception("chat.listener_failed")
         return results
+
+    def _bus_state(self) -> str:
+        connection = getattr(self.bus, "connection", None)
+        if connection is not None:
+            return "ok" if not connection.is_closed else "error: closed"
+        return "ok" if self.started else "error: not started"
 
     def projection(self, name: str) -> Projection:
         for p in self.projections:

@@ -108,6 +108,6 @@ class HealthServer:
 
             from read_api.metrics import render
 
-            payload = await asyncio.to_thread(render, self.services, 0)
+            payload = await asyncio.to_thread(render, self.services.process, 0)
             return "200 OK", CONTENT_TYPE_LATEST, payload
         return "404 Not Found", "text/plain", b"not found\n"

@@ -10,18 +10,18 @@ from litestar import Controller, Request, get
 from litestar.di import NamedDependency
 
 from domain.errors import Forbidden, Unauthenticated
-from projections.lag import projection_status
+from infra.settings import Settings
 from read_api.deps import bearer_token
-from read_api.services import Services
+from read_api.operations import ProcessState
 
 
-def require_operator(request: Request[Any, Any, Any], services: Services) -> None:
+def require_operator(request: Request[Any, Any, Any], settings: Settings) -> None:
     """401 without a bearer token; 403 with a wrong one, or when no operator token is
     configured (the endpoint is then closed to everyone)."""
     token = bearer_token(request)
     if token is None:
         raise Unauthenticated("operator endpoints need 'Authorization: Bearer <operator token>'")
-    expected = services.settings.operator_token
+    expected = settings.operator_token
     # Constant time, so the token cannot be guessed a byte at a time from response times.
     if not expected or not hmac.compare_digest(token.encode(), expected.encode()):
         raise Forbidden("not an operator token")
@@ -35,8 +35,8 @@ class AdminController(Controller):
 
     @get("/projections")
     async def projections(self, request: Request[Any, Any, Any],
-                          services: NamedDependency[Services]) -> dict[str, Any]:
+                          settings: NamedDependency[Settings],
+                          process: NamedDependency[ProcessState]) -> dict[str, Any]:
         """Each projection's position, the head, lag in events and seconds, last error."""
-        require_operator(request, services)
-        return await services.run(projection_status, services.store, services.db,
-                                  services.projections, stall_s=services.settings.stall_s)
+        require_operator(request, settings)
+        return await process.projections()

@@ -11,10 +11,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from commands.bus import retrying
 from commands.ports import PasswordHasher, Store
 from domain.errors import Unauthenticated
 from domain.unique_name import UniqueName
 from domain.user import User, normalise_email
+from infra.identity.auth import Authenticator, Principal
 from infra.messaging.bus import EventBus, LiveUpdate
 from infra.storage.objects import DiskStorage, Storage
 
@@ -100,3 +102,43 @@ class SignedInAccounts:
     def forget(self, user_id: str) -> None:
         if self._forget is not None:
             self._forget(user_id)
+
+
+class Identities:
+    """Who a bearer token names, and whether their account still stands: the
+    authenticator's answer from memory when it has one (local tokens checked a moment
+    ago), else off the event loop (an issuer's keys, the event store)."""
+
+    def __init__(self, authenticator: Authenticator) -> None:
+        self._authenticator = authenticator
+        self._quick = getattr(authenticator, "quick", None)
+        self._blocking = getattr(authenticator, "blocking", True)
+
+    async def identify(self, token: str) -> Principal:
+        """Whoever the token names, set up or not (onboarding, who-am-I)."""
+        if self._quick is not None and (found := self._quick(token, identify=True)) is not None:
+            return found
+        # `identify` (the issuer chain's) also names people who have not onboarded yet.
+        identify = getattr(self._authenticator, "identify", self._authenticator.authenticate)
+        if self._quick is None and not self._blocking:
+            return identify(token)
+        return await retrying(identify, token)
+
+    async def authenticate(self, token: str) -> Principal:
+        """Whoever the token names, as a set-up account (a socket's connection)."""
+        if self._quick is not None and (found := self._quick(token)) is not None:
+            return found
+        if self._quick is None and not self._blocking:
+            return self._authenticator.authenticate(token)
+        return await retrying(self._authenticator.authenticate, token)
+
+    async def still_active(self, principal: Principal) -> Principal:
+        """The principal of an open connection, its account checked again (remembered for
+        a few seconds): a connection signed in before its account was deleted may not act."""
+        remembered = getattr(self._authenticator, "remembered", None)
+        if remembered is None:
+            return principal
+        found = remembered(principal)
+        if found is not None:
+            return found
+        return await retrying(self._authenticator.check, principal)  # type: ignore[attr-defined]

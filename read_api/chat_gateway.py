@@ -28,7 +28,6 @@ from infra.messaging.bus import LiveUpdate
 from projections.chat_history import history_for_join
 from projections.ignores import ignored_ids
 from projections.stream_status import get_stream
-from read_api.deps import still_active
 from read_api.live import Batch, LiveHub, Outgoing
 from read_api.realtime.recent import RecentMessages, merge_history
 from read_api.services import Services
@@ -385,8 +384,8 @@ class ChatGateway:
         # answered from memory).
         async with session.send_lock:
             # Signed in at connect; the account may have been deleted since.
-            principal = session.principal = await still_active(self.services,
-                                                               session.principal)
+            principal = session.principal = await self.services.identities.still_active(
+                session.principal)
             if session.banned:
                 if session.banned_until is not None and time.time() >= session.banned_until:
                     session.banned, session.banned_until = False, None  # the timeout is over

@@ -10,7 +10,13 @@ from litestar.di import NamedDependency, Provide
 
 from domain.errors import Forbidden, NotFound, Unauthenticated
 from infra.identity.auth import Principal
-from read_api.async_ports import Credentials, LiveUpdates, SignedInAccounts, UploadStorage
+from read_api.async_ports import (
+    Credentials,
+    Identities,
+    LiveUpdates,
+    SignedInAccounts,
+    UploadStorage,
+)
 from read_api.services import Services
 
 
@@ -27,52 +33,29 @@ def bearer_token(request: Request[Any, Any, Any]) -> str | None:
 
 
 async def provide_identity(request: Request[Any, Any, Any],
-                           services: NamedDependency[Services]) -> Principal:
+                           identities: NamedDependency[Identities]) -> Principal:
     """Whoever the token names, set up or not (for onboarding and who-am-I).
 
-    Taking `services` as a dependency of its own puts it in an earlier batch than the
+    Taking `identities` as a dependency of its own puts it in an earlier batch than the
     principal, so Litestar resolves the two in turn rather than in a task group per request."""
     token = bearer_token(request)
     if token is None:
         raise Unauthenticated("sign in first: send 'Authorization: Bearer <token>'")
-    authenticator = services.authenticator
-    # The usual case, on the loop: a local token whose account was checked a moment ago.
-    quick = getattr(authenticator, "quick", None)
-    if quick is not None and (principal := quick(token, identify=True)) is not None:
-        return principal
-    # `identify` (the issuer chain's) also names people who have not onboarded yet.
-    identify = getattr(authenticator, "identify", authenticator.authenticate)
-    if quick is None and not getattr(authenticator, "blocking", True):
-        return identify(token)
-    # Off the event loop: an external token may need the issuer's keys, and the account
-    # check may read the event store.
-    return await services.run(identify, token)
-
-
-async def still_active(services: Services, principal: Principal) -> Principal:
-    """The principal of an open connection, its account checked again (remembered for a
-    few seconds): a connection signed in before its account was deleted may not act."""
-    authenticator = services.authenticator
-    remembered = getattr(authenticator, "remembered", None)
-    if remembered is None:
-        return principal
-    found = remembered(principal)
-    if found is not None:
-        return found
-    return await services.run(authenticator.check, principal)  # type: ignore[attr-defined]
+    return await identities.identify(token)
 
 
 async def provide_principal(request: Request[Any, Any, Any],
-                            services: NamedDependency[Services]) -> Principal:
-    principal = await provide_identity(request, services)
+                            identities: NamedDependency[Identities]) -> Principal:
+    principal = await provide_identity(request, identities)
     if not principal.onboarded:
         raise Forbidden("finish setting up your account first: POST /api/auth/onboard",
                         field="username")
     return principal
 
 
-async def provide_services(request: Request[Any, Any, Any]) -> Services:
-    return services_of(request)
+def identities_of(request: Request[Any, Any, Any]) -> Identities:
+    """For a dependency that is optional (a public read's viewer), resolved by hand."""
+    return services_of(request).identities
 
 
 def app_dependencies(services: Services) -> dict[str, Provide]:
@@ -86,14 +69,15 @@ def app_dependencies(services: Services) -> dict[str, Provide]:
         provide.__annotations__["return"] = type(value)
         return Provide(provide, use_cache=True)
 
-    return {"services": Provide(provide_services),
-            "commands": one(services.commands),
+    return {"commands": one(services.commands),
             "reads": one(services.reads),
             "aggregates": one(services.aggregates),
             "settings": one(services.settings),
             "rate_limiter": one(services.rate_limiter),
             "tokens": one(services.tokens),
             "accounts": one(SignedInAccounts(services.authenticator)),
+            "identities": one(services.identities),
+            "process": one(services.process),
             "credentials": one(Credentials(services.store, services.hasher)),
             "storage": one(UploadStorage(services.storage)),
             "live": one(LiveUpdates(services.bus))}

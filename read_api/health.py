@@ -8,21 +8,7 @@ from typing import Any
 from litestar import Controller, Response, get
 from litestar.di import NamedDependency
 
-from projections.lag import projection_status
-from read_api.services import Services
-
-
-def _probe_store(services: NamedDependency[Services]) -> int:
-    return services.store.head()
-
-
-def _probe_db(services: NamedDependency[Services]) -> None:
-    services.db.fetch_one("SELECT 1 AS ok")
-
-
-def _status(services: NamedDependency[Services]) -> dict[str, Any]:
-    return projection_status(services.store, services.db, services.projections,
-                             stall_s=services.settings.stall_s)
+from read_api.operations import ProcessState
 
 
 class HealthController(Controller):
@@ -35,7 +21,7 @@ class HealthController(Controller):
         return {"status": "ok"}
 
     @get("/ready")
-    async def ready(self, services: NamedDependency[Services]) -> Response[dict[str, Any]]:
+    async def ready(self, process: NamedDependency[ProcessState]) -> Response[dict[str, Any]]:
         """503 when a store or the bus does not answer, the chat writer thread is gone, a
         supervised task has kept failing for longer than AETHEX_STALL_S, or a projector
         (or the relay) this process runs is stalled. `stalled` lists every stalled
@@ -43,31 +29,30 @@ class HealthController(Controller):
         without failing this node, which can still take writes and live chat."""
         checks: dict[str, str] = {}
         head = 0
-        for name, probe in (("eventStore", _probe_store), ("readModels", _probe_db)):
-            try:
-                result = await services.run(probe, services)
-                if name == "eventStore":
-                    head = int(result or 0)
-                checks[name] = "ok"
-            except Exception as e:
-                checks[name] = f"error: {type(e).__name__}"
-        connection = getattr(services.bus, "connection", None)
-        if connection is not None:
-            checks["bus"] = "ok" if not connection.is_closed else "error: closed"
-        else:
-            checks["bus"] = "ok" if services.started else "error: not started"
-        checks["chatWriter"] = "ok" if services.chat.alive else "error: stopped"
-        failing = services.supervisor.failing()
+        try:
+            head = await process.head()
+            checks["eventStore"] = "ok"
+        except Exception as e:
+            checks["eventStore"] = f"error: {type(e).__name__}"
+        try:
+            await process.probe_read_models()
+            checks["readModels"] = "ok"
+        except Exception as e:
+            checks["readModels"] = f"error: {type(e).__name__}"
+        checks["bus"] = process.bus()
+        checks["chatWriter"] = "ok" if process.chat_writer_alive() else "error: stopped"
+        failing = process.supervisor.failing()
         checks["workers"] = "ok" if not failing else f"failing: {', '.join(failing)}"
         stalled: list[str] = []
         if checks["eventStore"] == checks["readModels"] == "ok":
             try:
-                status = await services.run(_status, services)
+                status = await process.projections()
                 stalled = list(status["stalled"])
                 if status["relay"]["stalled"]:
                     stalled.append("relay")
-                mine = [n for n in stalled if n in services.runners
-                        or (n == "relay" and services.relay is not None)]
+                runners = process.runners()
+                mine = [n for n in stalled if n in runners
+                        or (n == "relay" and process.runs_relay())]
                 checks["projectors"] = "ok" if not mine else f"stalled: {', '.join(mine)}"
             except Exception as e:
                 checks["projectors"] = f"error: {type(e).__name__}"
@@ -76,10 +61,10 @@ class HealthController(Controller):
             "status": "ok" if ok else "unavailable",
             "checks": checks,
             "head": head,
-            "projections": {n: r.position for n, r in services.runners.items()},
-            "lastErrors": {n: r.last_error for n, r in services.runners.items()
+            "projections": {n: r.position for n, r in process.runners().items()},
+            "lastErrors": {n: r.last_error for n, r in process.runners().items()
                            if r.last_error is not None},
             "stalled": stalled,
-            "tasks": services.supervisor.status(),
+            "tasks": process.supervisor.status(),
         }
         return Response(body, status_code=200 if ok else 503)

@@ -17,10 +17,10 @@ from projections.ignores import ignored_ids
 from read_api.async_ports import LiveUpdates
 from read_api.deps import (
     bearer_token,
+    identities_of,
     parse_id,
     provide_identity,
     provide_principal,
-    services_of,
 )
 from read_api.reads import ReadModels
 
@@ -76,7 +76,7 @@ async def provide_viewer(request: Request[Any, Any, Any]) -> Principal | None:
     """The signed-in caller of a public read, or None without a token."""
     if bearer_token(request) is None:
         return None
-    return await provide_identity(request, services_of(request))
+    return await provide_identity(request, identities_of(request))
 
 
 async def hide_ignored(reads: ReadModels, viewer: Principal | None,

@@ -7,19 +7,20 @@ they cost nothing between scrapes and are right on whichever node answers.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from typing import Any
 
 from litestar import Request, Response, get
+from litestar.di import NamedDependency
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from infra.observability import metrics
-from projections.lag import projection_status
-from read_api.services import Services
+from read_api.operations import ProcessState
 
 
 class StateCollector(Collector):
@@ -70,22 +71,21 @@ class StateCollector(Collector):
                                 "Open WebSocket connections on this node", value=self.connections)
 
 
-def render(services: Services, connections: int) -> bytes:
+def render(process: ProcessState, connections: int) -> bytes:
     """The whole exposition: process-wide metrics, then the state gauges."""
-    status = projection_status(services.store, services.db, services.projections,
-                               stall_s=services.settings.stall_s)
+    status = process.projections_blocking()
     state = CollectorRegistry(auto_describe=False)
-    state.register(StateCollector(status, connections, services.supervisor.status()))
+    state.register(StateCollector(status, connections, process.supervisor.status()))
     return generate_latest(metrics.REGISTRY) + generate_latest(state)
 
 
 @get("/metrics", include_in_schema=False)
-async def metrics_endpoint(request: Request[Any, Any, Any]) -> Response[bytes]:
+async def metrics_endpoint(request: Request[Any, Any, Any],
+                           process: NamedDependency[ProcessState]) -> Response[bytes]:
     """Prometheus scrape target."""
-    services: Services = request.app.state.services
     gateway = getattr(request.app.state, "gateway", None)
     connections = len(gateway.sessions) if gateway is not None else 0  # Socket.IO included
-    body = await services.run(render, services, connections)
+    body = await asyncio.to_thread(render, process, connections)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
 
 

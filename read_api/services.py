@@ -7,7 +7,7 @@ is a cached subclass check here and an attribute-by-attribute one for a Protocol
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from commands.bus import CommandBus
 from commands.group_commit import GroupCommitter
@@ -25,22 +25,19 @@ from infra.shared_state.presence import Presence
 from infra.shared_state.rate_limit import ChatRateLimiter
 from infra.storage.objects import Storage
 from projections.base import Projection
+from read_api.async_ports import Identities
 from read_api.consistency import PositionBoard
+from read_api.operations import ProcessState, RunnerState
 from read_api.reads import Aggregates, ReadModels
 
 T = TypeVar("T")
 
 
-class RunnerState(Protocol):
-    """A projector as the health checks see it."""
-
-    position: int
-    last_error: str | None
-
-
 class Services:
     settings: Settings
     commands: CommandBus
+    identities: Identities
+    process: ProcessState
     reads: ReadModels
     aggregates: Aggregates
     store: EventStore

@@ -26,7 +26,7 @@ _INSERT = re.compile(
 
 
 class BulkTx:
-    """Wraps one PostgreSQL transaction (`infra.readstore.database` Tx); see the module docstring."""
+    """Wraps one PostgreSQL transaction (a `Tx`); see the module docstring."""
 
     def __init__(self, tx: Tx, *, min_rows: int = 50) -> None:
         self.tx = tx
