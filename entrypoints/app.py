@@ -36,6 +36,7 @@ from read_api.messages import MessageController
 from read_api.metrics import latency_middleware, metrics_endpoint
 from read_api.middleware import request_id_middleware
 from read_api.moderation import ModerationController
+from read_api.openapi import openapi_extras
 from read_api.realtime.feed import LiveFeed
 from read_api.reports import ChannelReportController, ReportController
 from read_api.requests import AppRequest
@@ -133,7 +134,8 @@ def create_app(services: Services, *, announce: bool = False, settle_heap: bool 
         middleware=[latency_middleware],
         request_class=AppRequest,
         lifespan=[lifespan],
-        openapi_config=OpenAPIConfig(title="AeThex Live", version="0.1.0", path="/schema"),
+        openapi_config=OpenAPIConfig(title="AeThex Live", version="0.1.0", path="/schema",
+                                     **openapi_extras()),
         logging_config=None,
         debug=False,
     )

@@ -816,6 +816,7 @@ async def run_round(stack: Stack, table: str, load: Load, viewer: Viewer, http:
     load.reset()
     notes: list[str] = []
     started = time.monotonic()
+    reconnects_before = viewer.reconnects
     load_task = asyncio.create_task(load.run(http, tag, seconds))
     await asyncio.sleep(seconds / 3)
     if verbose:
@@ -892,6 +893,13 @@ async def run_round(stack: Stack, table: str, load: Load, viewer: Viewer, http:
         notes.append("failed " + ", ".join(f"{k}x{v}" for k, v in sorted(load.failed.items())))
     for key, n in _log_tail(stack, log_offsets).items():
         notes.append(f"{key} x{n}")
+    if viewer.reconnects != reconnects_before:
+        notes.append(f"viewer reconnected x{viewer.reconnects - reconnects_before}")
+    if live_at is None:  # where the viewer stood: connected, and when it last got a message
+        last = max(viewer.delivered.values(), default=None)
+        notes.append(f"viewer {'connected' if viewer.connected.is_set() else 'disconnected'}"
+                     + (f", last delivery {time.monotonic() - last:.1f}s ago"
+                        if last is not None else ", never delivered"))
     notes.append(f"round {time.monotonic() - started:.0f}s")
     return RoundResult(
         fault=fault.name, recovery_s=recovery, accepted=len(accepted_ids), stored=len(stored),

@@ -43,6 +43,20 @@ def stack() -> Iterator[faults.Stack]:
         yield started
 
 
+def _log_lines(stack: faults.Stack, per_role: int = 40) -> str:
+    """The last warnings and errors each process logged."""
+    out: list[str] = []
+    for role in faults.ROLES:
+        path = stack.log_path(role)
+        if not path.exists():
+            continue
+        lines = [line for line in path.read_text(errors="replace").splitlines()
+                 if any(w in line.lower() for w in ("warn", "error", "exception", "failed"))]
+        out.append(f"--- {role}.log: {len(lines)} warning/error lines, the last {per_role}:")
+        out.extend(lines[-per_role:])
+    return "\n".join(out)
+
+
 @pytest.mark.parametrize(("fault", "rounds"), [
     ("projectors-kill", 1),
     ("rabbitmq-restart", 4),
@@ -54,6 +68,8 @@ def test_fault_is_survived(stack: faults.Stack, fault: str, rounds: int) -> None
         recovery_timeout=RECOVERY_TIMEOUT_S, stop_after_failure=True))
     summary = faults.format_table(results) + "\n" + "\n".join(
         f"{r.fault}: {'; '.join(r.notes)}" for r in results)
+    if not all(r.ok for r in results):  # CI keeps only the output: add what the processes said
+        summary += "\n" + _log_lines(stack)
     for result in results:
         assert result.accepted > SECONDS * RATE / 3, summary  # the load did run
         assert result.lost == 0, summary
