@@ -135,3 +135,13 @@ _CHANNEL_SQL = (
 def get_channel_by_slug(db: Database, slug: str) -> dict[str, Any] | None:
     row = db.fetch_one(_CHANNEL_SQL + "WHERE c.slug = ?", (slug.lower(),))
     return _channel_view(row, db) if row else None
+
+
+def channel_views(db: Database, ids: Sequence[str]) -> list[dict[str, Any]]:
+    """Channel pages for several ids, in the order given (ids it has not got are left out)."""
+    if not ids:
+        return []
+    rows = db.fetch_all(_CHANNEL_SQL + f"WHERE c.id IN ({', '.join('?' * len(ids))})",
+                        tuple(ids))
+    by_id = {row["id"]: row for row in rows}
+    return [_channel_view(by_id[i], db) for i in ids if i in by_id]
