@@ -12,7 +12,9 @@ from litestar.di import NamedDependency
 from domain.errors import Forbidden, Unauthenticated
 from infra.settings import Settings
 from read_api.deps import bearer_token
+from read_api.openapi import BEARER, problems
 from read_api.operations import ProcessState
+from read_api.views.operations import ProjectionsStatus
 
 
 def require_operator(request: Request[Any, Any, Any], settings: Settings) -> None:
@@ -33,10 +35,11 @@ class AdminController(Controller):
     path = "/api/admin"
     tags = ["admin"]
 
-    @get("/projections")
+    @get("/projections", operation_id="getProjectionStatus", security=BEARER,
+         responses=problems(403, auth=True))
     async def projections(self, request: Request[Any, Any, Any],
                           settings: NamedDependency[Settings],
-                          process: NamedDependency[ProcessState]) -> dict[str, Any]:
+                          process: NamedDependency[ProcessState]) -> ProjectionsStatus:
         """Each projection's position, the head, lag in events and seconds, last error."""
         require_operator(request, settings)
         return await process.projections()

@@ -16,9 +16,11 @@ from infra.identity.auth import LocalTokens, Principal
 from infra.shared_state.rate_limit import LoginThrottle
 from read_api.async_ports import Credentials
 from read_api.deps import provide_identity
+from read_api.openapi import BEARER, problems
 from read_api.reads import Aggregates
 from read_api.schemas import LoginBody, RegisterBody
 from read_api.users import me_view
+from read_api.views.user import Me, Registration, Session
 
 
 def user_view(user: User) -> dict[str, Any]:
@@ -35,11 +37,12 @@ class AuthController(Controller):
     path = "/api/auth"
     tags = ["auth"]
 
-    @post("/register", status_code=201)
+    @post("/register", status_code=201, operation_id="registerUser",
+          responses=problems(409, 415, 422))
     async def register(
         self, data: JSONBody[RegisterBody], commands: NamedDependency[CommandBus],
         tokens: NamedDependency[LocalTokens],
-    ) -> dict[str, Any]:
+    ) -> Registration:
         """Creates an account and returns it with an access token."""
         result = await commands.execute(
             RegisterUser(
@@ -59,11 +62,12 @@ class AuthController(Controller):
             "position": result.position,
         }
 
-    @post("/login", status_code=200)
+    @post("/login", status_code=200, operation_id="logIn",
+          responses=problems(401, 415, 422, 429))
     async def login(
         self, request: Request[Any, Any, Any], data: JSONBody[LoginBody],
         credentials: NamedDependency[Credentials], tokens: NamedDependency[LocalTokens],
-    ) -> dict[str, Any]:
+    ) -> Session:
         """Exchanges email and password for an access token. Failed attempts are limited
         per account and per client address (429 with `Retry-After`)."""
         throttle: LoginThrottle = request.app.state.login_throttle
@@ -84,10 +88,11 @@ class AuthController(Controller):
             "expiresIn": tokens.ttl_s,
         }
 
-    @get("/user", dependencies={"principal": Provide(provide_identity)})
+    @get("/user", dependencies={"principal": Provide(provide_identity)},
+         operation_id="getCurrentUser", security=BEARER, responses=problems(404, auth=True))
     async def current_user(
         self, principal: NamedDependency[Principal], aggregates: NamedDependency[Aggregates]
-    ) -> dict[str, Any]:
+    ) -> Me:
         """The signed-in user with their profile (read from the event store: always current);
         an external sign-in that has not onboarded yet gets `onboarded: false`."""
         return await me_view(aggregates, principal)

@@ -19,7 +19,10 @@ from infra.identity.auth import Principal
 from projections.subscriptions import list_subscriptions
 from read_api.deps import parse_id, provide_principal
 from read_api.following import followers_page, set_following
+from read_api.openapi import BEARER, problems
 from read_api.reads import ReadModels
+from read_api.views.follow import ChannelFollowChange, FollowerPage
+from read_api.views.subscription import SubscriptionChange, SubscriptionList
 
 auth = {"principal": Provide(provide_principal)}
 
@@ -42,48 +45,57 @@ class ChannelFollowController(Controller):
     path = "/api/channels"
     tags = ["channels"]
 
-    @post("/{channel_id:str}/follow", status_code=200, dependencies=auth)
+    @post("/{channel_id:str}/follow", status_code=200, dependencies=auth,
+          operation_id="followChannel", security=BEARER,
+          responses=problems(403, 404, 422, auth=True))
     async def follow_channel(
         self, channel_id: FromPath[str], principal: NamedDependency[Principal],
         commands: NamedDependency[CommandBus],
-    ) -> dict[str, Any]:
+    ) -> ChannelFollowChange:
         """Follows a channel (again: no change)."""
         return await set_following(commands, principal, "channel", channel_id, True)
 
-    @delete("/{channel_id:str}/follow", status_code=200, dependencies=auth)
+    @delete("/{channel_id:str}/follow", status_code=200, dependencies=auth,
+            operation_id="unfollowChannel", security=BEARER,
+            responses=problems(403, 404, 422, auth=True))
     async def unfollow_channel(
         self, channel_id: FromPath[str], principal: NamedDependency[Principal],
         commands: NamedDependency[CommandBus],
-    ) -> dict[str, Any]:
+    ) -> ChannelFollowChange:
         """Stops following a channel (not following: no change)."""
         return await set_following(commands, principal, "channel", channel_id, False)
 
-    @get("/{channel_id:str}/followers")
+    @get("/{channel_id:str}/followers", operation_id="listChannelFollowers",
+         responses=problems(404, 422, 503))
     async def followers(
         self, channel_id: FromPath[str], reads: NamedDependency[ReadModels],
         cursor: FromQuery[int | None] = None, limit: FromQuery[int] = 20,
         after: FromQuery[int | None] = None,
-    ) -> dict[str, Any]:
+    ) -> FollowerPage:
         """Who follows this channel, most recent first; pass `nextCursor` back as `cursor`."""
         return await followers_page(reads, "channel", channel_id, ("follows", "users"),
                                     cursor=cursor, limit=limit, after=after)
 
-    @post("/{channel_id:str}/subscription", status_code=200, dependencies=auth)
+    @post("/{channel_id:str}/subscription", status_code=200, dependencies=auth,
+          operation_id="subscribeToChannel", security=BEARER,
+          responses=problems(403, 404, 409, 415, 422, auth=True))
     async def subscribe(
         self, channel_id: FromPath[str], data: JSONBody[SubscribeBody],
         principal: NamedDependency[Principal], commands: NamedDependency[CommandBus],
-    ) -> dict[str, Any]:
+    ) -> SubscriptionChange:
         """Subscribes the caller at a tier (BASIC, PREMIUM, VIP), or changes the tier."""
         result = await commands.execute(Subscribe(
             user_id=principal.user_id, channel_id=parse_id(channel_id, "channel"),
             tier=data.tier))
         return {**subscription_state(result.subscription), "position": result.position}
 
-    @delete("/{channel_id:str}/subscription", status_code=200, dependencies=auth)
+    @delete("/{channel_id:str}/subscription", status_code=200, dependencies=auth,
+            operation_id="cancelSubscription", security=BEARER,
+            responses=problems(403, 404, 409, auth=True))
     async def cancel(
         self, channel_id: FromPath[str], principal: NamedDependency[Principal],
         commands: NamedDependency[CommandBus],
-    ) -> dict[str, Any]:
+    ) -> SubscriptionChange:
         """Cancels the caller's subscription: it stays until its renewal date."""
         result = await commands.execute(CancelSubscription(
             user_id=principal.user_id, channel_id=parse_id(channel_id, "channel")))
@@ -96,11 +108,12 @@ class SubscriptionController(Controller):
     path = "/api/subscriptions"
     tags = ["subscriptions"]
 
-    @get("/", dependencies=auth)
+    @get("/", dependencies=auth, operation_id="listMySubscriptions", security=BEARER,
+         responses=problems(403, 503, auth=True))
     async def mine(
         self, principal: NamedDependency[Principal], reads: NamedDependency[ReadModels],
         after: FromQuery[int | None] = None,
-    ) -> dict[str, Any]:
+    ) -> SubscriptionList:
         """The caller's subscriptions (read model)."""
         await reads.caught_up(("subscriptions",), after)
         items = await reads.query(list_subscriptions, str(principal.user_id))

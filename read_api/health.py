@@ -3,12 +3,17 @@ run, and the projectors it runs make progress)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from litestar import Controller, Response, get
 from litestar.di import NamedDependency
+from litestar.openapi import ResponseSpec
 
+from read_api.openapi import problems
 from read_api.operations import ProcessState
+from read_api.views.operations import Liveness, Readiness
+
+# Not ready is the readiness answer itself, with every check, not a problem.
+NOT_READY = {503: ResponseSpec(data_container=Readiness, generate_examples=False,
+                               description="Not ready: which checks fail")}
 
 
 class HealthController(Controller):
@@ -16,12 +21,12 @@ class HealthController(Controller):
     tags = ["health"]
     include_in_schema = True
 
-    @get("/live")
-    async def live(self) -> dict[str, str]:
+    @get("/live", operation_id="getLiveness", responses=problems())
+    async def live(self) -> Liveness:
         return {"status": "ok"}
 
-    @get("/ready")
-    async def ready(self, process: NamedDependency[ProcessState]) -> Response[dict[str, Any]]:
+    @get("/ready", operation_id="getReadiness", responses={**problems(), **NOT_READY})
+    async def ready(self, process: NamedDependency[ProcessState]) -> Response[Readiness]:
         """503 when a store or the bus does not answer, the chat writer thread is gone, a
         supervised task has kept failing for longer than AETHEX_STALL_S, or a projector
         (or the relay) this process runs is stalled. `stalled` lists every stalled

@@ -22,7 +22,9 @@ from read_api.deps import (
     provide_identity,
     provide_principal,
 )
+from read_api.openapi import BEARER, problems
 from read_api.reads import ReadModels
+from read_api.views.moderation import IgnoreChange, IgnoreList
 
 auth = {"principal": Provide(provide_principal)}
 IGNORES_EVENT = "chat:ignores"
@@ -49,24 +51,29 @@ class IgnoreController(Controller):
     path = "/api"
     tags = ["moderation"]
 
-    @post("/users/{user_id:str}/ignore", status_code=200, dependencies=auth)
+    @post("/users/{user_id:str}/ignore", status_code=200, dependencies=auth,
+          operation_id="ignoreUser", security=BEARER,
+          responses=problems(403, 404, 422, auth=True))
     async def ignore(self, user_id: FromPath[str], principal: NamedDependency[Principal],
                      commands: NamedDependency[CommandBus],
-                     live: NamedDependency[LiveUpdates]) -> dict[str, Any]:
+                     live: NamedDependency[LiveUpdates]) -> IgnoreChange:
         """Hides the user's messages from your view (again: no change)."""
         return await _set(commands, live, principal, user_id, True)
 
-    @delete("/users/{user_id:str}/ignore", status_code=200, dependencies=auth)
+    @delete("/users/{user_id:str}/ignore", status_code=200, dependencies=auth,
+            operation_id="unignoreUser", security=BEARER,
+            responses=problems(403, 404, 422, auth=True))
     async def unignore(self, user_id: FromPath[str], principal: NamedDependency[Principal],
                        commands: NamedDependency[CommandBus],
-                       live: NamedDependency[LiveUpdates]) -> dict[str, Any]:
+                       live: NamedDependency[LiveUpdates]) -> IgnoreChange:
         """Shows the user's messages again (not ignoring: no change)."""
         return await _set(commands, live, principal, user_id, False)
 
-    @get("/ignores", dependencies=auth)
+    @get("/ignores", dependencies=auth, operation_id="listIgnoredUsers", security=BEARER,
+         responses=problems(403, 503, auth=True))
     async def mine(self, principal: NamedDependency[Principal],
                    reads: NamedDependency[ReadModels],
-                   after: FromQuery[int | None] = None) -> dict[str, Any]:
+                   after: FromQuery[int | None] = None) -> IgnoreList:
         """Whom you ignore."""
         await reads.caught_up(("ignores",), after)
         return {"items": await reads.query(ignored_ids, str(principal.user_id))}

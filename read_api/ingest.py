@@ -22,7 +22,15 @@ from infra.settings import Settings
 from projections.stream_ingest import recordings
 from projections.stream_status import STREAM_COLUMNS, stream_view
 from read_api.deps import parse_id, provide_principal
+from read_api.openapi import BEARER, problems
 from read_api.reads import Aggregates, ReadModels
+from read_api.views.ingest import (
+    IngestInput,
+    StreamingConfig,
+    StreamKey,
+    StreamKeyRotation,
+    VodList,
+)
 
 auth = {"principal": Provide(provide_principal)}
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -69,32 +77,37 @@ class IngestController(Controller):
     path = "/api/channels"
     tags = ["ingest"]
 
-    @get("/{channel_id:str}/stream-key", dependencies=auth)
+    @get("/{channel_id:str}/stream-key", dependencies=auth, operation_id="getStreamKey",
+         security=BEARER, responses=problems(403, 404, auth=True))
     async def stream_key(
         self, channel_id: FromPath[str], principal: NamedDependency[Principal],
         aggregates: NamedDependency[Aggregates], settings: NamedDependency[Settings],
-    ) -> Response[dict[str, Any]]:
+    ) -> Response[StreamKey]:
         """The channel's stream key and ingest URL (owner only; never cached)."""
         channel = await aggregates.get(parse_id(channel_id, "channel"), Channel)
         channel.require_owner(principal.user_id)
         return Response(key_view(channel, settings), headers=NO_STORE)
 
-    @post("/{channel_id:str}/stream-key/rotate", status_code=200, dependencies=auth)
+    @post("/{channel_id:str}/stream-key/rotate", status_code=200, dependencies=auth,
+          operation_id="rotateStreamKey", security=BEARER,
+          responses=problems(403, 404, auth=True))
     async def rotate(
         self, channel_id: FromPath[str], principal: NamedDependency[Principal],
         commands: NamedDependency[CommandBus], settings: NamedDependency[Settings],
-    ) -> Response[dict[str, Any]]:
+    ) -> Response[StreamKeyRotation]:
         """Issues a new stream key; the old one stops working at once (owner only)."""
         result = await commands.execute(RotateStreamKey(
             actor_id=principal.user_id, channel_id=parse_id(channel_id, "channel")))
         return Response(key_view(result.channel, settings, result.position), headers=NO_STORE)
 
-    @put("/{channel_id:str}/ingest-inputs/{provider:str}", dependencies=auth)
+    @put("/{channel_id:str}/ingest-inputs/{provider:str}", dependencies=auth,
+         operation_id="bindIngestInput", security=BEARER,
+         responses=problems(403, 404, 409, 415, 422, auth=True))
     async def bind_input(
         self, channel_id: FromPath[str], provider: FromPath[str],
         data: JSONBody[BindInputBody], principal: NamedDependency[Principal],
         commands: NamedDependency[CommandBus],
-    ) -> dict[str, Any]:
+    ) -> IngestInput:
         """Binds a Mux live stream or Cloudflare live input to the channel (owner only)."""
         position = await commands.execute(BindIngestInput(
             actor_id=principal.user_id, channel_id=parse_id(channel_id, "channel"),
@@ -102,11 +115,11 @@ class IngestController(Controller):
         return {"channelId": channel_id, "provider": provider, "inputId": data.input_id,
                 "position": position}
 
-    @get("/{channel_id:str}/vod")
+    @get("/{channel_id:str}/vod", operation_id="listChannelVods", responses=problems(404, 503))
     async def vod(
         self, channel_id: FromPath[str], aggregates: NamedDependency[Aggregates],
         reads: NamedDependency[ReadModels],
-    ) -> dict[str, Any]:
+    ) -> VodList:
         """The channel's archived streams, newest first, with their VOD URLs."""
         cid = str(parse_id(channel_id, "channel"))
         if await aggregates.find(parse_id(cid, "channel"), Channel) is None:
@@ -118,7 +131,7 @@ class StreamingConfigController(Controller):
     path = "/api/ingest"
     tags = ["ingest"]
 
-    @get("/config")
-    async def config(self, settings: NamedDependency[Settings]) -> dict[str, Any]:
+    @get("/config", operation_id="getStreamingConfig", responses=problems())
+    async def config(self, settings: NamedDependency[Settings]) -> StreamingConfig:
         """Where encoders publish, the playback URL template and the qualities offered."""
         return streaming_config(settings)

@@ -21,8 +21,17 @@ from domain.chat_filters import ChatFilters
 from infra.identity.auth import Principal
 from projections.moderation_log import moderation_log
 from read_api.deps import parse_id, provide_principal
+from read_api.openapi import BEARER, problems
 from read_api.reads import Aggregates, ReadModels
 from read_api.realtime.presenters import ban_view
+from read_api.views.moderation import (
+    Ban,
+    BanList,
+    ChatFilterChange,
+    ChatFilterSettings,
+    ModerationLogPage,
+    Unban,
+)
 
 auth = {"principal": Provide(provide_principal)}
 
@@ -73,14 +82,16 @@ class ModerationController(Controller):
     path = "/api"
     tags = ["moderation"]
 
-    @post("/users/{user_id:str}/block", status_code=200, dependencies=auth)
+    @post("/users/{user_id:str}/block", status_code=200, dependencies=auth,
+          operation_id="banUser", security=BEARER,
+          responses=problems(403, 404, 409, 415, 422, auth=True))
     async def ban(
         self,
         user_id: FromPath[str],
         data: JSONBody[BanBody],
         principal: NamedDependency[Principal],
         commands: NamedDependency[CommandBus],
-    ) -> dict[str, Any]:
+    ) -> Ban:
         """Bans a user from a channel's chat, or times them out with `durationSeconds`
         (owner or moderators); their messages of the last 10 minutes are removed."""
         uid = parse_id(user_id, "user")
@@ -92,14 +103,16 @@ class ModerationController(Controller):
                 "removedMessageIds": [str(m.id) for m in result.removed],
                 "position": result.position}
 
-    @delete("/users/{user_id:str}/block", status_code=200, dependencies=auth)
+    @delete("/users/{user_id:str}/block", status_code=200, dependencies=auth,
+            operation_id="unbanUser", security=BEARER,
+            responses=problems(403, 404, 422, auth=True))
     async def unban(
         self,
         user_id: FromPath[str],
         channel_id: Annotated[str, QueryParameter(name="channelId", min_length=1)],
         principal: NamedDependency[Principal],
         commands: NamedDependency[CommandBus],
-    ) -> dict[str, Any]:
+    ) -> Unban:
         """Lifts a ban or a running timeout (owner or moderators); harmless when none."""
         uid = parse_id(user_id, "user")
         cid = parse_id(channel_id, "channel")
@@ -108,13 +121,14 @@ class ModerationController(Controller):
         return {**ban_view(str(cid), str(uid), None, banned=False),
                 "position": result.position}
 
-    @get("/channels/{channel_id:str}/bans", dependencies=auth)
+    @get("/channels/{channel_id:str}/bans", dependencies=auth, operation_id="listBans",
+         security=BEARER, responses=problems(403, 404, auth=True))
     async def bans(
         self,
         channel_id: FromPath[str],
         principal: NamedDependency[Principal],
         aggregates: NamedDependency[Aggregates],
-    ) -> dict[str, Any]:
+    ) -> BanList:
         """Who is banned or timed out now (owner and moderators only)."""
         channel = await staff_channel(aggregates, channel_id, principal)
         now = datetime.now(UTC)
@@ -122,7 +136,9 @@ class ModerationController(Controller):
                  for uid, until in channel.bans.items() if channel.banned_until(uid, now)[0]]
         return {"channelId": str(channel.id), "items": items}
 
-    @get("/channels/{channel_id:str}/moderation-log", dependencies=auth)
+    @get("/channels/{channel_id:str}/moderation-log", dependencies=auth,
+         operation_id="getModerationLog", security=BEARER,
+         responses=problems(403, 404, 422, 503, auth=True))
     async def log(
         self,
         channel_id: FromPath[str],
@@ -132,7 +148,7 @@ class ModerationController(Controller):
         before: Annotated[int | None, QueryParameter(ge=1, description="nextCursor")] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=100)] = 50,
         after: FromQuery[int | None] = None,
-    ) -> dict[str, Any]:
+    ) -> ModerationLogPage:
         """The channel's moderation actions, newest first (owner and moderators only)."""
         channel = await staff_channel(aggregates, channel_id, principal)
         await reads.caught_up(("moderation_log",), after)
@@ -140,25 +156,27 @@ class ModerationController(Controller):
                                           limit=limit)
         return {"items": items, "nextCursor": cursor}
 
-    @get("/channels/{channel_id:str}/filters", dependencies=auth)
+    @get("/channels/{channel_id:str}/filters", dependencies=auth, operation_id="getChatFilters",
+         security=BEARER, responses=problems(403, 404, auth=True))
     async def filters(
         self,
         channel_id: FromPath[str],
         principal: NamedDependency[Principal],
         aggregates: NamedDependency[Aggregates],
-    ) -> dict[str, Any]:
+    ) -> ChatFilterSettings:
         """The channel's chat filters (owner and moderators only)."""
         channel = await staff_channel(aggregates, channel_id, principal)
         return {"channelId": str(channel.id), **filters_view(channel.filters)}
 
-    @put("/channels/{channel_id:str}/filters", dependencies=auth)
+    @put("/channels/{channel_id:str}/filters", dependencies=auth, operation_id="setChatFilters",
+         security=BEARER, responses=problems(403, 404, 415, 422, auth=True))
     async def set_filters(
         self,
         channel_id: FromPath[str],
         data: JSONBody[FiltersBody],
         principal: NamedDependency[Principal],
         commands: NamedDependency[CommandBus],
-    ) -> dict[str, Any]:
+    ) -> ChatFilterChange:
         """Replaces the channel's chat filters (owner and moderators)."""
         cid = parse_id(channel_id, "channel")
         result = await commands.execute(SetChannelFilters(

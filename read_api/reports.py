@@ -4,7 +4,7 @@ reporter and the channel's staff: to anyone else it does not exist (404)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 import msgspec
@@ -22,7 +22,9 @@ from infra.identity.auth import Principal
 from projections.reports import get_report, list_reports
 from read_api.deps import parse_id, provide_principal
 from read_api.moderation import staff_channel
+from read_api.openapi import BEARER, problems
 from read_api.reads import Aggregates, ReadModels
+from read_api.views.report import FiledReport, Report, ReportPage, ResolvedReport
 
 auth = {"principal": Provide(provide_principal)}
 Id = Annotated[str, Meta(max_length=64)]
@@ -55,13 +57,14 @@ class ReportController(Controller):
     path = "/api/reports"
     tags = ["moderation"]
 
-    @post("/", status_code=201, dependencies=auth)
+    @post("/", status_code=201, dependencies=auth, operation_id="fileReport", security=BEARER,
+          responses=problems(403, 404, 415, 422, auth=True))
     async def file(
         self,
         data: JSONBody[ReportBody],
         principal: NamedDependency[Principal],
         commands: NamedDependency[CommandBus],
-    ) -> dict[str, Any]:
+    ) -> FiledReport:
         """Reports a message or a user to the channel's moderators."""
         result = await commands.execute(FileReport(
             reporter_id=principal.user_id, reason=data.reason,
@@ -73,7 +76,8 @@ class ReportController(Controller):
                 "messageId": str(r.message_id) if r.message_id else None, "reason": r.reason,
                 "status": "open", "position": result.position}
 
-    @get("/{report_id:str}", dependencies=auth)
+    @get("/{report_id:str}", dependencies=auth, operation_id="getReport", security=BEARER,
+         responses=problems(403, 404, 503, auth=True))
     async def read(
         self,
         report_id: FromPath[str],
@@ -81,7 +85,7 @@ class ReportController(Controller):
         reads: NamedDependency[ReadModels],
         aggregates: NamedDependency[Aggregates],
         after: FromQuery[int | None] = None,
-    ) -> dict[str, Any]:
+    ) -> Report:
         """One report, for its reporter or the channel's staff."""
         parse_id(report_id, "report")
         await reads.caught_up(("reports",), after)
@@ -94,14 +98,16 @@ class ReportController(Controller):
             raise NotFound(f"report {report_id!r} not found")
         return report
 
-    @post("/{report_id:str}/resolve", status_code=200, dependencies=auth)
+    @post("/{report_id:str}/resolve", status_code=200, dependencies=auth,
+          operation_id="resolveReport", security=BEARER,
+          responses=problems(403, 404, 409, 415, 422, auth=True))
     async def resolve(
         self,
         report_id: FromPath[str],
         data: JSONBody[ResolveBody],
         principal: NamedDependency[Principal],
         commands: NamedDependency[CommandBus],
-    ) -> dict[str, Any]:
+    ) -> ResolvedReport:
         """Closes a report with an action, taken at once (owner or moderators); rooms hear
         of a ban or timeout from its event."""
         result = await commands.execute(ResolveReport(
@@ -119,7 +125,8 @@ class ChannelReportController(Controller):
     path = "/api/channels"
     tags = ["moderation"]
 
-    @get("/{channel_id:str}/reports", dependencies=auth)
+    @get("/{channel_id:str}/reports", dependencies=auth, operation_id="listChannelReports",
+         security=BEARER, responses=problems(403, 404, 422, 503, auth=True))
     async def queue(
         self,
         channel_id: FromPath[str],
@@ -131,7 +138,7 @@ class ChannelReportController(Controller):
         before: Annotated[int | None, QueryParameter(ge=1, description="nextCursor")] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=100)] = 50,
         after: FromQuery[int | None] = None,
-    ) -> dict[str, Any]:
+    ) -> ReportPage:
         """Reports on the channel, newest first (owner and moderators only)."""
         channel = await staff_channel(aggregates, channel_id, principal)
         await reads.caught_up(("reports",), after)

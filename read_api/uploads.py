@@ -29,6 +29,8 @@ from infra.storage.images import CheckedImage, check_image
 from infra.storage.objects import KEY_RE, PENDING_RE
 from read_api.async_ports import UploadStorage
 from read_api.deps import provide_principal
+from read_api.openapi import BEARER, problems
+from read_api.views.upload import PresignedUpload, UploadedImage
 
 auth = {"principal": Provide(provide_principal)}
 Kind = Literal["avatar", "banner"]
@@ -94,29 +96,33 @@ class UploadController(Controller):
     path = "/api/upload"
     tags = ["uploads"]
 
-    @post("/avatar", status_code=201, dependencies=auth)
+    @post("/avatar", status_code=201, dependencies=auth, operation_id="uploadAvatar",
+          security=BEARER, responses=problems(403, 413, 422, auth=True))
     async def avatar(
         self, data: MultipartBody[ImageForm], principal: NamedDependency[Principal],
         storage: NamedDependency[UploadStorage], commands: NamedDependency[CommandBus],
         settings: NamedDependency[Settings],
-    ) -> dict[str, Any]:
+    ) -> UploadedImage:
         """Uploads the caller's avatar (PNG, JPEG, WebP or GIF; 2 MB by default)."""
         return await _upload(storage, commands, settings, principal, "avatar", data)
 
-    @post("/banner", status_code=201, dependencies=auth)
+    @post("/banner", status_code=201, dependencies=auth, operation_id="uploadBanner",
+          security=BEARER, responses=problems(403, 413, 422, auth=True))
     async def banner(
         self, data: MultipartBody[ImageForm], principal: NamedDependency[Principal],
         storage: NamedDependency[UploadStorage], commands: NamedDependency[CommandBus],
         settings: NamedDependency[Settings],
-    ) -> dict[str, Any]:
+    ) -> UploadedImage:
         """Uploads the caller's profile banner (PNG, JPEG, WebP or GIF; 8 MB by default)."""
         return await _upload(storage, commands, settings, principal, "banner", data)
 
-    @post("/{kind:str}/presign", status_code=201, dependencies=auth)
+    @post("/{kind:str}/presign", status_code=201, dependencies=auth,
+          operation_id="presignUpload", security=BEARER,
+          responses=problems(403, 404, 409, auth=True))
     async def presign(
         self, kind: FromPath[str], principal: NamedDependency[Principal],
         storage: NamedDependency[UploadStorage], settings: NamedDependency[Settings],
-    ) -> dict[str, Any]:
+    ) -> PresignedUpload:
         """A presigned POST for uploading straight to the bucket (S3 storage only); then
         call `confirm` with the returned key."""
         which = _kind(kind)
@@ -125,12 +131,14 @@ class UploadController(Controller):
         post_form = await storage.presign_post(key, limit, PRESIGN_TTL_S)
         return {**post_form, "key": key, "maxBytes": limit, "expiresIn": PRESIGN_TTL_S}
 
-    @post("/{kind:str}/confirm", status_code=201, dependencies=auth)
+    @post("/{kind:str}/confirm", status_code=201, dependencies=auth,
+          operation_id="confirmUpload", security=BEARER,
+          responses=problems(403, 404, 409, 413, 415, 422, auth=True))
     async def confirm(
         self, kind: FromPath[str], data: JSONBody[ConfirmBody],
         principal: NamedDependency[Principal], storage: NamedDependency[UploadStorage],
         commands: NamedDependency[CommandBus], settings: NamedDependency[Settings],
-    ) -> dict[str, Any]:
+    ) -> UploadedImage:
         """Checks a directly uploaded object and, if it is a good image, adopts it; the
         pending object is removed either way."""
         which = _kind(kind)

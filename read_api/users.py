@@ -23,7 +23,10 @@ from projections.follows import list_following
 from projections.profiles import get_profile
 from read_api.deps import parse_id, provide_identity, provide_principal
 from read_api.following import followers_page, set_following
+from read_api.openapi import BEARER, problems
 from read_api.reads import Aggregates, ReadModels
+from read_api.views.follow import FollowedPage, FollowerPage, UserFollowChange
+from read_api.views.user import AccountChange, Profile
 
 PROFILE_READ_MODELS = ("users", "follows")
 Short = Annotated[str, Meta(max_length=200)]
@@ -113,11 +116,12 @@ class ProfileController(Controller):
     path = "/api/auth"
     tags = ["auth"]
 
-    @post("/onboard", status_code=201, dependencies=identity)
+    @post("/onboard", status_code=201, dependencies=identity, operation_id="onboardUser",
+          security=BEARER, responses=problems(403, 404, 409, 415, 422, auth=True))
     async def onboard(
         self, data: JSONBody[OnboardBody], principal: NamedDependency[Principal],
         commands: NamedDependency[CommandBus],
-    ) -> dict[str, Any]:
+    ) -> AccountChange:
         """After a first external sign-in: choose username, display name, avatar, bio."""
         if principal.issuer is None or principal.subject is None:
             raise Forbidden("accounts made here are set up at registration", field="username")
@@ -127,11 +131,12 @@ class ProfileController(Controller):
             bio=data.bio, email=principal.email))
         return {**account_view(result.user), "position": result.position}
 
-    @put("/profile", dependencies=auth)
+    @put("/profile", dependencies=auth, operation_id="updateOwnProfile", security=BEARER,
+         responses=problems(403, 404, 409, 415, 422, auth=True))
     async def update_own(
         self, data: JSONBody[ProfileBody], principal: NamedDependency[Principal],
         commands: NamedDependency[CommandBus], tokens: NamedDependency[LocalTokens],
-    ) -> dict[str, Any]:
+    ) -> AccountChange:
         """Changes the caller's profile."""
         return await _update(commands, tokens, principal, principal.user_id, data)
 
@@ -142,11 +147,11 @@ class UserController(Controller):
     path = "/api/users"
     tags = ["users"]
 
-    @get("/{user_id:str}")
+    @get("/{user_id:str}", operation_id="getUser", responses=problems(404, 503))
     async def by_id(
         self, user_id: FromPath[str], reads: NamedDependency[ReadModels],
         after: FromQuery[int | None] = None,
-    ) -> dict[str, Any]:
+    ) -> Profile:
         """A user's public profile with follower and following counts."""
         uid = parse_id(user_id, "user")
         await reads.caught_up(PROFILE_READ_MODELS, after)
@@ -155,47 +160,53 @@ class UserController(Controller):
             raise NotFound(f"user {user_id!r} not found")
         return view
 
-    @put("/{user_id:str}", dependencies=auth)
+    @put("/{user_id:str}", dependencies=auth, operation_id="updateUserProfile", security=BEARER,
+         responses=problems(403, 404, 409, 415, 422, auth=True))
     async def update(
         self, user_id: FromPath[str], data: JSONBody[ProfileBody],
         principal: NamedDependency[Principal], commands: NamedDependency[CommandBus],
         tokens: NamedDependency[LocalTokens],
-    ) -> dict[str, Any]:
+    ) -> AccountChange:
         """Changes a user's profile (the owner only)."""
         return await _update(commands, tokens, principal, parse_id(user_id, "user"), data)
 
-    @post("/{user_id:str}/follow", status_code=200, dependencies=auth)
+    @post("/{user_id:str}/follow", status_code=200, dependencies=auth, operation_id="followUser",
+          security=BEARER, responses=problems(403, 404, 422, auth=True))
     async def follow_user(
         self, user_id: FromPath[str], principal: NamedDependency[Principal],
         commands: NamedDependency[CommandBus],
-    ) -> dict[str, Any]:
+    ) -> UserFollowChange:
         """Follows a user (again: no change)."""
         return await set_following(commands, principal, "user", user_id, True)
 
-    @delete("/{user_id:str}/follow", status_code=200, dependencies=auth)
+    @delete("/{user_id:str}/follow", status_code=200, dependencies=auth,
+            operation_id="unfollowUser", security=BEARER,
+            responses=problems(403, 404, 422, auth=True))
     async def unfollow_user(
         self, user_id: FromPath[str], principal: NamedDependency[Principal],
         commands: NamedDependency[CommandBus],
-    ) -> dict[str, Any]:
+    ) -> UserFollowChange:
         """Stops following a user (not following: no change)."""
         return await set_following(commands, principal, "user", user_id, False)
 
-    @get("/{user_id:str}/followers")
+    @get("/{user_id:str}/followers", operation_id="listUserFollowers",
+         responses=problems(404, 422, 503))
     async def followers(
         self, user_id: FromPath[str], reads: NamedDependency[ReadModels],
         cursor: FromQuery[int | None] = None, limit: FromQuery[int] = 20,
         after: FromQuery[int | None] = None,
-    ) -> dict[str, Any]:
+    ) -> FollowerPage:
         """Who follows this user, most recent first; pass `nextCursor` back as `cursor`."""
         return await followers_page(reads, "user", user_id, PROFILE_READ_MODELS,
                                     cursor=cursor, limit=limit, after=after)
 
-    @get("/{user_id:str}/following")
+    @get("/{user_id:str}/following", operation_id="listUserFollowing",
+         responses=problems(404, 422, 503))
     async def following(
         self, user_id: FromPath[str], reads: NamedDependency[ReadModels],
         kind: FromQuery[str] = "user", cursor: FromQuery[int | None] = None,
         limit: FromQuery[int] = 20, after: FromQuery[int | None] = None,
-    ) -> dict[str, Any]:
+    ) -> FollowedPage:
         """The users (`kind=user`) or channels (`kind=channel`) this user follows."""
         if kind not in ("user", "channel"):
             raise Invalid("kind must be 'user' or 'channel'", field="kind")

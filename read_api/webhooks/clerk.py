@@ -17,6 +17,8 @@ from infra.identity import svix
 from infra.settings import Settings
 from infra.web.json_depth import too_deep
 from read_api.async_ports import SignedInAccounts
+from read_api.openapi import problems
+from read_api.views.webhook import ClerkOutcome
 
 HANDLED = {"user.created": "created", "user.updated": "updated", "user.deleted": "deleted"}
 
@@ -47,12 +49,13 @@ class ClerkWebhookController(Controller):
     path = "/webhooks"
     tags = ["webhooks"]
 
-    @post("/clerk", status_code=200)
+    @post("/clerk", status_code=200, operation_id="receiveClerkWebhook",
+          responses=problems(401, 404, 409, 422))
     async def clerk(
         self, request: Request[Any, Any, Any], body: RawBody,
         settings: NamedDependency[Settings], commands: NamedDependency[CommandBus],
         accounts: NamedDependency[SignedInAccounts],
-    ) -> dict[str, Any]:
+    ) -> ClerkOutcome:
         """Verifies the Svix signature, then creates, updates or deletes the user."""
         secret = settings.clerk_webhook_secret
         if not secret:
@@ -68,7 +71,7 @@ class ClerkWebhookController(Controller):
             raise Invalid("the body has no data object", field="data")
         event_type = payload.get("type")
         if event_type not in HANDLED:
-            return {"handled": False, "type": event_type}
+            return {"handled": False, "type": _text(event_type)}
         data: dict[str, Any] = payload["data"]
         subject = _text(data.get("id"))
         if not subject:

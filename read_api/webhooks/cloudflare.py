@@ -15,6 +15,8 @@ from domain.errors import NotFound
 from infra.ingest import cloudflare
 from infra.ingest.signatures import CLOUDFLARE
 from infra.settings import Settings
+from read_api.openapi import problems
+from read_api.views.webhook import WebhookOutcome
 from read_api.webhooks import outcome_view
 
 
@@ -22,11 +24,12 @@ class CloudflareWebhooks(Controller):
     path = "/webhooks/cloudflare"
     tags = ["webhooks"]
 
-    @post("/", status_code=200)
+    @post("/", status_code=200, operation_id="receiveCloudflareWebhook",
+          responses=problems(401, 404, 409, 422))
     async def receive(
         self, request: Request[Any, Any, Any], body: RawBody,
         settings: NamedDependency[Settings], commands: NamedDependency[CommandBus],
-    ) -> dict[str, Any]:
+    ) -> WebhookOutcome:
         """Verifies, deduplicates, and applies one Cloudflare Stream notification."""
         if not settings.cloudflare_webhook_secret:
             raise NotFound("Cloudflare Stream webhooks are not configured "

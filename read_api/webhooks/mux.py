@@ -15,6 +15,8 @@ from domain.errors import NotFound
 from infra.ingest import mux
 from infra.ingest.signatures import MUX
 from infra.settings import Settings
+from read_api.openapi import problems
+from read_api.views.webhook import WebhookOutcome
 from read_api.webhooks import outcome_view
 
 
@@ -22,11 +24,12 @@ class MuxWebhooks(Controller):
     path = "/webhooks/mux"
     tags = ["webhooks"]
 
-    @post("/", status_code=200)
+    @post("/", status_code=200, operation_id="receiveMuxWebhook",
+          responses=problems(401, 404, 409, 422))
     async def receive(
         self, request: Request[Any, Any, Any], body: RawBody,
         settings: NamedDependency[Settings], commands: NamedDependency[CommandBus],
-    ) -> dict[str, Any]:
+    ) -> WebhookOutcome:
         """Verifies, deduplicates by event id, and applies one Mux notification."""
         if not settings.mux_webhook_secret:
             raise NotFound("Mux webhooks are not configured (AETHEX_MUX_WEBHOOK_SECRET)")

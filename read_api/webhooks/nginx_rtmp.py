@@ -24,7 +24,9 @@ from commands.ports import IngestSignal
 from domain.errors import Conflict, Forbidden, Invalid, Unauthenticated
 from infra.ingest.nginx_rtmp import PROVIDER, parse_hook
 from infra.settings import Settings
+from read_api.openapi import problems
 from read_api.reads import Aggregates
+from read_api.views.webhook import PublishRedirect, WebhookOutcome
 from read_api.webhooks import outcome_view
 
 
@@ -54,11 +56,13 @@ class NginxRtmpHooks(Controller):
     path = "/webhooks/nginx-rtmp"
     tags = ["webhooks"]
 
-    @post("/on_publish", status_code=200)
+    # The answer is always the redirect (nginx-rtmp relays the publisher to `Location`).
+    @post("/on_publish", status_code=302, operation_id="handleNginxPublish",
+          responses=problems(401, 403, 404, 409, 422))
     async def on_publish(
         self, request: Request[Any, Any, Any], settings: NamedDependency[Settings],
         commands: NamedDependency[CommandBus], aggregates: NamedDependency[Aggregates],
-    ) -> Response[Any]:
+    ) -> Response[PublishRedirect]:
         """An encoder publishes: a current key starts (or resumes) the stream and nginx is
         redirected to relay it as `hls/<stream id>`; any other key gets 403."""
         check_caller(request, settings)
@@ -75,11 +79,12 @@ class NginxRtmpHooks(Controller):
         return Response({**outcome_view(outcome), "location": location}, status_code=302,
                         headers={"Location": location})
 
-    @post("/on_publish_done", status_code=200)
+    @post("/on_publish_done", status_code=200, operation_id="handleNginxPublishDone",
+          responses=problems(401, 403, 404, 409, 422))
     async def on_publish_done(
         self, request: Request[Any, Any, Any], settings: NamedDependency[Settings],
         commands: NamedDependency[CommandBus], aggregates: NamedDependency[Aggregates],
-    ) -> dict[str, Any]:
+    ) -> WebhookOutcome:
         """The encoder stopped: the stream stays LIVE for the reconnect grace."""
         check_caller(request, settings)
         hook = parse_hook(await _form(request), "publish_done")
@@ -91,11 +96,12 @@ class NginxRtmpHooks(Controller):
         outcome = await commands.execute(ApplySignal(signal=signal, channel_id=channel.id))
         return outcome_view(outcome)
 
-    @post("/on_record_done", status_code=200)
+    @post("/on_record_done", status_code=200, operation_id="handleNginxRecordDone",
+          responses=problems(401, 403, 404, 409, 422))
     async def on_record_done(
         self, request: Request[Any, Any, Any], settings: NamedDependency[Settings],
         commands: NamedDependency[CommandBus],
-    ) -> dict[str, Any]:
+    ) -> WebhookOutcome:
         """A recording is complete: archives the stream (or keeps it for the archive while
         the stream is within its reconnect grace)."""
         check_caller(request, settings)

@@ -1,0 +1,73 @@
+"""Going live: stream keys, provider inputs, archived streams and the streaming config."""
+
+from __future__ import annotations
+
+import msgspec
+
+
+class StreamKey(msgspec.Struct, rename="camel", kw_only=True):
+    """Where and with what the channel's encoder publishes (owner only)."""
+
+    channel_id: str
+    stream_key: str
+    ingest_url: str
+    publish_url: str
+    provider: str
+
+
+class StreamKeyRotation(StreamKey, kw_only=True):
+    """The new key, and the position of the rotation."""
+
+    position: int
+
+
+class IngestInput(msgspec.Struct, rename="camel", kw_only=True):
+    """A provider's live input bound to the channel."""
+
+    channel_id: str
+    provider: str
+    input_id: str
+    position: int
+
+
+class Recording(msgspec.Struct, rename="camel", kw_only=True):
+    """One part of a stream's recording (one per encoder connection)."""
+
+    recording_path: str | None
+    vod_url: str | None
+    recorded_at: str
+
+
+class Vod(msgspec.Struct, rename="camel", kw_only=True):
+    """An archived stream with its recordings, oldest part first."""
+
+    id: str
+    channel_id: str
+    owner_id: str
+    title: str
+    status: str
+    start_time: str | None
+    end_time: str | None
+    duration: int | None
+    viewer_count: int
+    peak_viewers: int
+    recording_path: str | None
+    vod_url: str | None
+    is_archived: bool
+    created_at: str
+    updated_at: str
+    recordings: list[Recording]
+
+
+class VodList(msgspec.Struct, rename="camel", kw_only=True):
+    items: list[Vod]
+
+
+class StreamingConfig(msgspec.Struct, rename="camel", kw_only=True):
+    """Where encoders publish, how viewers play (`{playback_id}` in the template), the qualities."""
+
+    provider: str
+    ingest_url: str
+    playback_template: str
+    qualities: list[str]
+    reconnect_grace_seconds: float
