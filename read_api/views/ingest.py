@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import msgspec
+from msgspec import UNSET, UnsetType
+
+from read_api.views.stream import StreamRecording
 
 
 class StreamKey(msgspec.Struct, rename="camel", kw_only=True):
@@ -30,21 +33,16 @@ class IngestInput(msgspec.Struct, rename="camel", kw_only=True):
     position: int
 
 
-class Recording(msgspec.Struct, rename="camel", kw_only=True):
-    """One part of a stream's recording (one per encoder connection)."""
-
-    recording_path: str | None
-    vod_url: str | None
-    recorded_at: str
-
-
 class Vod(msgspec.Struct, rename="camel", kw_only=True):
-    """An archived stream with its recordings, oldest part first."""
+    """An archived stream with its recordings, oldest part first (the stream's fields
+    without its ingest ones, which an archived stream no longer has)."""
 
     id: str
     channel_id: str
     owner_id: str
     title: str
+    description: str | UnsetType = UNSET
+    category: str | UnsetType | None = UNSET
     status: str
     start_time: str | None
     end_time: str | None
@@ -54,9 +52,10 @@ class Vod(msgspec.Struct, rename="camel", kw_only=True):
     recording_path: str | None
     vod_url: str | None
     is_archived: bool
+    thumbnail_url: str | UnsetType | None = UNSET
     created_at: str
     updated_at: str
-    recordings: list[Recording]
+    recordings: list[StreamRecording]
 
 
 class VodList(msgspec.Struct, rename="camel", kw_only=True):
