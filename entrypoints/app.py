@@ -27,6 +27,7 @@ from read_api.channel_follows import ChannelFollowController, SubscriptionContro
 from read_api.channels import ChannelController
 from read_api.chat_gateway import ChatGateway
 from read_api.deps import app_dependencies
+from read_api.discovery import DISCOVERY_ROUTES
 from read_api.errors import EXCEPTION_HANDLERS
 from read_api.health import HealthController
 from read_api.ignores import IgnoreController
@@ -126,7 +127,8 @@ def create_app(services: Services, *, announce: bool = False, settle_heap: bool 
                         *IDENTITY_ROUTES,  # identity, uploads, social
                         *INGEST_ROUTES,  # going live
                         ModerationController, ReportController,  # moderation
-                        ChannelReportController, IgnoreController],
+                        ChannelReportController, IgnoreController,
+                        *DISCOVERY_ROUTES],  # after the controllers
         dependencies=app_dependencies(services),
         exception_handlers=EXCEPTION_HANDLERS,
         # The request id is not here but around the whole app (`create_asgi`): answers
