@@ -11,6 +11,8 @@ from typing import Any
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
 
+from .contract import ContractCheck
+
 _counter = itertools.count(1)
 
 
@@ -23,6 +25,8 @@ _LIMITS = httpx.Limits(keepalive_expiry=2.0)
 class Api:
     def __init__(self, base_url: str, ws_url: str) -> None:
         self.http = httpx.AsyncClient(base_url=base_url, timeout=20, limits=_LIMITS)
+        # Every 2xx JSON answer must match the route's documented schema.
+        self.http.event_hooks["response"].append(ContractCheck(self.http))
         self.ws_url = ws_url
 
     async def close(self) -> None:

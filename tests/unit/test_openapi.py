@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import msgspec
 import pytest
 from litestar import Litestar, Request, get, post
@@ -172,3 +173,34 @@ def test_untyped_tells_typed_schemas_from_unknown_maps() -> None:
 def test_check_script_is_executable() -> None:
     script = Path(__file__).resolve().parents[2] / "scripts" / "check_openapi"
     assert script.stat().st_mode & 0o111
+
+
+async def test_the_integration_client_fails_an_answer_off_its_schema(
+        app_document: tuple[Litestar, dict[str, Any], list[str]]) -> None:
+    """The integration suite's response check (tests/integration/contract.py) can fail: an
+    answer missing a declared field, or with a field of the wrong type, raises."""
+    from tests.integration.contract import ContractCheck
+
+    _, doc, _ = app_document
+    user = {"id": "u", "email": "a@example.com", "username": "ada", "displayName": "Ada",
+            "createdAt": "2026-01-01T00:00:00+00:00"}
+    answers = {"/api/auth/login": {"user": user, "token": "t", "tokenType": "Bearer",
+                                   "expiresIn": 3600},
+               "/api/auth/register": {"user": user, "token": "t", "tokenType": "Bearer",
+                                      "expiresIn": "3600", "position": 1},
+               "/api/users/u/follow": {"userId": "u", "following": True}}
+
+    def serve(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/schema/openapi.json":
+            return httpx.Response(200, json=doc)
+        status = 201 if request.url.path.endswith("register") else 200
+        return httpx.Response(status, json=answers[request.url.path])
+
+    async with httpx.AsyncClient(base_url="http://test", transport=httpx.MockTransport(serve)
+                                 ) as client:
+        client.event_hooks["response"].append(ContractCheck(client))
+        assert (await client.post("/api/auth/login")).status_code == 200
+        with pytest.raises(AssertionError, match="at expiresIn: '3600' is not of type"):
+            await client.post("/api/auth/register")
+        with pytest.raises(AssertionError, match="'position' is a required property"):
+            await client.post("/api/users/u/follow")
