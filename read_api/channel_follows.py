@@ -20,6 +20,7 @@ from projections.subscriptions import list_subscriptions
 from read_api.deps import parse_id, provide_principal
 from read_api.following import followers_page, set_following
 from read_api.openapi import BEARER, problems
+from read_api.paging import Cursor, Limit
 from read_api.reads import ReadModels
 from read_api.views.follow import ChannelFollowChange, FollowerPage
 from read_api.views.subscription import SubscriptionChange, SubscriptionList
@@ -69,8 +70,7 @@ class ChannelFollowController(Controller):
          responses=problems(404, 422, 503))
     async def followers(
         self, channel_id: FromPath[str], reads: NamedDependency[ReadModels],
-        cursor: FromQuery[int | None] = None, limit: FromQuery[int] = 20,
-        after: FromQuery[int | None] = None,
+        cursor: Cursor = None, limit: Limit = 20, after: FromQuery[int | None] = None,
     ) -> FollowerPage:
         """Who follows this channel, most recent first; pass `nextCursor` back as `cursor`."""
         return await followers_page(reads, "channel", channel_id, ("follows", "users"),

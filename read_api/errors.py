@@ -1,5 +1,6 @@
 """Errors as RFC 9457 problem+json, mapped once: unknown ids 404, wrong owner 403,
-illegal transitions 409, invalid bodies 422; never a 500 for bad input.
+illegal transitions 409, invalid bodies and query values 422; never a 500 for bad
+input.
 
 A domain error's status comes from its type and its problem type from its code, never
 from its message."""
@@ -67,6 +68,8 @@ PROBLEM_TYPES = {
 }
 _PATH_RE = re.compile(r"at `\$((?:\.[A-Za-z_]\w*|\[\d+\])*)`")
 _MISSING_RE = re.compile(r"missing required field `([^`]+)`")
+# Litestar's own words for a parameter left out, with no key or source beside them.
+_MISSING_PARAM_RE = re.compile(r"^Missing required (\w+) parameter '([^']+)'")
 
 
 def problem(
@@ -131,10 +134,16 @@ def validation_error(
             field = _field_of(message, item.get("key"))
             errors.append({"field": field, "message": message, "source": item.get("source")})
     if not errors:
-        errors.append({"field": None, "message": exc.detail})
+        missing = _MISSING_PARAM_RE.match(exc.detail)
+        errors.append({"field": missing.group(2), "message": exc.detail,
+                       "source": missing.group(1)} if missing else
+                      {"field": None, "message": exc.detail})
     first = errors[0]
-    body_problem = any(e.get("source") in (None, "body") for e in errors)
-    status = 422 if body_problem else 400
+    # A body or a query parameter that does not hold (a limit past 100, a cursor that is
+    # not a number, `live=maybe`) is a value the client chose: 422 naming it. What is left
+    # (headers, cookies) is a malformed request: 400.
+    value_problem = any(e.get("source") in (None, "body", "query") for e in errors)
+    status = 422 if value_problem else 400
     detail = f"{first['field']}: {first['message']}" if first.get("field") else first["message"]
     return problem(request, status, detail, code="invalid", field=first.get("field"), errors=errors)
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Response, get, post, put
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody
 from msgspec import Meta
 
 from commands.bind_ingest_input import BindIngestInput
@@ -54,16 +54,21 @@ def streaming_config(settings: Settings) -> dict[str, Any]:
     }
 
 
-def key_view(channel: Channel, settings: Settings, position: int = 0) -> dict[str, Any]:
+def key_view(channel: Channel, settings: Settings,
+             position: int | None = None) -> dict[str, Any]:
+    """The key and where to publish; `position` only for a rotation, the write that made
+    it (a read has none to tell)."""
     ingest = settings.ingest_rtmp_url.rstrip("/")
-    return {
+    view: dict[str, Any] = {
         "channelId": str(channel.id),
         "streamKey": channel.stream_key,
         "ingestUrl": ingest,
         "publishUrl": f"{ingest}/{channel.stream_key}",
         "provider": settings.ingest_provider,
-        "position": position,
     }
+    if position is not None:
+        view["position"] = position
+    return view
 
 
 def list_vods(db: Database, channel_id: str) -> list[dict[str, Any]]:
@@ -115,15 +120,17 @@ class IngestController(Controller):
         return {"channelId": channel_id, "provider": provider, "inputId": data.input_id,
                 "position": position}
 
-    @get("/{channel_id:str}/vod", operation_id="listChannelVods", responses=problems(404, 503))
+    @get("/{channel_id:str}/vod", operation_id="listChannelVods",
+         responses=problems(404, 422, 503))
     async def vod(
         self, channel_id: FromPath[str], aggregates: NamedDependency[Aggregates],
-        reads: NamedDependency[ReadModels],
+        reads: NamedDependency[ReadModels], after: FromQuery[int | None] = None,
     ) -> VodList:
         """The channel's archived streams, newest first, with their VOD URLs."""
         cid = str(parse_id(channel_id, "channel"))
         if await aggregates.find(parse_id(cid, "channel"), Channel) is None:
             raise NotFound(f"channel {channel_id!r} not found")
+        await reads.caught_up(("stream_status",), after)  # streams and their recordings
         return {"items": await reads.query(list_vods, cid)}
 
 

@@ -22,6 +22,7 @@ from infra.identity.auth import Principal
 from projections.moderation_log import moderation_log
 from read_api.deps import parse_id, provide_principal
 from read_api.openapi import BEARER, problems
+from read_api.paging import Before, Cursor, Limit, page_cursor
 from read_api.reads import Aggregates, ReadModels
 from read_api.realtime.presenters import ban_view
 from read_api.views.moderation import (
@@ -145,16 +146,19 @@ class ModerationController(Controller):
         principal: NamedDependency[Principal],
         aggregates: NamedDependency[Aggregates],
         reads: NamedDependency[ReadModels],
-        before: Annotated[int | None, QueryParameter(ge=1, description="nextCursor")] = None,
-        limit: Annotated[int, QueryParameter(ge=1, le=100)] = 50,
+        cursor: Cursor = None,
+        before: Before = None,
+        limit: Limit = 50,
         after: FromQuery[int | None] = None,
     ) -> ModerationLogPage:
-        """The channel's moderation actions, newest first (owner and moderators only)."""
+        """The channel's moderation actions, newest first (owner and moderators only);
+        pass `nextCursor` back as `cursor`."""
+        page = page_cursor(cursor, before)
         channel = await staff_channel(aggregates, channel_id, principal)
         await reads.caught_up(("moderation_log",), after)
-        items, cursor = await reads.query(moderation_log, str(channel.id), before=before,
-                                          limit=limit)
-        return {"items": items, "nextCursor": cursor}
+        items, next_cursor = await reads.query(moderation_log, str(channel.id), before=page,
+                                               limit=limit)
+        return {"items": items, "nextCursor": next_cursor}
 
     @get("/channels/{channel_id:str}/filters", dependencies=auth, operation_id="getChatFilters",
          security=BEARER, responses=problems(403, 404, auth=True))

@@ -23,6 +23,7 @@ from projections.reports import get_report, list_reports
 from read_api.deps import parse_id, provide_principal
 from read_api.moderation import staff_channel
 from read_api.openapi import BEARER, problems
+from read_api.paging import Before, Cursor, Limit, page_cursor
 from read_api.reads import Aggregates, ReadModels
 from read_api.views.report import FiledReport, Report, ReportPage, ResolvedReport
 
@@ -135,14 +136,17 @@ class ChannelReportController(Controller):
         reads: NamedDependency[ReadModels],
         status: Annotated[Literal["open", "resolved", "all"],
                           QueryParameter(description="which reports")] = "open",
-        before: Annotated[int | None, QueryParameter(ge=1, description="nextCursor")] = None,
-        limit: Annotated[int, QueryParameter(ge=1, le=100)] = 50,
+        cursor: Cursor = None,
+        before: Before = None,
+        limit: Limit = 50,
         after: FromQuery[int | None] = None,
     ) -> ReportPage:
-        """Reports on the channel, newest first (owner and moderators only)."""
+        """Reports on the channel, newest first (owner and moderators only); pass
+        `nextCursor` back as `cursor`."""
+        page = page_cursor(cursor, before)
         channel = await staff_channel(aggregates, channel_id, principal)
         await reads.caught_up(("reports",), after)
-        items, cursor = await reads.query(
+        items, next_cursor = await reads.query(
             list_reports, str(channel.id), status=None if status == "all" else status,
-            before=before, limit=limit)
-        return {"items": items, "nextCursor": cursor}
+            before=page, limit=limit)
+        return {"items": items, "nextCursor": next_cursor}

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Controller, Request, get, post, put
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from commands.bus import CommandBus
 from commands.change_stream_status import ChangeStreamStatus
@@ -21,6 +21,7 @@ from projections.chat_history import list_messages
 from projections.stream_status import get_stream
 from read_api.deps import parse_id, provide_principal
 from read_api.ignores import hide_ignored, provide_viewer
+from read_api.paging import Before, Cursor, Limit, page_cursor
 from read_api.reads import ReadModels
 from read_api.realtime.presenters import sent_view
 from read_api.realtime.recent import RecentMessages, newest_page
@@ -108,22 +109,27 @@ class StreamController(Controller):
         reads: NamedDependency[ReadModels],
         viewer: NamedDependency[Principal | None],
         request: Request[Any, Any, Any],
-        before: Annotated[int | None, QueryParameter(ge=1, description="nextCursor")] = None,
-        limit: Annotated[int, QueryParameter(ge=1, le=100)] = 50,
+        cursor: Cursor = None,
+        before: Before = None,
+        limit: Limit = 50,
         after: FromQuery[int | None] = None,
     ) -> dict[str, Any]:
-        """Chat history, newest first, deleted messages left out; page with `before`."""
+        """Chat history, newest first, deleted messages left out; pass `nextCursor` back
+        as `cursor`."""
         parse_id(stream_id, "stream")
+        page = page_cursor(cursor, before)
         await reads.caught_up(("chat_history", "stream_status"), after)
         if await reads.query(get_stream, stream_id) is None:
             raise NotFound(f"stream {stream_id!r} not found")
-        items, cursor = await reads.query(list_messages, stream_id, before=before, limit=limit)
-        if before is None:  # what this node has pushed is in the history, read model or not
+        items, next_cursor = await reads.query(list_messages, stream_id, before=page,
+                                               limit=limit)
+        if page is None:  # what this node has pushed is in the history, read model or not
             recent: RecentMessages = request.app.state.feed.recent
-            items, cursor = newest_page(items, cursor is not None, recent.snapshot(stream_id),
-                                        limit, recent.deleted())
+            items, next_cursor = newest_page(items, next_cursor is not None,
+                                             recent.snapshot(stream_id), limit,
+                                             recent.deleted())
         items = await hide_ignored(reads, viewer, items)  # ignored users
-        return {"items": items, "nextCursor": cursor}
+        return {"items": items, "nextCursor": next_cursor}
 
     @post("/{stream_id:str}/messages", status_code=201, dependencies=auth)
     async def send(

@@ -24,6 +24,7 @@ from projections.profiles import get_profile
 from read_api.deps import parse_id, provide_identity, provide_principal
 from read_api.following import followers_page, set_following
 from read_api.openapi import BEARER, problems
+from read_api.paging import Cursor, Limit
 from read_api.reads import Aggregates, ReadModels
 from read_api.views.follow import FollowedPage, FollowerPage, UserFollowChange
 from read_api.views.user import AccountChange, Profile
@@ -193,8 +194,7 @@ class UserController(Controller):
          responses=problems(404, 422, 503))
     async def followers(
         self, user_id: FromPath[str], reads: NamedDependency[ReadModels],
-        cursor: FromQuery[int | None] = None, limit: FromQuery[int] = 20,
-        after: FromQuery[int | None] = None,
+        cursor: Cursor = None, limit: Limit = 20, after: FromQuery[int | None] = None,
     ) -> FollowerPage:
         """Who follows this user, most recent first; pass `nextCursor` back as `cursor`."""
         return await followers_page(reads, "user", user_id, PROFILE_READ_MODELS,
@@ -204,8 +204,8 @@ class UserController(Controller):
          responses=problems(404, 422, 503))
     async def following(
         self, user_id: FromPath[str], reads: NamedDependency[ReadModels],
-        kind: FromQuery[str] = "user", cursor: FromQuery[int | None] = None,
-        limit: FromQuery[int] = 20, after: FromQuery[int | None] = None,
+        kind: FromQuery[str] = "user", cursor: Cursor = None,
+        limit: Limit = 20, after: FromQuery[int | None] = None,
     ) -> FollowedPage:
         """The users (`kind=user`) or channels (`kind=channel`) this user follows."""
         if kind not in ("user", "channel"):

@@ -192,7 +192,7 @@ async def read_model_contents(api: Api, stream_id: str) -> set[str]:
     with a cursor is the read model's alone (the first page also holds what this node
     pushed lately), so it asks for the page before a position far beyond the log."""
     r = await api.http.get(f"/api/streams/{stream_id}/messages",
-                           params={"limit": 100, "before": 10**15})
+                           params={"limit": 100, "cursor": 10**15})
     assert r.status_code == 200, r.text
     return {m["content"] for m in r.json()["items"]}
 

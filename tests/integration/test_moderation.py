@@ -244,7 +244,7 @@ async def test_every_moderation_action_is_in_the_log(api: Api) -> None:
     page = (await moderation_log(api, a.owner, a.channel_id, limit=4)).json()
     assert [i["id"] for i in page["items"]] == [i["id"] for i in items[:4]]
     rest = (await moderation_log(api, a.owner, a.channel_id, limit=4,
-                                 before=page["nextCursor"])).json()
+                                 cursor=page["nextCursor"])).json()
     assert [i["id"] for i in rest["items"]] == [i["id"] for i in items[4:]]
     assert rest["nextCursor"] is None
 
