@@ -26,6 +26,7 @@ from read_api.auth import AuthController
 from read_api.channel_follows import ChannelFollowController, SubscriptionController
 from read_api.channels import ChannelController
 from read_api.chat_gateway import ChatGateway
+from read_api.chatters import ChatterController
 from read_api.deps import app_dependencies
 from read_api.discovery import DISCOVERY_ROUTES
 from read_api.errors import EXCEPTION_HANDLERS
@@ -128,7 +129,7 @@ def create_app(services: Services, *, announce: bool = False, settle_heap: bool 
                         *INGEST_ROUTES,  # going live
                         ModerationController, ReportController,  # moderation
                         ChannelReportController, IgnoreController,
-                        *DISCOVERY_ROUTES],  # after the controllers
+                        ChatterController, *DISCOVERY_ROUTES],  # after the controllers
         dependencies=app_dependencies(services),
         exception_handlers=EXCEPTION_HANDLERS,
         # The request id is not here but around the whole app (`create_asgi`): answers

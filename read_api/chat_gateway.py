@@ -25,9 +25,11 @@ from domain.errors import DomainError
 from domain.stream import Stream
 from infra.identity.auth import Principal
 from infra.messaging.bus import LiveUpdate
+from infra.shared_state.presence import member_of
 from projections.chat_history import history_for_join
 from projections.ignores import ignored_ids
 from projections.stream_status import get_stream
+from read_api.chatters import Roster
 from read_api.live import Batch, LiveHub, Outgoing
 from read_api.realtime.recent import RecentMessages, merge_history
 from read_api.services import Services
@@ -51,6 +53,10 @@ def error_code(error: DomainError) -> str:
     return error.code
 
 
+# Chatters in the `chat:users` a join gets; the rest are a page of
+# GET /api/streams/{id}/chatters away (its `nextCursor`).
+USERS_SNAPSHOT_SIZE = 100
+
 # A relayed copy of a message already in a join's history may still arrive this long after
 # the join (it can come after the read model had it): it is dropped by id until then.
 HISTORY_DEDUPE_S = 10.0
@@ -72,6 +78,8 @@ class ChatSession:
     def __init__(self, principal: Principal | None, *, max_queue: int) -> None:
         self.id = uuid.uuid4().hex
         self.principal = principal
+        # In presence: this connection, and the user it is signed in as.
+        self.member = member_of(self.id, str(principal.user_id) if principal else None)
         self.stream_id: str | None = None
         self.max_queue = max_queue
         self.frames: deque[Outgoing] = deque()
@@ -211,10 +219,6 @@ class ChatSession:
         """The transport has handed the last batch to the connection."""
         self.sending = False
 
-    @property
-    def member(self) -> str:
-        return self.id
-
 
 def user_view(principal: Principal) -> dict[str, Any]:
     return {"id": str(principal.user_id), "username": principal.username,
@@ -231,9 +235,17 @@ class ChatGateway:
         self.presence = services.presence
         self.limiter = services.rate_limiter
         self.sessions: set[ChatSession] = set()
+        self._roster: Roster | None = None
         # Each room's latest messages, kept by the node's live feed: what a join's history
         # needs while the read model catches up.
         self.recent = RecentMessages()
+
+    @property
+    def roster(self) -> Roster:
+        """Who is in each room, on every node (presence, named from the read models)."""
+        if self._roster is None:
+            self._roster = Roster(self.presence, self.services.reads)
+        return self._roster
 
     def open(self, principal: Principal | None) -> ChatSession:
         session = ChatSession(principal, max_queue=self.settings.ws_max_queue)
@@ -335,7 +347,7 @@ class ChatGateway:
         session.hold()  # live updates wait until the history has gone out
         session.stream_id = stream_id
         self.hub.join(stream_id, session)
-        await self.presence.add(stream_id, session.member)
+        first = await self.presence.add(stream_id, session.member)
         since_id = since if isinstance(since, str) else None
         size = self.settings.chat_history_size
         try:
@@ -347,19 +359,25 @@ class ChatGateway:
             # What this node pushed meanwhile is in the history too, read model or not.
             items = merge_history(stored, self.recent.snapshot(stream_id), after, size,
                                   self.recent.deleted())
+            # Read while live updates are held: a join or leave after this read reaches
+            # the client after the list, never before it.
+            users = await self.roster.page(stream_id, limit=USERS_SNAPSHOT_SIZE)
         except BaseException:
             session.release()
             raise
         session.emit("chat:history", [m for m in items if m["user"]["id"] not in session.ignored]
                      if session.ignored else items)
+        session.emit("chat:users", users)
         session.release(items)
         count = await self.presence.count(stream_id)
         session.emit("stream:status", stream)
         session.emit("stream:viewers", {"streamId": stream_id, "count": count,
                                         "peak": max(count, stream["peakViewers"])})
-        if session.principal is not None:
+        if session.principal is not None and first:  # the user's first tab, on any node
+            chatter = await self.roster.chatter(stream["channelId"],
+                                                str(session.principal.user_id))
             await self.services.bus.publish_live([LiveUpdate(
-                stream_id, "chat:user-joined", user_view(session.principal))])
+                stream_id, "chat:user-joined", {**chatter, **user_view(session.principal)})])
         return {"ok": True, "streamId": stream_id, "history": len(items)}
 
     async def _leave(self, session: ChatSession) -> None:
@@ -368,8 +386,8 @@ class ChatGateway:
             return
         session.stream_id = None
         self.hub.leave(stream_id, session)
-        await self.presence.remove(stream_id, session.member)
-        if session.principal is not None:
+        last = await self.presence.remove(stream_id, session.member)
+        if session.principal is not None and last:  # the user's last tab, on any node
             await self.services.bus.publish_live([LiveUpdate(
                 stream_id, "chat:user-left", str(session.principal.user_id))])
 

@@ -15,6 +15,7 @@ import structlog
 from commands.bus import CommandBus
 from commands.sample_viewer_count import SampleViewerCount
 from domain.errors import DomainError
+from infra.messaging.bus import EventBus, LiveUpdate
 from infra.settings import Settings
 from infra.shared_state.presence import Presence
 
@@ -28,6 +29,7 @@ class Services(Protocol):
     settings: Settings
     presence: Presence
     commands: CommandBus
+    bus: EventBus
 
 
 class PresenceSampler:
@@ -42,6 +44,11 @@ class PresenceSampler:
         recorded = 0
         for stream_id in await presence.active_streams():
             count = await presence.count(stream_id)
+            # Users whose node died with their sockets open: nobody else will say they left.
+            gone = await presence.lapsed(stream_id)
+            if gone:
+                await self.services.bus.publish_live([
+                    LiveUpdate(stream_id, "chat:user-left", user) for user in gone])
             try:
                 position = await self.services.commands.execute(
                     SampleViewerCount(stream_id=UUID(stream_id), count=count))
