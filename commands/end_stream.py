@@ -1,4 +1,6 @@
-"""EndStream: the owner ends a LIVE stream (LIVE -> ENDING); the channel is free again."""
+"""EndStream: the owner ends a LIVE stream (LIVE -> ENDING); the channel is free again.
+A prepared stream that never went live is discarded instead (OFFLINE -> ARCHIVED), so the
+channel may prepare another."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import msgspec
 from commands.actors import Actor, require_owner_or_system
 from commands.ports import Store
 from domain.channel import Channel
-from domain.stream import Stream
+from domain.stream import Stream, StreamStatus
 
 
 class EndStream(msgspec.Struct, frozen=True, kw_only=True):
@@ -32,6 +34,9 @@ def end_stream(cmd: EndStream, store: Store) -> StreamEnded:
     require_owner_or_system(channel, cmd.actor_id)
     if cmd.after_grace:
         stream.end_after_grace(datetime.now(UTC))
+    elif stream.status is StreamStatus.OFFLINE:
+        stream.discard(datetime.now(UTC))
+        channel.discard_prepared(stream.id)
     else:
         stream.end(datetime.now(UTC))
     channel.go_offline(stream.id)

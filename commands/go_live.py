@@ -1,4 +1,6 @@
-"""GoLive: the owner starts a new stream; one LIVE stream per channel at a time."""
+"""GoLive: the owner (or an encoder's publish) takes the channel live: the stream prepared
+with CreateStream if there is one (with the details it was prepared with), else a new one.
+One LIVE stream per channel at a time."""
 
 from __future__ import annotations
 
@@ -28,7 +30,11 @@ class WentLive(msgspec.Struct, frozen=True, kw_only=True):
 def go_live(cmd: GoLive, store: Store) -> WentLive:
     channel = store.get(cmd.channel_id, Channel)
     require_owner_or_system(channel, cmd.actor_id)
-    stream = Stream(channel_id=channel.id, owner_id=channel.owner_id, title=clean_title(cmd.title))
+    if channel.prepared_stream_id is not None and channel.current_stream_id is None:
+        stream = store.get(channel.prepared_stream_id, Stream)
+    else:
+        stream = Stream(channel_id=channel.id, owner_id=channel.owner_id,
+                        title=clean_title(cmd.title), category=channel.category)
     channel.go_live(stream.id)
     stream.start()
     if cmd.playback is not None:

@@ -79,6 +79,33 @@ class Channel(Aggregate):
 
         def apply(self, channel: Channel) -> None:
             channel.current_stream_id = self.stream_id
+            if channel.prepared_stream_id == self.stream_id:  # the prepared one went live
+                channel.prepared_stream_id = None
+
+    class StreamPrepared(Aggregate.Event):
+        """A stream was created OFFLINE, ready for the owner's start or an encoder."""
+
+        stream_id: UUID
+
+        def apply(self, channel: Channel) -> None:
+            channel.prepared_stream_id = self.stream_id
+
+    class PreparedStreamDiscarded(Aggregate.Event):
+        """The prepared stream was ended before it went live; another may be prepared."""
+
+        stream_id: UUID
+
+        def apply(self, channel: Channel) -> None:
+            channel.prepared_stream_id = None
+
+    class ImageChanged(Aggregate.Event):
+        """The channel's avatar or banner is now the image at `url` (stored and checked)."""
+
+        kind: str  # "avatar" or "banner"
+        url: str
+
+        def apply(self, channel: Channel) -> None:
+            setattr(channel, self.kind, self.url)
 
     class WentOffline(Aggregate.Event):
         stream_id: UUID
@@ -153,6 +180,10 @@ class Channel(Aggregate):
         self.is_public = is_public
         self.stream_key = stream_key
         self.current_stream_id: UUID | None = None
+        # A stream created OFFLINE that the next go-live starts instead of a new one.
+        self.prepared_stream_id: UUID | None = None
+        self.avatar: str | None = None
+        self.banner: str | None = None
         self.moderator_ids: set[UUID] = set()
         # Bans and timeouts: user -> until (None: until unbanned). Timeouts lapse
         # by comparing with the time of the send, so no event is needed when they end.
@@ -195,6 +226,31 @@ class Channel(Aggregate):
         if self.current_stream_id is not None:
             raise Conflict("the channel already has a live stream", field="channelId")
         self.trigger_event(self.WentLive, stream_id=stream_id)
+
+    def prepare_stream(self, stream_id: UUID) -> None:
+        """At most one prepared stream, and none while a stream is live: a second prepare
+        is refused rather than silently replacing details a creator may have shared."""
+        if self.current_stream_id is not None:
+            raise Conflict("the channel already has a live stream; end it first",
+                           field="channelId")
+        if self.prepared_stream_id is not None:
+            raise Conflict(f"the channel already has a prepared stream "
+                           f"({self.prepared_stream_id}); start it, or end it to prepare "
+                           f"another", field="channelId")
+        self.trigger_event(self.StreamPrepared, stream_id=stream_id)
+
+    def discard_prepared(self, stream_id: UUID) -> None:
+        if self.prepared_stream_id == stream_id:
+            self.trigger_event(self.PreparedStreamDiscarded, stream_id=stream_id)
+
+    def set_image(self, kind: str, url: str) -> bool:
+        """Adopts a stored image as avatar or banner; False when it already is that one."""
+        if kind not in ("avatar", "banner"):
+            raise Invalid("an image is an avatar or a banner", field="kind")
+        if getattr(self, kind) == url:
+            return False
+        self.trigger_event(self.ImageChanged, kind=kind, url=url)
+        return True
 
     def go_offline(self, stream_id: UUID) -> None:
         if self.current_stream_id == stream_id:

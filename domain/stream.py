@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -32,13 +33,32 @@ def clean_title(title: str | None) -> str:
     return value
 
 
+def clean_stream_description(description: str | None) -> str:
+    value = (description or "").strip()
+    if len(value) > 2000:
+        raise TooLong("description must be at most 2000 characters", field="description")
+    return value
+
+
 class Stream(Aggregate):
     """A broadcast of a channel. Every event names its channel, for routing and projections."""
 
     class Created(Aggregate.Created):
+        """Version 2 added `description` and `category` (a stream prepared before it goes
+        live has them); version 1 events are upcast with none."""
+
+        class_version = 2
+
         channel_id: UUID
         owner_id: UUID
         title: str
+        description: str
+        category: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["description"] = ""
+            state["category"] = None
 
     class Started(Aggregate.Event):
         channel_id: UUID
@@ -53,6 +73,15 @@ class Stream(Aggregate):
 
         def apply(self, stream: Stream) -> None:
             stream.status = StreamStatus.ENDING
+            stream.ended_at = self.timestamp
+
+    class Discarded(Aggregate.Event):
+        """A prepared stream was ended before it ever went live: archived, never aired."""
+
+        channel_id: UUID
+
+        def apply(self, stream: Stream) -> None:
+            stream.status = StreamStatus.ARCHIVED
             stream.ended_at = self.timestamp
 
     class Archived(Aggregate.Event):
@@ -119,10 +148,13 @@ class Stream(Aggregate):
             stream.recording_path = self.recording_path
             stream.vod_url = self.vod_url
 
-    def __init__(self, channel_id: UUID, owner_id: UUID, title: str) -> None:
+    def __init__(self, channel_id: UUID, owner_id: UUID, title: str, description: str = "",
+                 category: str | None = None) -> None:
         self.channel_id = channel_id
         self.owner_id = owner_id
         self.title = title
+        self.description = description
+        self.category = category
         self.status = StreamStatus.OFFLINE
         self.started_at: datetime | None = None
         self.ended_at: datetime | None = None
@@ -156,6 +188,13 @@ class Stream(Aggregate):
         duration = max(0, int((now - started).total_seconds()))
         self.trigger_event(self.Ended, channel_id=self.channel_id, duration_s=duration,
                            timestamp=now)
+
+    def discard(self, now: datetime) -> None:
+        """Ends a stream that was prepared and never went live (OFFLINE -> ARCHIVED)."""
+        if self.status is not StreamStatus.OFFLINE:
+            raise Conflict(f"only a stream that has not gone live can be discarded; this one "
+                           f"is {self.status.value}", field="status")
+        self.trigger_event(self.Discarded, channel_id=self.channel_id, timestamp=now)
 
     def archive(self, recording_path: str | None = None, vod_url: str | None = None) -> None:
         self._require(StreamStatus.ARCHIVED)

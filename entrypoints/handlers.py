@@ -15,6 +15,7 @@ from commands.bus import CommandBus
 from commands.cancel_subscription import CancelSubscription, cancel_subscription
 from commands.change_stream_status import ChangeStreamStatus, change_stream_status
 from commands.create_channel import CreateChannel, create_channel
+from commands.create_stream import CreateStream, create_stream
 from commands.delete_message import DeleteMessage, delete_message
 from commands.end_stream import EndStream, end_stream
 from commands.follow import FollowTarget, follow
@@ -34,6 +35,7 @@ from commands.rotate_stream_key import RotateStreamKey, rotate_stream_key
 from commands.sample_viewer_count import SampleViewerCount, sample_viewer_count
 from commands.send_message import SendMessage
 from commands.set_channel_filters import SetChannelFilters, set_channel_filters
+from commands.set_channel_image import SetChannelImage, set_channel_image
 from commands.set_profile_image import SetProfileImage, set_profile_image
 from commands.settle_subscription import SettleSubscription, settle_subscription
 from commands.store_recording import StoreRecording, store_recording
@@ -62,6 +64,7 @@ def command_bus(store: Store, hasher: PasswordHasher,
     bus.register(CancelSubscription, cancel_subscription, store)
     bus.register(ChangeStreamStatus, change_stream_status, store)
     bus.register(CreateChannel, create_channel, store)
+    bus.register(CreateStream, create_stream, store)
     bus.register(DeleteMessage, delete_message, store)
     bus.register(EndStream, end_stream, store)
     bus.register(FileReport, file_report, store)
@@ -79,6 +82,7 @@ def command_bus(store: Store, hasher: PasswordHasher,
     bus.register(RotateStreamKey, rotate_stream_key, store)
     bus.register(SampleViewerCount, sample_viewer_count, store)
     bus.register(SetChannelFilters, set_channel_filters, store)
+    bus.register(SetChannelImage, set_channel_image, store)
     bus.register(SetProfileImage, set_profile_image, store)
     bus.register(SettleSubscription, settle_subscription, store)
     bus.register(StoreRecording, store_recording, store)

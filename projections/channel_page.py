@@ -9,7 +9,7 @@ from typing import Any
 from projections.base import Projection, dumps, loads
 from projections.follows import FOLLOW_TYPES, follow_delta
 from projections.ports import Database, EventEnvelope, Tx
-from projections.stream_status import get_stream
+from projections.stream_status import get_stream, prepared_stream_of
 
 _UPDATABLE = {"name": "name", "description": "description", "category": "category",
               "tags": "tags", "is_public": "is_public"}
@@ -18,8 +18,9 @@ _UPDATABLE = {"name": "name", "description": "description", "category": "categor
 class ChannelPage(Projection):
     name = "channel_page"
     types = ("Channel.Created", "Channel.Updated", "Channel.ModeratorGranted",
-             "Channel.ModeratorRevoked", *FOLLOW_TYPES, "Stream.ViewerCountSampled")
-    tables = ("channels", "channel_moderators", "channel_stream_viewers")
+             "Channel.ModeratorRevoked", *FOLLOW_TYPES, "Stream.ViewerCountSampled",
+             "Channel.ImageChanged")
+    tables = ("channels", "channel_moderators", "channel_stream_viewers", "channel_images")
     ddl = [
         """CREATE TABLE IF NOT EXISTS channels (
             id TEXT PRIMARY KEY,
@@ -47,6 +48,13 @@ class ChannelPage(Projection):
             stream_id TEXT PRIMARY KEY,
             last_count BIGINT NOT NULL
         )""",
+        # Avatar and banner: a table of their own, so a read model made before channels had
+        # them needs no migration (its older events have none to fill in).
+        """CREATE TABLE IF NOT EXISTS channel_images (
+            channel_id TEXT PRIMARY KEY,
+            avatar TEXT,
+            banner TEXT
+        )""",
     ]
 
     def apply(self, tx: Tx, events: Sequence[EventEnvelope]) -> None:
@@ -68,6 +76,12 @@ class ChannelPage(Projection):
                         params.append(dumps(value) if field == "tags" else
                                       int(value) if field == "is_public" else value)
                 tx.execute(f"UPDATE channels SET {', '.join(sets)} WHERE id = ?", (*params, cid))
+            elif e.type == "Channel.ImageChanged":
+                column = "avatar" if d["kind"] == "avatar" else "banner"
+                tx.execute(f"INSERT INTO channel_images (channel_id, {column}) VALUES (?, ?) "
+                           f"ON CONFLICT (channel_id) DO UPDATE SET {column} = excluded.{column}",
+                           (cid, d["url"]))
+                tx.execute("UPDATE channels SET updated_at = ? WHERE id = ?", (ts, cid))
             elif e.type == "Channel.ModeratorGranted":
                 tx.execute("INSERT INTO channel_moderators (channel_id, user_id, granted_at) "
                            "VALUES (?, ?, ?) ON CONFLICT (channel_id, user_id) DO NOTHING",
@@ -94,20 +108,30 @@ class ChannelPage(Projection):
                            "SET last_count = excluded.last_count", (sid, count))
 
 
-def _channel_view(row: dict[str, Any], db: Database) -> dict[str, Any]:
+def channel_view(db: Database, row: dict[str, Any], *,
+                 stream_url: str | None = None) -> dict[str, Any]:
+    """A channel as clients see it, wherever it appears (its page, lists, the answers of
+    the owner's changes), from a `_CHANNEL_SQL` row or one built alike; `stream_url` is the
+    public ingest URL (settings), never the key."""
     current = get_stream(db, row["current_stream_id"]) if row.get("current_stream_id") else None
+    prepared_id = prepared_stream_of(db, row["id"])
+    prepared = get_stream(db, prepared_id) if prepared_id else None
     moderators = db.fetch_all(
         "SELECT user_id FROM channel_moderators WHERE channel_id = ? ORDER BY granted_at",
         (row["id"],),
     )
+    tags = row["tags"]
     return {
         "id": row["id"],
         "slug": row["slug"],
         "name": row["name"],
         "description": row["description"],
         "category": row["category"],
-        "tags": loads(row["tags"]) or [],
+        "tags": tags if isinstance(tags, list) else loads(tags) or [],
         "isPublic": bool(row["is_public"]),
+        "avatar": row.get("avatar"),
+        "banner": row.get("banner"),
+        "streamUrl": stream_url,
         "creator": {
             "id": row["owner_id"],
             "username": row.get("owner_username"),
@@ -118,6 +142,7 @@ def _channel_view(row: dict[str, Any], db: Database) -> dict[str, Any]:
         "isLive": bool(row.get("is_live")),
         "viewerCount": row.get("viewer_count") or 0,
         "currentStream": current,
+        "preparedStream": prepared,
         "moderatorIds": [m["user_id"] for m in moderators],
         "createdAt": row["created_at"],
         "updatedAt": row["updated_at"],
@@ -126,22 +151,31 @@ def _channel_view(row: dict[str, Any], db: Database) -> dict[str, Any]:
 
 _CHANNEL_SQL = (
     "SELECT c.*, s.is_live, s.current_stream_id, s.viewer_count, "
-    "u.username AS owner_username, u.display_name AS owner_display_name "
+    "u.username AS owner_username, u.display_name AS owner_display_name, "
+    "i.avatar, i.banner "
     "FROM channels c LEFT JOIN channel_status s ON s.channel_id = c.id "
     "LEFT JOIN users u ON u.id = c.owner_id "
+    "LEFT JOIN channel_images i ON i.channel_id = c.id "
 )
 
 
-def get_channel_by_slug(db: Database, slug: str) -> dict[str, Any] | None:
+def get_channel_by_slug(db: Database, slug: str, *,
+                        stream_url: str | None = None) -> dict[str, Any] | None:
     row = db.fetch_one(_CHANNEL_SQL + "WHERE c.slug = ?", (slug.lower(),))
-    return _channel_view(row, db) if row else None
+    return channel_view(db, row, stream_url=stream_url) if row else None
 
 
-def channel_views(db: Database, ids: Sequence[str]) -> list[dict[str, Any]]:
+def channel_row(db: Database, channel_id: str) -> dict[str, Any] | None:
+    """The channel's row as `channel_view` takes it (None until the projector has it)."""
+    return db.fetch_one(_CHANNEL_SQL + "WHERE c.id = ?", (channel_id,))
+
+
+def channel_views(db: Database, ids: Sequence[str], *,
+                  stream_url: str | None = None) -> list[dict[str, Any]]:
     """Channel pages for several ids, in the order given (ids it has not got are left out)."""
     if not ids:
         return []
     rows = db.fetch_all(_CHANNEL_SQL + f"WHERE c.id IN ({', '.join('?' * len(ids))})",
                         tuple(ids))
     by_id = {row["id"]: row for row in rows}
-    return [_channel_view(by_id[i], db) for i in ids if i in by_id]
+    return [channel_view(db, by_id[i], stream_url=stream_url) for i in ids if i in by_id]

@@ -72,21 +72,28 @@ def message_view(row: dict[str, Any]) -> dict[str, Any]:
     return message_json(row["id"], row["stream_id"], row["channel_id"], row["user_id"],
                     row["username"], row["display_name"],
                     badges if isinstance(badges, list) else loads(badges) or [],
-                    row["content"], row["created_at"], row["position"])
+                    row["content"], row["created_at"], row["position"],
+                    row.get("deleted_at"))
 
 
 def message_json(id: str, stream_id: str, channel_id: str, user_id: str, username: str,
              display_name: str, badges: list[str], content: str, created_at: str,
-             position: int) -> dict[str, Any]:
+             position: int, deleted_at: str | None = None) -> dict[str, Any]:
+    """The one shape of a message (history, the send answer, /ws and Socket.IO frames):
+    `userId` and `badges` at the top as the plan's Message has them, and inside `user` as
+    clients built on the first shape read them. `deletedAt` is null but where staff are
+    shown deleted messages."""
     return {
         "id": id,
         "streamId": stream_id,
         "channelId": channel_id,
         "userId": user_id,
+        "badges": badges,
         "user": {"id": user_id, "username": username, "displayName": display_name,
                  "badges": badges},
         "content": content,
         "createdAt": created_at,
+        "deletedAt": deleted_at,
         "position": position,
     }
 

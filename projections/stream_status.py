@@ -22,15 +22,26 @@ STREAM_COLUMNS = (
     "id, channel_id, owner_id, title, status, started_at, ended_at, duration_s, "
     "viewer_count, peak_viewers, recording_path, vod_url, created_at, updated_at, position"
 )
+# The stream's own details beside its row: a table of its own, so a read model made before
+# streams had them needs no migration (its older events have none to fill in).
+DETAILS_TABLE = "stream_details"
+_STREAM_SQL = (
+    "SELECT s.id, s.channel_id, s.owner_id, s.title, s.status, s.started_at, s.ended_at, "
+    "s.duration_s, s.viewer_count, s.peak_viewers, s.recording_path, s.vod_url, "
+    "s.created_at, s.updated_at, s.position, d.description, d.category, d.thumbnail_url "
+    f"FROM streams s LEFT JOIN {DETAILS_TABLE} d ON d.stream_id = s.id "
+)
 
 
 def stream_view(row: dict) -> dict:
-    """A stream as clients see it."""
+    """A stream as clients see it (without its ingest fields: `with_ingest` adds them)."""
     return {
         "id": row["id"],
         "channelId": row["channel_id"],
         "ownerId": row["owner_id"],
         "title": row["title"],
+        "description": row.get("description") or "",
+        "category": row.get("category"),
         "status": row["status"],
         "startTime": row["started_at"],
         "endTime": row["ended_at"],
@@ -40,6 +51,7 @@ def stream_view(row: dict) -> dict:
         "recordingPath": row["recording_path"],
         "vodUrl": row["vod_url"],
         "isArchived": row["status"] == "ARCHIVED",
+        "thumbnailUrl": row.get("thumbnail_url"),
         "createdAt": row["created_at"],
         "updatedAt": row["updated_at"],
     }
@@ -48,8 +60,10 @@ def stream_view(row: dict) -> dict:
 class StreamStatusProjection(Projection):
     name = "stream_status"
     types = ("Stream.Created", "Stream.Started", "Stream.Ended", "Stream.Archived",
-             "Stream.ViewerCountSampled", *INGEST_TYPES)  # ingest
-    tables = ("streams", "channel_status", INGEST_TABLE, RECORDINGS_TABLE)
+             "Stream.ViewerCountSampled", "Stream.Discarded", "Channel.StreamPrepared",
+             *INGEST_TYPES)  # ingest
+    tables = ("streams", "channel_status", INGEST_TABLE, RECORDINGS_TABLE, DETAILS_TABLE,
+              "channel_prepared_streams")
     ddl = [
         """CREATE TABLE IF NOT EXISTS streams (
             id TEXT PRIMARY KEY,
@@ -78,6 +92,17 @@ class StreamStatusProjection(Projection):
             updated_at TEXT NOT NULL
         )""",
         *INGEST_DDL,
+        f"""CREATE TABLE IF NOT EXISTS {DETAILS_TABLE} (
+            stream_id TEXT PRIMARY KEY,
+            description TEXT NOT NULL,
+            category TEXT,
+            thumbnail_url TEXT
+        )""",
+        # The stream each channel has prepared (OFFLINE, not yet started), if any.
+        """CREATE TABLE IF NOT EXISTS channel_prepared_streams (
+            channel_id TEXT PRIMARY KEY,
+            stream_id TEXT NOT NULL
+        )""",
     ]
 
     def apply(self, tx: Tx, events: Sequence[EventEnvelope]) -> None:
@@ -91,6 +116,22 @@ class StreamStatusProjection(Projection):
                     "updated_at, position) VALUES (?, ?, ?, ?, 'OFFLINE', ?, ?, ?) "
                     "ON CONFLICT (id) DO NOTHING",
                     (sid, d["channel_id"], d["owner_id"], d["title"], ts, ts, e.position))
+                tx.execute(f"INSERT INTO {DETAILS_TABLE} (stream_id, description, category) "
+                           "VALUES (?, ?, ?) ON CONFLICT (stream_id) DO NOTHING",
+                           (sid, d.get("description") or "", d.get("category")))
+                continue
+            if e.type == "Channel.StreamPrepared":
+                tx.execute("INSERT INTO channel_prepared_streams (channel_id, stream_id) "
+                           "VALUES (?, ?) ON CONFLICT (channel_id) DO UPDATE "
+                           "SET stream_id = excluded.stream_id", (sid, d["stream_id"]))
+                continue
+            if e.type in ("Stream.Started", "Stream.Discarded"):
+                tx.execute("DELETE FROM channel_prepared_streams WHERE channel_id = ? "
+                           "AND stream_id = ?", (d["channel_id"], sid))
+            if e.type == "Stream.Discarded":
+                tx.execute("UPDATE streams SET status = 'ARCHIVED', ended_at = ?, "
+                           "duration_s = 0, updated_at = ?, position = ? WHERE id = ?",
+                           (ts, ts, e.position, sid))
                 continue
             if e.type == "Stream.Started":
                 tx.execute("UPDATE streams SET status = 'LIVE', started_at = ?, updated_at = ?, "
@@ -125,9 +166,10 @@ class StreamStatusProjection(Projection):
 
 
 def latest_open_stream(db: Database, channel_id: UUID) -> UUID | None:
-    """The channel's newest stream that is not archived yet."""
+    """The channel's newest stream that went live and is not archived yet (a prepared one,
+    still OFFLINE, has no recording to wait for)."""
     row = db.fetch_one(
-        "SELECT id FROM streams WHERE channel_id = ? AND status <> 'ARCHIVED' "
+        "SELECT id FROM streams WHERE channel_id = ? AND status IN ('LIVE', 'ENDING') "
         "ORDER BY created_at DESC LIMIT 1", (str(channel_id),))
     return UUID(row["id"]) if row else None
 
@@ -139,6 +181,24 @@ def current_stream_of(db: Database, channel_id: str) -> str | None:
     return row["current_stream_id"] if row else None
 
 
+def prepared_stream_of(db: Database, channel_id: str) -> str | None:
+    """The channel's prepared stream (created OFFLINE, not started yet), if it has one."""
+    row = db.fetch_one("SELECT stream_id FROM channel_prepared_streams WHERE channel_id = ?",
+                       (channel_id,))
+    return row["stream_id"] if row else None
+
+
 def get_stream(db: Database, stream_id: str) -> dict[str, Any] | None:
-    row = db.fetch_one(f"SELECT {STREAM_COLUMNS} FROM streams WHERE id = ?", (stream_id,))
+    """A stream as `GET /api/streams/{id}` answers it; listings of streams use it too."""
+    row = db.fetch_one(_STREAM_SQL + "WHERE s.id = ?", (stream_id,))
     return with_ingest(db, stream_view(row)) if row else None  # hlsUrl, ingest
+
+
+def stream_views(db: Database, ids: Sequence[str]) -> list[dict[str, Any]]:
+    """Streams for several ids, in the order given (ids it has not got are left out)."""
+    if not ids:
+        return []
+    rows = db.fetch_all(_STREAM_SQL + f"WHERE s.id IN ({', '.join('?' * len(ids))})",
+                        tuple(ids))
+    by_id = {row["id"]: row for row in rows}
+    return [with_ingest(db, stream_view(by_id[i])) for i in ids if i in by_id]

@@ -74,7 +74,8 @@ def key_view(channel: Channel, settings: Settings,
 def list_vods(db: Database, channel_id: str) -> list[dict[str, Any]]:
     rows = db.fetch_all(
         f"SELECT {STREAM_COLUMNS} FROM streams WHERE channel_id = ? AND status = 'ARCHIVED' "
-        "ORDER BY ended_at DESC LIMIT 100", (channel_id,))
+        # A prepared stream discarded before it went live never aired: it is no VOD.
+        "AND started_at IS NOT NULL ORDER BY ended_at DESC LIMIT 100", (channel_id,))
     return [{**stream_view(r), "recordings": recordings(db, r["id"])} for r in rows]
 
 

@@ -69,7 +69,7 @@ def chat_updates(events: Sequence[EventEnvelope]) -> list[LiveUpdate]:
 # event, even when the read model it is read from has already moved on (ENDING, then
 # ARCHIVED a moment later, are two pushes).
 STATUS_AFTER = {"Stream.Started": "LIVE", "Stream.Ended": "ENDING",
-                "Stream.Archived": "ARCHIVED"}
+                "Stream.Archived": "ARCHIVED", "Stream.Discarded": "ARCHIVED"}
 
 
 class StreamChange(NamedTuple):
@@ -86,7 +86,9 @@ def stream_changes(events: Sequence[EventEnvelope]) -> list[StreamChange]:
     for e in events:
         if e.type == "Stream.ViewerCountSampled":
             out.append(StreamChange(e.aggregate_id, "stream:viewers", e.position, None))
-        elif e.type != "Stream.Created" and e.type in STREAM_TYPES:
+        # The projection also reads Channel events (a stream prepared): no room hears those.
+        elif e.type != "Stream.Created" and e.type.startswith("Stream.") \
+                and e.type in STREAM_TYPES:
             out.append(StreamChange(e.aggregate_id, "stream:status", e.position,
                                     STATUS_AFTER.get(e.type)))
     return out

@@ -151,6 +151,9 @@ def test_catalogue_names_every_event_type_once() -> None:
         "Channel.WentOffline", "Channel.ModeratorGranted", "Channel.ModeratorRevoked",
         "Stream.Created", "Stream.Started", "Stream.Ended", "Stream.Archived",
         "Stream.ViewerCountSampled",
+        # prepared streams, channel art
+        "Stream.Discarded", "Channel.StreamPrepared", "Channel.PreparedStreamDiscarded",
+        "Channel.ImageChanged",
         "ChatMessage.Sent", "ChatMessage.Deleted",
         "UniqueName.Claimed",
         # identity, profiles, follows, subscriptions

@@ -95,7 +95,8 @@ def test_data_is_plain(store: EventStore, world: World, owner: User, channel: Ch
     stream = world.live_stream(channel)
     created = next(e for e in world.log() if e.type == "Stream.Created")
     assert created.data == {"channel_id": str(channel.id), "owner_id": str(owner.id),
-                            "title": "Untitled stream"}
+                            "title": "Untitled stream", "description": "",
+                            "category": "just-chatting"}
     assert created.aggregate_id == str(stream.id)
     decoded = msgspec.json.decode(msgspec.json.encode(created), type=EventEnvelope)
     assert decoded == created
