@@ -27,6 +27,7 @@ from read_api.channel_follows import ChannelFollowController, SubscriptionContro
 from read_api.channels import ChannelController
 from read_api.chat_gateway import ChatGateway
 from read_api.chatters import ChatterController
+from read_api.cors import cors_middleware
 from read_api.deps import app_dependencies
 from read_api.discovery import DISCOVERY_ROUTES
 from read_api.errors import EXCEPTION_HANDLERS
@@ -160,7 +161,8 @@ def create_asgi(services: Services, *, announce: bool = False, settle_heap: bool
     sio = create_socketio(app.state.gateway, services.authenticator,
                           services.settings.cors_origins)
     app.state.sio = sio
-    asgi = capture_send(socketio.ASGIApp(sio, other_asgi_app=request_id_middleware(app),
-                                         socketio_path="socket.io"))
+    # CORS inside the request id: a preflight answered by it carries an id too.
+    http = request_id_middleware(cors_middleware(app, services.settings.cors_origins))
+    asgi = capture_send(socketio.ASGIApp(sio, other_asgi_app=http, socketio_path="socket.io"))
     asgi.litestar = app  # type: ignore[attr-defined]
     return asgi

@@ -29,6 +29,7 @@ from infra.identity.auth import Authenticator
 from infra.web.json_depth import TOO_DEEP_EVENT, GuardedJson
 from infra.web.ws_direct import direct_writer
 from read_api.chat_gateway import ChatGateway, ChatSession
+from read_api.cors import parse_origins
 from read_api.live import Outgoing, flatten
 
 log = structlog.get_logger(__name__)
@@ -100,9 +101,12 @@ class _SioLink:
 
 def create_socketio(gateway: ChatGateway, authenticator: Authenticator,
                     cors_origins: str) -> socketio.AsyncServer:
-    origins: str | list[str] = "*" if cors_origins.strip() == "*" else [
-        o.strip() for o in cors_origins.split(",") if o.strip()]
-    sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins=origins,
+    # The HTTP routes' rule (read_api/cors.py): with `*`, no credentials (Engine.IO would
+    # otherwise echo any origin with `Access-Control-Allow-Credentials: true`).
+    listed = parse_origins(cors_origins)
+    sio = socketio.AsyncServer(async_mode="asgi",
+                               cors_allowed_origins="*" if listed is None else listed,
+                               cors_credentials=listed is not None,
                                logger=False, engineio_logger=False,
                                json=GuardedJson(gateway.settings.json_max_depth))
     # A copy: the driver table is shared by every server of the process.
