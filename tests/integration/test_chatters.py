@@ -140,9 +140,8 @@ async def test_chatters_refuses_what_names_nothing(api: Api) -> None:
         assert_problem(await api.http.get(f"/api/streams/{sid}/chatters",
                                           params={"cursor": cursor}), 422, "cursor")
     for limit in ("0", "101", "lots"):
-        r = await api.http.get(f"/api/streams/{sid}/chatters", params={"limit": limit})
-        assert r.status_code in (400, 422), r.text
-        assert_problem(r, r.status_code, "limit")
+        assert_problem(await api.http.get(f"/api/streams/{sid}/chatters",
+                                          params={"limit": limit}), 422, "limit")
 
 
 async def test_the_user_list_over_socketio(api: Api) -> None:
