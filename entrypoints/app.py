@@ -32,6 +32,7 @@ from read_api.deps import app_dependencies
 from read_api.discovery import DISCOVERY_ROUTES
 from read_api.errors import EXCEPTION_HANDLERS
 from read_api.health import HealthController
+from read_api.http_cache import http_cache_middleware
 from read_api.ignores import IgnoreController
 from read_api.ingest import IngestController, StreamingConfigController
 from read_api.live import LiveHub
@@ -135,7 +136,8 @@ def create_app(services: Services, *, announce: bool = False, settle_heap: bool 
         exception_handlers=EXCEPTION_HANDLERS,
         # The request id is not here but around the whole app (`create_asgi`): answers
         # the router gives itself (404, 405) never reach route middleware.
-        middleware=[latency_middleware],
+        # Each GET route's caching policy (ETag and 304s, Cache-Control): read_api/http_cache.py.
+        middleware=[latency_middleware, http_cache_middleware],
         request_class=AppRequest,
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(title="AeThex Live", version="0.1.0", path="/schema",

@@ -18,6 +18,7 @@ from domain.errors import NotFound
 from infra.identity.auth import Principal
 from projections.channel_page import get_channel_by_slug
 from read_api.deps import parse_id, provide_principal
+from read_api.http_cache import LIVE
 from read_api.reads import ReadModels
 from read_api.schemas import CreateChannelBody, UpdateChannelBody
 
@@ -68,7 +69,7 @@ class ChannelController(Controller):
         )
         return {**channel_view(result.channel), "position": result.position}
 
-    @get("/{slug:str}")
+    @get("/{slug:str}", opt=LIVE)
     async def by_slug(
         self,
         slug: FromPath[str],

@@ -20,6 +20,7 @@ from infra.shared_state.rate_limit import ChatRateLimiter
 from projections.chat_history import list_messages
 from projections.stream_status import get_stream
 from read_api.deps import parse_id, provide_principal
+from read_api.http_cache import LIVE
 from read_api.ignores import hide_ignored, provide_viewer
 from read_api.paging import Before, Cursor, Limit, page_cursor
 from read_api.reads import ReadModels
@@ -102,7 +103,8 @@ class StreamController(Controller):
             raise NotFound(f"stream {stream_id!r} not found")
         return view
 
-    @get("/{stream_id:str}/messages", dependencies={"viewer": Provide(provide_viewer)})
+    @get("/{stream_id:str}/messages", dependencies={"viewer": Provide(provide_viewer)},
+         opt=LIVE)
     async def messages(
         self,
         stream_id: FromPath[str],
