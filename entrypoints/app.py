@@ -24,6 +24,7 @@ from projections.stream_status import current_stream_of, get_stream
 from read_api.admin import AdminController
 from read_api.auth import AuthController
 from read_api.channel_follows import ChannelFollowController, SubscriptionController
+from read_api.channel_images import ChannelImageController
 from read_api.channels import ChannelController
 from read_api.chat_gateway import ChatGateway
 from read_api.chatters import ChatterController
@@ -46,6 +47,7 @@ from read_api.reports import ChannelReportController, ReportController
 from read_api.requests import AppRequest
 from read_api.socket import chat_socket, stream_socket
 from read_api.socketio_transport import create_socketio
+from read_api.stream_aliases import StreamAliasController
 from read_api.streams import StreamController
 from read_api.uploads import UploadController, UploadFiles
 from read_api.users import ProfileController, UserController
@@ -126,6 +128,7 @@ def create_app(services: Services, *, announce: bool = False, settle_heap: bool 
     app = Litestar(
         route_handlers=[AuthController, ChannelController, HealthController, MessageController,
                         StreamController, chat_socket, stream_socket,
+                        StreamAliasController, ChannelImageController,  # plan names, art
                         AdminController, metrics_endpoint,  # operators
                         *IDENTITY_ROUTES,  # identity, uploads, social
                         *INGEST_ROUTES,  # going live

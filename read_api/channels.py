@@ -1,4 +1,5 @@
-"""Channels: create, read by slug, update, and moderators."""
+"""Channels: create, read by slug, update, and moderators. Every answer is the channel in
+the one shape its page has (`projections/channel_page.py` `channel_view`)."""
 
 from __future__ import annotations
 
@@ -16,29 +17,42 @@ from commands.update_channel import UpdateChannel
 from domain.channel import Channel
 from domain.errors import NotFound
 from infra.identity.auth import Principal
-from projections.channel_page import get_channel_by_slug
+from infra.settings import Settings
+from projections.channel_page import channel_row, channel_view, get_channel_by_slug
 from read_api.deps import parse_id, provide_principal
 from read_api.http_cache import LIVE
+from read_api.openapi import BEARER, problems
 from read_api.reads import ReadModels
 from read_api.schemas import CreateChannelBody, UpdateChannelBody
+from read_api.views.channel import ChannelChange, ChannelPage, ModeratorChange
 
 CHANNEL_READ_MODELS = ("channel_page", "stream_status", "users")
 
 
-def channel_view(channel: Channel) -> dict[str, Any]:
-    """The channel as its owner just changed it (no stream key: that has its own route)."""
-    return {
-        "id": str(channel.id),
-        "slug": channel.slug,
-        "name": channel.name,
-        "description": channel.description,
-        "category": channel.category,
-        "tags": channel.tags,
-        "isPublic": channel.is_public,
-        "creatorId": str(channel.owner_id),
-        "currentStreamId": str(channel.current_stream_id) if channel.current_stream_id else None,
-        "moderatorIds": sorted(str(m) for m in channel.moderator_ids),
+async def channel_state(reads: ReadModels, settings: Settings, channel: Channel,
+                        principal: Principal, position: int) -> dict[str, Any]:
+    """The channel as the owner's command left it, in the shape of its page: what the
+    aggregate holds (details, images, live state) over the read model's row (counts, the
+    owner's names), which may not have the channel yet (then: no followers, no views)."""
+    row = await reads.query(channel_row, str(channel.id))
+    fields = {
+        "id": str(channel.id), "slug": channel.slug, "name": channel.name,
+        "description": channel.description, "category": channel.category,
+        "tags": list(channel.tags), "is_public": channel.is_public,
+        "owner_id": str(channel.owner_id), "avatar": channel.avatar, "banner": channel.banner,
+        "is_live": channel.current_stream_id is not None,
+        "current_stream_id": str(channel.current_stream_id)
+        if channel.current_stream_id else None,
+        "created_at": channel.created_on.isoformat(),
+        "updated_at": channel.modified_on.isoformat(),
     }
+    if row is None:
+        row = {"follower_count": 0, "view_count": 0, "viewer_count": 0,
+               "owner_username": principal.username,
+               "owner_display_name": principal.display_name}
+    view = await reads.query(channel_view, {**row, **fields},
+                             stream_url=settings.ingest_rtmp_url)
+    return {**view, "position": position}
 
 
 auth = {"principal": Provide(provide_principal)}
@@ -48,13 +62,16 @@ class ChannelController(Controller):
     path = "/api/channels"
     tags = ["channels"]
 
-    @post("/", status_code=201, dependencies=auth)
+    @post("/", status_code=201, dependencies=auth, operation_id="createChannel",
+          security=BEARER, responses=problems(404, 409, 422, auth=True))
     async def create(
         self,
         data: JSONBody[CreateChannelBody],
         principal: NamedDependency[Principal],
         commands: NamedDependency[CommandBus],
-    ) -> dict[str, Any]:
+        reads: NamedDependency[ReadModels],
+        settings: NamedDependency[Settings],
+    ) -> ChannelChange:
         """Creates a channel owned by the caller, with a unique slug."""
         result = await commands.execute(
             CreateChannel(
@@ -67,30 +84,36 @@ class ChannelController(Controller):
                 is_public=data.is_public,
             )
         )
-        return {**channel_view(result.channel), "position": result.position}
+        return await channel_state(reads, settings, result.channel, principal, result.position)
 
-    @get("/{slug:str}", opt=LIVE)
+    @get("/{slug:str}", opt=LIVE, operation_id="getChannelBySlug",
+         responses=problems(404, 503))
     async def by_slug(
         self,
         slug: FromPath[str],
         reads: NamedDependency[ReadModels],
+        settings: NamedDependency[Settings],
         after: FromQuery[int | None] = None,
-    ) -> dict[str, Any]:
-        """The channel page: live status, current stream, counts."""
+    ) -> ChannelPage:
+        """The channel page: live status, current and prepared stream, counts, and
+        `streamUrl`, where its encoder publishes."""
         await reads.caught_up(CHANNEL_READ_MODELS, after)
-        view = await reads.query(get_channel_by_slug, slug)
+        view = await reads.query(get_channel_by_slug, slug, stream_url=settings.ingest_rtmp_url)
         if view is None:
             raise NotFound(f"channel {slug!r} not found")
         return view
 
-    @put("/{channel_id:str}", dependencies=auth)
+    @put("/{channel_id:str}", dependencies=auth, operation_id="updateChannel",
+         security=BEARER, responses=problems(403, 404, 422, auth=True))
     async def update(
         self,
         channel_id: FromPath[str],
         data: JSONBody[UpdateChannelBody],
         principal: NamedDependency[Principal],
         commands: NamedDependency[CommandBus],
-    ) -> dict[str, Any]:
+        reads: NamedDependency[ReadModels],
+        settings: NamedDependency[Settings],
+    ) -> ChannelChange:
         """Changes the channel's details (owner only)."""
         result = await commands.execute(
             UpdateChannel(
@@ -103,27 +126,31 @@ class ChannelController(Controller):
                 is_public=data.is_public,
             )
         )
-        return {**channel_view(result.channel), "position": result.position}
+        return await channel_state(reads, settings, result.channel, principal, result.position)
 
-    @put("/{channel_id:str}/moderators/{user_id:str}", dependencies=auth)
+    @put("/{channel_id:str}/moderators/{user_id:str}", dependencies=auth,
+         operation_id="grantModerator", security=BEARER,
+         responses=problems(403, 404, 422, auth=True))
     async def grant(
         self,
         channel_id: FromPath[str],
         user_id: FromPath[str],
         principal: NamedDependency[Principal],
         commands: NamedDependency[CommandBus],
-    ) -> dict[str, Any]:
+    ) -> ModeratorChange:
         """Makes a user a moderator of the channel (owner only)."""
         return await _set_moderator(commands, principal, channel_id, user_id, True)
 
-    @delete("/{channel_id:str}/moderators/{user_id:str}", status_code=200, dependencies=auth)
+    @delete("/{channel_id:str}/moderators/{user_id:str}", status_code=200, dependencies=auth,
+            operation_id="revokeModerator", security=BEARER,
+            responses=problems(403, 404, auth=True))
     async def revoke(
         self,
         channel_id: FromPath[str],
         user_id: FromPath[str],
         principal: NamedDependency[Principal],
         commands: NamedDependency[CommandBus],
-    ) -> dict[str, Any]:
+    ) -> ModeratorChange:
         """Takes a user's moderator rights away (owner only)."""
         return await _set_moderator(commands, principal, channel_id, user_id, False)
 

@@ -1,32 +1,63 @@
-"""Chat messages by id: deletion by the author, the channel owner or a moderator."""
+"""Chat messages by id: deletion by the author, the channel owner or a moderator; and the
+plan's `POST /api/messages`, an alias of `POST /api/streams/{id}/messages` (the same
+function, rate limit and group commit)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated
 
-from litestar import Controller, delete
+import msgspec
+from litestar import Controller, delete, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath
+from litestar.params import FromPath, JSONBody
 
 from commands.bus import CommandBus
 from commands.delete_message import DeleteMessage
 from infra.identity.auth import Principal
+from infra.shared_state.rate_limit import ChatRateLimiter
 from read_api.deps import parse_id, provide_principal
+from read_api.openapi import BEARER, problems
+from read_api.schemas import Text
+from read_api.streams import body_id, post_message
+from read_api.views.message import DeletedMessage, Message
+
+auth = {"principal": Provide(provide_principal)}
+
+
+class PostMessageBody(msgspec.Struct, rename="camel"):
+    """A message for a stream's chat; the plan's body names the stream."""
+
+    stream_id: Annotated[str, msgspec.Meta(max_length=64)]
+    content: Text
 
 
 class MessageController(Controller):
     path = "/api/messages"
     tags = ["chat"]
 
-    @delete(
-        "/{message_id:str}", status_code=200, dependencies={"principal": Provide(provide_principal)}
-    )
+    @post("/", status_code=201, dependencies=auth, operation_id="sendMessageAlias",
+          summary="Alias of POST /api/streams/{id}/messages", security=BEARER,
+          responses=problems(403, 404, 409, 422, 429, auth=True))
+    async def send(
+        self,
+        data: JSONBody[PostMessageBody],
+        principal: NamedDependency[Principal],
+        rate_limiter: NamedDependency[ChatRateLimiter],
+        commands: NamedDependency[CommandBus],
+    ) -> Message:
+        """Alias of `POST /api/streams/{id}/messages`, the stream named by `streamId`."""
+        return await post_message(body_id(data.stream_id, "streamId"), data.content,
+                                  principal, rate_limiter, commands)
+
+    @delete("/{message_id:str}", status_code=200, dependencies=auth,
+            operation_id="deleteMessage", security=BEARER,
+            responses=problems(403, 404, auth=True))
     async def remove(
         self,
         message_id: FromPath[str],
         principal: NamedDependency[Principal],
         commands: NamedDependency[CommandBus],
-    ) -> dict[str, Any]:
+    ) -> DeletedMessage:
         """Soft-deletes a message; deleting twice is harmless."""
         result = await commands.execute(
             DeleteMessage(actor_id=principal.user_id, message_id=parse_id(message_id, "message"))

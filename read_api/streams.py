@@ -1,110 +1,255 @@
-"""Streams: go live, change status, end, read, and the stream's chat."""
+"""Streams: prepare, go live, change status, end, read, where to play, and the stream's chat.
+
+The plan's other names for these (`/api/stream/...`, `POST /api/messages`) are aliases in
+read_api/stream_aliases.py and read_api/messages.py: they call the functions here, so an
+alias answers and refuses exactly as its original does."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
+from uuid import UUID
 
+import msgspec
 from litestar import Controller, Request, get, post, put
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from commands.bus import CommandBus
 from commands.change_stream_status import ChangeStreamStatus
+from commands.create_stream import CreateStream
 from commands.end_stream import EndStream
 from commands.go_live import GoLive
 from commands.send_message import Author, SendMessage
-from domain.errors import DomainError, NotFound
-from domain.stream import Stream
+from domain.errors import Conflict, DomainError, Invalid, NotFound
+from domain.stream import Stream, StreamStatus
 from infra.identity.auth import Principal
+from infra.settings import Settings
 from infra.shared_state.rate_limit import ChatRateLimiter
 from projections.chat_history import list_messages
-from projections.stream_status import get_stream
+from projections.stream_ingest import with_ingest
+from projections.stream_status import get_stream, stream_view
 from read_api.deps import parse_id, provide_principal
 from read_api.http_cache import LIVE
 from read_api.ignores import hide_ignored, provide_viewer
+from read_api.openapi import BEARER, problems
 from read_api.paging import Before, Cursor, Limit, page_cursor
 from read_api.reads import ReadModels
 from read_api.realtime.presenters import sent_view
 from read_api.realtime.recent import RecentMessages, newest_page
-from read_api.schemas import GoLiveBody, SendMessageBody, StatusBody
+from read_api.schemas import GoLiveBody, SendMessageBody, StatusBody, Text
+from read_api.views.message import Message, MessagePage
+from read_api.views.stream import Stream as StreamView
+from read_api.views.stream import StreamChange, StreamPlayback
 
 auth = {"principal": Provide(provide_principal)}
 
 
-def stream_state(stream: Stream, position: int) -> dict[str, Any]:
-    """The stream as the command left it (the read model follows within milliseconds)."""
+class CreateStreamBody(msgspec.Struct, rename="camel"):
+    """A stream to prepare: OFFLINE until the owner starts it or an encoder publishes."""
+
+    channel_id: Annotated[str, msgspec.Meta(max_length=64)]
+    title: Annotated[str, msgspec.Meta(max_length=1000)] | None = None
+    description: Text | None = None
+    category: Annotated[str, msgspec.Meta(max_length=64)] | None = None  # None: the channel's
+
+
+def body_id(value: str, field: str) -> UUID:
+    """An id sent in a body: not a UUID is the client's mistake about that field (422)."""
+    try:
+        return parse_id(value, field)
+    except NotFound:
+        raise Invalid(f"{field} must be an id", field=field) from None
+
+
+def _stream_row(stream: Stream) -> dict[str, Any]:
+    """The aggregate as a `streams` row, so that `stream_view` presents it."""
+    started, ended = stream.started_at, stream.ended_at
     return {
-        "id": str(stream.id),
-        "channelId": str(stream.channel_id),
-        "title": stream.title,
+        "id": str(stream.id), "channel_id": str(stream.channel_id),
+        "owner_id": str(stream.owner_id), "title": stream.title,
+        "description": stream.description, "category": stream.category,
         "status": stream.status.value,
-        "startTime": stream.started_at.isoformat() if stream.started_at else None,
-        "endTime": stream.ended_at.isoformat() if stream.ended_at else None,
-        "position": position,
+        "started_at": started.isoformat() if started else None,
+        "ended_at": ended.isoformat() if ended else None,
+        # As Stream.Ended computes it: a stream that never started lasted 0 seconds.
+        "duration_s": max(0, int((ended - (started or ended)).total_seconds()))
+        if ended else None,
+        "viewer_count": stream.viewer_count if stream.is_live else 0,
+        "peak_viewers": stream.peak_viewers, "recording_path": stream.recording_path,
+        "vod_url": stream.vod_url, "thumbnail_url": None,
+        "created_at": stream.created_on.isoformat(),
+        "updated_at": stream.modified_on.isoformat(),
     }
+
+
+async def stream_state(reads: ReadModels, stream: Stream, position: int) -> dict[str, Any]:
+    """The stream as the command left it, in the shape `GET /api/streams/{id}` answers:
+    the aggregate's fields, the ingest's from the read model (which follows within
+    milliseconds), the HLS URL from the aggregate while it is LIVE."""
+    view = await reads.query(with_ingest, stream_view(_stream_row(stream)))
+    if stream.is_live and stream.hls_url:
+        view["hlsUrl"] = stream.hls_url
+    return {**view, "position": position}
+
+
+async def create_stream_session(data: CreateStreamBody, principal: Principal,
+                                commands: CommandBus, reads: ReadModels) -> dict[str, Any]:
+    """`POST /api/streams` and its alias `POST /api/stream/create`."""
+    result = await commands.execute(CreateStream(
+        actor_id=principal.user_id, channel_id=body_id(data.channel_id, "channelId"),
+        title=data.title, description=data.description, category=data.category))
+    return await stream_state(reads, result.stream, result.position)
+
+
+async def end_stream_session(stream_id: UUID, principal: Principal, commands: CommandBus,
+                             reads: ReadModels) -> dict[str, Any]:
+    """`POST /api/streams/{id}/end` and its alias `POST /api/stream/end`."""
+    result = await commands.execute(EndStream(actor_id=principal.user_id, stream_id=stream_id))
+    return await stream_state(reads, result.stream, result.position)
+
+
+async def read_stream(stream_id: str, reads: ReadModels, after: int | None) -> dict[str, Any]:
+    """`GET /api/streams/{id}` and its alias `GET /api/stream/{id}`."""
+    parse_id(stream_id, "stream")
+    await reads.caught_up(("stream_status",), after)
+    view = await reads.query(get_stream, stream_id)
+    if view is None:
+        raise NotFound(f"stream {stream_id!r} not found")
+    return view
+
+
+async def stream_playback(stream_id: str, reads: ReadModels, settings: Settings,
+                          after: int | None) -> dict[str, Any]:
+    """`GET /api/stream/{id}/hls` and its alias `GET /api/streams/{id}/hls`: 409 unless
+    the stream is LIVE with a playlist (an encoder has published)."""
+    view = await read_stream(stream_id, reads, after)
+    if view["status"] != StreamStatus.LIVE.value:
+        raise Conflict(f"the stream is {view['status']}, not LIVE: nothing to play",
+                       field="status", code="stream_offline")
+    if not view["hlsUrl"]:
+        raise Conflict("the stream is LIVE but no encoder has published to it yet",
+                       field="status", code="no_playback")
+    ingest = view.get("ingest") or {}
+    return {"streamId": view["id"], "channelId": view["channelId"], "status": view["status"],
+            "hlsUrl": view["hlsUrl"], "provider": ingest.get("provider"),
+            "playbackId": ingest.get("playbackId"),
+            "qualities": [q.strip() for q in settings.ingest_qualities.split(",")
+                          if q.strip()]}
+
+
+async def post_message(stream_id: UUID, content: str, principal: Principal,
+                       rate_limiter: ChatRateLimiter, commands: CommandBus) -> dict[str, Any]:
+    """`POST /api/streams/{id}/messages` and its alias `POST /api/messages`: rate limited,
+    then group-committed with concurrent senders."""
+    await rate_limiter.enforce(str(principal.user_id))
+    result = await commands.execute(
+        SendMessage(
+            stream_id=stream_id,
+            author=Author(
+                id=principal.user_id,
+                username=principal.username,
+                display_name=principal.display_name,
+            ),
+            content=content,
+        )
+    )
+    if isinstance(result, DomainError):
+        raise result
+    return sent_view(result)
 
 
 class StreamController(Controller):
     path = "/api/streams"
     tags = ["streams"]
 
-    @post("/{channel_id:str}/start", status_code=201, dependencies=auth)
+    @post("/", status_code=201, dependencies=auth, operation_id="createStream",
+          security=BEARER, responses=problems(403, 404, 409, 422, auth=True))
+    async def create(
+        self,
+        data: JSONBody[CreateStreamBody],
+        principal: NamedDependency[Principal],
+        commands: NamedDependency[CommandBus],
+        reads: NamedDependency[ReadModels],
+    ) -> StreamChange:
+        """Prepares a stream OFFLINE (owner only): the channel's next go-live, by
+        `POST /api/streams/{channelId}/start` or an encoder's publish, starts this one. One
+        prepared stream per channel, none while one is live (409); end it to discard it."""
+        return await create_stream_session(data, principal, commands, reads)
+
+    @post("/{channel_id:str}/start", status_code=201, dependencies=auth,
+          operation_id="startStream", security=BEARER,
+          responses=problems(403, 404, 409, 422, auth=True))
     async def start(
         self,
         channel_id: FromPath[str],
         principal: NamedDependency[Principal],
         commands: NamedDependency[CommandBus],
+        reads: NamedDependency[ReadModels],
         data: JSONBody[GoLiveBody | None] = None,
-    ) -> dict[str, Any]:
-        """Goes live on the channel (owner only; one live stream per channel)."""
+    ) -> StreamChange:
+        """Goes live on the channel (owner only; one live stream per channel): starts the
+        prepared stream with the details it was prepared with, else a new one (`title`)."""
         result = await commands.execute(GoLive(
             actor_id=principal.user_id, channel_id=parse_id(channel_id, "channel"),
             title=data.title if data else None))
-        return stream_state(result.stream, result.position)
+        return await stream_state(reads, result.stream, result.position)
 
-    @put("/{stream_id:str}/status", dependencies=auth)
+    @put("/{stream_id:str}/status", dependencies=auth, operation_id="changeStreamStatus",
+         security=BEARER, responses=problems(403, 404, 409, 422, auth=True))
     async def change_status(
         self,
         stream_id: FromPath[str],
         data: JSONBody[StatusBody],
         principal: NamedDependency[Principal],
         commands: NamedDependency[CommandBus],
-    ) -> dict[str, Any]:
+        reads: NamedDependency[ReadModels],
+    ) -> StreamChange:
         """Moves the stream one step along OFFLINE, LIVE, ENDING, ARCHIVED (owner only)."""
         result = await commands.execute(ChangeStreamStatus(
             actor_id=principal.user_id, stream_id=parse_id(stream_id, "stream"),
             status=data.status))
-        return stream_state(result.stream, result.position)
+        return await stream_state(reads, result.stream, result.position)
 
-    @post("/{stream_id:str}/end", status_code=200, dependencies=auth)
+    @post("/{stream_id:str}/end", status_code=200, dependencies=auth, operation_id="endStream",
+          security=BEARER, responses=problems(403, 404, 409, auth=True))
     async def end(
         self,
         stream_id: FromPath[str],
         principal: NamedDependency[Principal],
         commands: NamedDependency[CommandBus],
-    ) -> dict[str, Any]:
-        """Ends a live stream (owner only)."""
-        result = await commands.execute(
-            EndStream(actor_id=principal.user_id, stream_id=parse_id(stream_id, "stream")))
-        return stream_state(result.stream, result.position)
+        reads: NamedDependency[ReadModels],
+    ) -> StreamChange:
+        """Ends a live stream (LIVE -> ENDING), or discards a prepared one that never went
+        live (OFFLINE -> ARCHIVED) (owner only)."""
+        return await end_stream_session(parse_id(stream_id, "stream"), principal, commands,
+                                        reads)
 
-    @get("/{stream_id:str}")
+    @get("/{stream_id:str}", operation_id="getStream", responses=problems(404, 503))
     async def read(
         self,
         stream_id: FromPath[str],
         reads: NamedDependency[ReadModels],
         after: FromQuery[int | None] = None,
-    ) -> dict[str, Any]:
+    ) -> StreamView:
         """The stream's status, times, viewers and peak."""
-        parse_id(stream_id, "stream")
-        await reads.caught_up(("stream_status",), after)
-        view = await reads.query(get_stream, stream_id)
-        if view is None:
-            raise NotFound(f"stream {stream_id!r} not found")
-        return view
+        return await read_stream(stream_id, reads, after)
+
+    @get("/{stream_id:str}/hls", operation_id="getStreamsHls",
+         summary="Alias of GET /api/stream/{id}/hls", responses=problems(404, 409, 503))
+    async def hls(
+        self,
+        stream_id: FromPath[str],
+        reads: NamedDependency[ReadModels],
+        settings: NamedDependency[Settings],
+        after: FromQuery[int | None] = None,
+    ) -> StreamPlayback:
+        """Alias of `GET /api/stream/{id}/hls`, under the plural the other stream routes
+        use: the same answers and refusals."""
+        return await stream_playback(stream_id, reads, settings, after)
 
     @get("/{stream_id:str}/messages", dependencies={"viewer": Provide(provide_viewer)},
-         opt=LIVE)
+         opt=LIVE, operation_id="listStreamMessages", security=[{}, *BEARER],
+         responses=problems(404, 503, auth=True))
     async def messages(
         self,
         stream_id: FromPath[str],
@@ -115,7 +260,7 @@ class StreamController(Controller):
         before: Before = None,
         limit: Limit = 50,
         after: FromQuery[int | None] = None,
-    ) -> dict[str, Any]:
+    ) -> MessagePage:
         """Chat history, newest first, deleted messages left out; pass `nextCursor` back
         as `cursor`."""
         parse_id(stream_id, "stream")
@@ -133,7 +278,9 @@ class StreamController(Controller):
         items = await hide_ignored(reads, viewer, items)  # ignored users
         return {"items": items, "nextCursor": next_cursor}
 
-    @post("/{stream_id:str}/messages", status_code=201, dependencies=auth)
+    @post("/{stream_id:str}/messages", status_code=201, dependencies=auth,
+          operation_id="sendMessage", security=BEARER,
+          responses=problems(403, 404, 409, 422, 429, auth=True))
     async def send(
         self,
         stream_id: FromPath[str],
@@ -141,20 +288,7 @@ class StreamController(Controller):
         principal: NamedDependency[Principal],
         rate_limiter: NamedDependency[ChatRateLimiter],
         commands: NamedDependency[CommandBus],
-    ) -> dict[str, Any]:
+    ) -> Message:
         """Posts to the stream's chat (group-committed with concurrent senders)."""
-        await rate_limiter.enforce(str(principal.user_id))
-        result = await commands.execute(
-            SendMessage(
-                stream_id=parse_id(stream_id, "stream"),
-                author=Author(
-                    id=principal.user_id,
-                    username=principal.username,
-                    display_name=principal.display_name,
-                ),
-                content=data.content,
-            )
-        )
-        if isinstance(result, DomainError):
-            raise result
-        return sent_view(result)
+        return await post_message(parse_id(stream_id, "stream"), data.content, principal,
+                                  rate_limiter, commands)

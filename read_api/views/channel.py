@@ -26,12 +26,47 @@ class ChannelPage(msgspec.Struct, rename="camel", kw_only=True):
     category: str
     tags: list[str]
     is_public: bool
+    avatar: str | None
+    banner: str | None
+    stream_url: str | None  # where encoders publish (the key is the owner's, elsewhere)
     creator: ChannelCreator
     follower_count: int
     view_count: int
     is_live: bool
     viewer_count: int
     current_stream: Stream | None
+    prepared_stream: Stream | None  # created OFFLINE, what the next go-live starts
     moderator_ids: list[str]
     created_at: str
     updated_at: str
+
+
+class ChannelChange(ChannelPage, kw_only=True):
+    """The channel after the owner's change, and the position to pass as `?after=`."""
+
+    position: int
+
+
+class ModeratorChange(msgspec.Struct, rename="camel", kw_only=True):
+    """A moderator granted or revoked (`position` 0: nothing changed)."""
+
+    channel_id: str
+    user_id: str
+    moderator: bool
+    position: int
+
+
+class ChannelImage(msgspec.Struct, rename="camel", kw_only=True):
+    """The stored image (re-encoded) now the channel's avatar or banner (`position` 0: it
+    already was)."""
+
+    channel_id: str
+    kind: str
+    url: str
+    key: str
+    content_type: str
+    width: int
+    height: int
+    bytes: int
+    sha256: str
+    position: int

@@ -32,7 +32,9 @@ class Stream(msgspec.Struct, rename="camel", kw_only=True):
     channel_id: str
     owner_id: str
     title: str
-    status: str
+    description: str
+    category: str | None
+    status: str  # OFFLINE (prepared, not started), LIVE, ENDING, ARCHIVED
     start_time: str | None
     end_time: str | None
     duration: int | None
@@ -41,8 +43,29 @@ class Stream(msgspec.Struct, rename="camel", kw_only=True):
     recording_path: str | None
     vod_url: str | None
     is_archived: bool
+    thumbnail_url: str | None  # null until the ingest provides one
     created_at: str
     updated_at: str
     hls_url: str | None
     ingest: StreamIngest | None
     recordings: list[StreamRecording]
+
+
+class StreamChange(Stream, kw_only=True):
+    """A stream as a command (create, start, status change, end) left it, and the position
+    to pass as `?after=` to read it back."""
+
+    position: int
+
+
+class StreamPlayback(msgspec.Struct, rename="camel", kw_only=True):
+    """Where a LIVE stream plays: its HLS playlist, the provider serving it, the qualities
+    the ingest offers."""
+
+    stream_id: str
+    channel_id: str
+    status: str
+    hls_url: str
+    provider: str | None
+    playback_id: str | None
+    qualities: list[str]
