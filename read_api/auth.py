@@ -6,7 +6,7 @@ from typing import Any
 
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import JSONBody
+from litestar.params import FromQuery, JSONBody
 
 from commands.bus import CommandBus
 from commands.register_user import RegisterUser
@@ -89,10 +89,13 @@ class AuthController(Controller):
         }
 
     @get("/user", dependencies={"principal": Provide(provide_identity)},
-         operation_id="getCurrentUser", security=BEARER, responses=problems(404, auth=True))
+         operation_id="getCurrentUser", security=BEARER,
+         responses=problems(404, 422, auth=True))
     async def current_user(
-        self, principal: NamedDependency[Principal], aggregates: NamedDependency[Aggregates]
+        self, principal: NamedDependency[Principal], aggregates: NamedDependency[Aggregates],
+        after: FromQuery[int | None] = None,
     ) -> Me:
         """The signed-in user with their profile (read from the event store: always current);
         an external sign-in that has not onboarded yet gets `onboarded: false`."""
+        await aggregates.current(after)
         return await me_view(aggregates, principal)

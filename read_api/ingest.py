@@ -84,12 +84,14 @@ class IngestController(Controller):
     tags = ["ingest"]
 
     @get("/{channel_id:str}/stream-key", dependencies=auth, operation_id="getStreamKey",
-         security=BEARER, responses=problems(403, 404, auth=True))
+         security=BEARER, responses=problems(403, 404, 422, auth=True))
     async def stream_key(
         self, channel_id: FromPath[str], principal: NamedDependency[Principal],
         aggregates: NamedDependency[Aggregates], settings: NamedDependency[Settings],
+        after: FromQuery[int | None] = None,
     ) -> Response[StreamKey]:
         """The channel's stream key and ingest URL (owner only; never cached)."""
+        await aggregates.current(after)
         channel = await aggregates.get(parse_id(channel_id, "channel"), Channel)
         channel.require_owner(principal.user_id)
         return Response(key_view(channel, settings), headers=NO_STORE)

@@ -123,14 +123,16 @@ class ModerationController(Controller):
                 "position": result.position}
 
     @get("/channels/{channel_id:str}/bans", dependencies=auth, operation_id="listBans",
-         security=BEARER, responses=problems(403, 404, auth=True))
+         security=BEARER, responses=problems(403, 404, 422, auth=True))
     async def bans(
         self,
         channel_id: FromPath[str],
         principal: NamedDependency[Principal],
         aggregates: NamedDependency[Aggregates],
+        after: FromQuery[int | None] = None,
     ) -> BanList:
         """Who is banned or timed out now (owner and moderators only)."""
+        await aggregates.current(after)
         channel = await staff_channel(aggregates, channel_id, principal)
         now = datetime.now(UTC)
         items = [{"userId": str(uid), "banned": True, **_until_view(until)}
@@ -161,14 +163,16 @@ class ModerationController(Controller):
         return {"items": items, "nextCursor": next_cursor}
 
     @get("/channels/{channel_id:str}/filters", dependencies=auth, operation_id="getChatFilters",
-         security=BEARER, responses=problems(403, 404, auth=True))
+         security=BEARER, responses=problems(403, 404, 422, auth=True))
     async def filters(
         self,
         channel_id: FromPath[str],
         principal: NamedDependency[Principal],
         aggregates: NamedDependency[Aggregates],
+        after: FromQuery[int | None] = None,
     ) -> ChatFilterSettings:
         """The channel's chat filters (owner and moderators only)."""
+        await aggregates.current(after)
         channel = await staff_channel(aggregates, channel_id, principal)
         return {"channelId": str(channel.id), **filters_view(channel.filters)}
 

@@ -13,7 +13,7 @@ from eventsourcing.domain import Aggregate
 
 from commands.ports import Store
 from infra.readstore.database import Database
-from read_api.consistency import PositionBoard
+from read_api.consistency import PositionAhead, PositionBoard
 
 T = TypeVar("T")
 A = TypeVar("A", bound=Aggregate)
@@ -52,6 +52,16 @@ class Aggregates:
     async def head(self) -> int:
         """The event log's last position."""
         return await asyncio.to_thread(self._head)
+
+    async def current(self, after: int | None) -> None:
+        """`?after=` on a read of the write model: that is always current, so this returns
+        at once, but a position no write has made yet is refused as on every other read."""
+        if after is None or after <= 0:
+            return
+        head = await self.head()
+        if after > head:
+            raise PositionAhead(f"position {after} does not exist yet: the event log ends at "
+                                f"{head}; pass a position a write answered with", field="after")
 
     async def query(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """`fn(store, *args)`: a lookup over the write model (a stream key's channel)."""

@@ -290,6 +290,16 @@ async def test_every_read_takes_after_and_the_key_has_no_made_up_position(api: A
         "after": archived.json()["position"] + 10_000}), 400, "after")
     assert body["type"] == "/problems/position_ahead"
 
+    # Reads of the write model are always current: `after` returns at once, but a position
+    # no write has made is refused there too.
+    made = archived.json()["position"]
+    for path in (f"/api/channels/{channel['id']}/stream-key", "/api/auth/user",
+                 f"/api/channels/{channel['id']}/bans", f"/api/channels/{channel['id']}/filters"):
+        r = await api.http.get(path, params={"after": made}, headers=owner["headers"])
+        assert r.status_code == 200, (path, r.text)
+        r = await api.http.get(path, params={"after": made + 10_000}, headers=owner["headers"])
+        assert assert_problem(r, 400, "after")["type"] == "/problems/position_ahead", path
+
     key = await api.http.get(f"/api/channels/{channel['id']}/stream-key",
                              headers=owner["headers"])
     assert key.status_code == 200 and "position" not in key.json(), key.json()
