@@ -1,9 +1,11 @@
 """Categories: every category public channels are in, with how many channels it holds, how
 many of them are live and how many viewers those have, the most watched first.
 
-Categories are what channels name (free text, `just-chatting` by default), so the list
-is built from the channels. Each channel's part is kept beside the totals, and a change
-moves exactly that part from the old totals to the new ones."""
+Categories are what channels name (`just-chatting` by default), so the list is built from
+the channels; a live channel counts under its stream's category (a stream prepared under
+another category than the channel's is found under the stream's). Each channel's part is
+kept beside the totals, and a change moves exactly that part from the old totals to the
+new ones."""
 
 from __future__ import annotations
 
@@ -21,9 +23,9 @@ CURSOR_KINDS = (int, int, int, str)
 
 class Categories(Projection):
     name = "categories"
-    types = ("Channel.Created", "Channel.Updated", "Stream.Started", "Stream.Ended",
-             "Stream.ViewerCountSampled")
-    tables = ("categories", "category_channels")
+    types = ("Channel.Created", "Channel.Updated", "Stream.Created", "Stream.Started",
+             "Stream.Ended", "Stream.ViewerCountSampled")
+    tables = ("categories", "category_channels", "category_streams")
     ddl = [
         """CREATE TABLE IF NOT EXISTS categories (
             name TEXT PRIMARY KEY,
@@ -39,7 +41,13 @@ class Categories(Projection):
             category TEXT NOT NULL,
             is_public INTEGER NOT NULL,
             stream_id TEXT,
+            live_category TEXT,
             viewer_count BIGINT NOT NULL DEFAULT 0
+        )""",
+        # Each stream's own category (null: the channel's, whatever it is then).
+        """CREATE TABLE IF NOT EXISTS category_streams (
+            stream_id TEXT PRIMARY KEY,
+            category TEXT
         )""",
     ]
 
@@ -50,30 +58,41 @@ class Categories(Projection):
                 if tx.fetch_one("SELECT 1 AS x FROM category_channels WHERE channel_id = ?",
                                 (aid,)) is not None:
                     continue
-                new = {"channel_id": aid, "category": d["category"],
-                       "is_public": int(d["is_public"]), "stream_id": None, "viewer_count": 0}
+                new = {"channel_id": aid, "category": category_key(d["category"]),
+                       "is_public": int(d["is_public"]), "stream_id": None,
+                       "live_category": None, "viewer_count": 0}
                 tx.execute("INSERT INTO category_channels (channel_id, category, is_public, "
-                           "stream_id, viewer_count) VALUES (?, ?, ?, ?, ?)",
-                           (aid, new["category"], new["is_public"], None, 0))
+                           "stream_id, live_category, viewer_count) VALUES (?, ?, ?, ?, ?, ?)",
+                           (aid, new["category"], new["is_public"], None, None, 0))
                 _count(tx, new, 1)
                 continue
+            if e.type == "Stream.Created":
+                category = d.get("category")
+                tx.execute("INSERT INTO category_streams (stream_id, category) VALUES (?, ?) "
+                           "ON CONFLICT (stream_id) DO NOTHING",
+                           (aid, category_key(category) if category else None))
+                continue
             cid = aid if e.type == "Channel.Updated" else d["channel_id"]
-            old = tx.fetch_one("SELECT channel_id, category, is_public, stream_id, viewer_count "
-                               "FROM category_channels WHERE channel_id = ?", (cid,))
+            old = tx.fetch_one("SELECT channel_id, category, is_public, stream_id, "
+                               "live_category, viewer_count FROM category_channels "
+                               "WHERE channel_id = ?", (cid,))
             if old is None:
                 continue
             new = dict(old)
             if e.type == "Channel.Updated":
                 if d.get("category") is not None:
-                    new["category"] = d["category"]
+                    new["category"] = category_key(d["category"])
                 if d.get("is_public") is not None:
                     new["is_public"] = int(d["is_public"])
             elif e.type == "Stream.Started":
-                new.update(stream_id=aid, viewer_count=0)
+                row = tx.fetch_one("SELECT category FROM category_streams WHERE stream_id = ?",
+                                   (aid,))
+                new.update(stream_id=aid, viewer_count=0,
+                           live_category=row["category"] if row else None)
             elif old["stream_id"] != aid:
                 continue  # an earlier stream of the channel: not the live one
             elif e.type == "Stream.Ended":
-                new.update(stream_id=None, viewer_count=0)
+                new.update(stream_id=None, live_category=None, viewer_count=0)
             else:
                 new["viewer_count"] = int(d["count"])
             if new == old:
@@ -81,24 +100,36 @@ class Categories(Projection):
             _count(tx, old, -1)
             _count(tx, new, 1)
             tx.execute("UPDATE category_channels SET category = ?, is_public = ?, "
-                       "stream_id = ?, viewer_count = ? WHERE channel_id = ?",
+                       "stream_id = ?, live_category = ?, viewer_count = ? WHERE channel_id = ?",
                        (new["category"], new["is_public"], new["stream_id"],
-                        new["viewer_count"], cid))
+                        new["live_category"], new["viewer_count"], cid))
 
 
-def _count(tx: Tx, part: dict[str, Any], sign: int) -> None:
-    """Adds (sign 1) or takes away (sign -1) a channel's part of its category's totals;
-    a private channel has no part."""
-    if not part["is_public"]:
-        return
-    live = 1 if part["stream_id"] is not None else 0
+def category_key(category: str) -> str:
+    """Categories as channels clean them (trimmed, lower case), older events' too."""
+    return category.strip().lower()
+
+
+def _add(tx: Tx, name: str, channels: int, live: int, viewers: int) -> None:
     tx.execute(
         "INSERT INTO categories (name, channel_count, live_count, viewer_count) "
         "VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
         "channel_count = categories.channel_count + excluded.channel_count, "
         "live_count = categories.live_count + excluded.live_count, "
         "viewer_count = categories.viewer_count + excluded.viewer_count",
-        (part["category"], sign, sign * live, sign * int(part["viewer_count"])))
+        (name, channels, live, viewers))
+
+
+def _count(tx: Tx, part: dict[str, Any], sign: int) -> None:
+    """Adds (sign 1) or takes away (sign -1) a channel's part of the totals: the channel
+    under its category, its live stream (and viewers) under the stream's; a private
+    channel has no part."""
+    if not part["is_public"]:
+        return
+    _add(tx, part["category"], sign, 0, 0)
+    if part["stream_id"] is not None:
+        _add(tx, part["live_category"] or part["category"], 0, sign,
+             sign * int(part["viewer_count"]))
 
 
 def category_view(row: dict[str, Any]) -> dict[str, Any]:

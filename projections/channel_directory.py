@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from projections.base import Projection
+from projections.categories import category_key
 from projections.channel_page import channel_views
 from projections.follows import FOLLOW_TYPES, follow_delta
 from projections.keyset import after_key, decode_cursor, keyset_page, order_by
@@ -68,8 +69,8 @@ class ChannelDirectory(Projection):
                 tx.execute(
                     "INSERT INTO channel_directory (channel_id, slug, search, category, "
                     "is_public) VALUES (?, ?, ?, ?, ?) ON CONFLICT (channel_id) DO NOTHING",
-                    (cid, d["slug"], search_text(d["slug"], d["name"]), d["category"],
-                     int(d["is_public"])))
+                    (cid, d["slug"], search_text(d["slug"], d["name"]),
+                     category_key(d["category"]), int(d["is_public"])))
                 self._tags(tx, cid, d["tags"])
             elif e.type == "Channel.Updated":
                 self._update(tx, cid, d)
@@ -97,7 +98,7 @@ class ChannelDirectory(Projection):
             if row is not None:
                 sets["search"] = search_text(row["slug"], d["name"])
         if d.get("category") is not None:
-            sets["category"] = d["category"]
+            sets["category"] = category_key(d["category"])
         if d.get("is_public") is not None:
             sets["is_public"] = int(d["is_public"])
         if sets:
@@ -123,9 +124,9 @@ def list_channels(db: Database, *, live: bool | None = None, category: str | Non
     if live is not None:
         where.append("d.is_live = ?")
         params.append(int(live))
-    if category:
+    if category and category.strip():
         where.append("d.category = ?")
-        params.append(category)
+        params.append(category_key(category))
     if tag:
         # Tags are stored as channels clean them: trimmed, lower case.
         where.append("EXISTS (SELECT 1 FROM channel_directory_tags t "

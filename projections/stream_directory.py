@@ -15,7 +15,9 @@ from projections.stream_status import get_stream
 # The most watched first, then the newest (a stream's creation position is unique).
 ORDER = (("viewer_count", True), ("position", True))
 CURSOR_KINDS = (int, int)
-_STATUS = {"Stream.Started": "LIVE", "Stream.Ended": "ENDING", "Stream.Archived": "ARCHIVED"}
+# A prepared stream ended before it aired is discarded: archived, without a recording.
+_STATUS = {"Stream.Started": "LIVE", "Stream.Ended": "ENDING", "Stream.Archived": "ARCHIVED",
+           "Stream.Discarded": "ARCHIVED"}
 
 
 class StreamDirectory(Projection):

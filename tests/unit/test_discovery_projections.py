@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from commands.create_stream import CreateStream, create_stream
 from commands.end_stream import EndStream, end_stream
 from commands.follow import FollowTarget, follow
 from commands.sample_viewer_count import SampleViewerCount, sample_viewer_count
@@ -72,6 +73,10 @@ def scene(world: World) -> dict[str, Any]:
     update_channel(UpdateChannel(actor_id=chans[2].owner_id, channel_id=chans[2].id,
                                  is_public=False), world.store)
     end_stream(EndStream(actor_id=chans[0].owner_id, stream_id=streams[0].id), world.store)
+    # Channel 3 (art) prepares a stream under music and goes live with it.
+    create_stream(CreateStream(actor_id=chans[3].owner_id, channel_id=chans[3].id,
+                               category="Music"), world.store)
+    streams.append(world.live_stream(chans[3]))
     return {"channels": chans, "streams": streams}
 
 
@@ -81,22 +86,28 @@ def test_order_filters_and_totals(world: World, tmp_path: Path) -> None:
     db = build(world, tmp_path / "read.sqlite", one_by_one=False)
     try:
         ids = [c["id"] for c in list_channels(db, limit=100)[0]]
-        # Live by viewers (channel 1), then by followers (3: one fan, 0: none); 2 is private.
+        # Live by viewers (channels 1, 3), then by followers (0: none); 2 is private.
         assert ids == [str(chans[1].id), str(chans[3].id), str(chans[0].id)]
-        assert [c["id"] for c in list_channels(db, live=True)[0]] == [str(chans[1].id)]
+        assert [c["id"] for c in list_channels(db, live=True)[0]] == [str(chans[1].id),
+                                                                     str(chans[3].id)]
+        assert [c["id"] for c in list_channels(db, live=False)[0]] == [str(chans[0].id)]
         assert [c["id"] for c in list_channels(db, category="games")[0]] == [str(chans[0].id)]
         assert len(list_channels(db, tag=" chill ")[0]) == 3
-        assert list_channels(db, q="OWNER3")[0][0]["id"] == str(chans[3].id)
+        assert [c["id"] for c in list_channels(db, q="OWNER3")[0]] == [str(chans[3].id)]
+        assert [c["id"] for c in list_channels(db, category=" Music ")[0]] == [str(chans[1].id)]
         live = list_streams(db, status="LIVE")[0]
-        assert [s["id"] for s in live] == [str(streams[1].id)]  # stream 2's channel: private
+        # Stream 2's channel is private.
+        assert [s["id"] for s in live] == [str(streams[1].id), str(streams[3].id)]
         assert [s["id"] for s in list_streams(db, status="ENDING")[0]] == [str(streams[0].id)]
         totals = {c["name"]: c for c in list_categories(db)[0]}
+        # A live stream counts under its own category: channel 1's went live under games
+        # before the channel moved to music; channel 3's was prepared under music.
         assert totals == {
-            "music": {"name": "music", "channelCount": 1, "liveCount": 1, "viewerCount": 9},
-            "games": {"name": "games", "channelCount": 1, "liveCount": 0, "viewerCount": 0},
+            "games": {"name": "games", "channelCount": 1, "liveCount": 1, "viewerCount": 9},
+            "music": {"name": "music", "channelCount": 1, "liveCount": 1, "viewerCount": 0},
             "art": {"name": "art", "channelCount": 1, "liveCount": 0, "viewerCount": 0},
         }
-        assert [c["name"] for c in list_categories(db)[0]] == ["music", "art", "games"]
+        assert [c["name"] for c in list_categories(db)[0]] == ["games", "music", "art"]
     finally:
         db.close()
 
