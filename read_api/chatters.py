@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, get
+from litestar import Controller, get
+from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery
 
@@ -15,6 +16,7 @@ from infra.shared_state.presence import Presence
 from projections.chatters import chatter_views, chatters_page
 from read_api.deps import parse_id
 from read_api.discovery import Limit, OpaqueCursor
+from read_api.http_cache import LIVE
 from read_api.openapi import problems
 from read_api.reads import ReadModels
 from read_api.views.chatters import ChatterList
@@ -49,9 +51,10 @@ class Roster:
         return (await self.reads.query(chatter_views, channel_id, [user_id]))[0]
 
 
-def provide_roster(request: Request[Any, Any, Any]) -> Roster:
-    """The node's roster, the one its chat gateway uses."""
-    return request.app.state.gateway.roster
+def provide_roster(state: State) -> Roster:
+    """The node's roster, the one its chat gateway uses (from the app's state, not the
+    request: the list is the same whoever asks, so it may be cached as live data)."""
+    return state.gateway.roster
 
 
 class ChatterController(Controller):
@@ -59,7 +62,7 @@ class ChatterController(Controller):
     tags = ["chat"]
     dependencies = {"roster": Provide(provide_roster, sync_to_thread=False)}
 
-    @get("/{stream_id:str}/chatters", operation_id="listChatters",
+    @get("/{stream_id:str}/chatters", operation_id="listChatters", opt=LIVE,
          responses=problems(404, 422, 503))
     async def chatters(
         self,

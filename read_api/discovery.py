@@ -17,6 +17,7 @@ from projections.categories import list_categories
 from projections.channel_directory import list_channels
 from projections.stream_directory import list_streams
 from read_api.channels import CHANNEL_READ_MODELS
+from read_api.http_cache import LIVE
 from read_api.openapi import problems
 from read_api.reads import ReadModels
 from read_api.views.discovery import CategoryList, ChannelList, StreamList
@@ -41,7 +42,7 @@ def parse_live(value: str | None) -> bool | None:
     raise Invalid("live must be true or false", field="live")
 
 
-@get("/api/channels", operation_id="listChannels", tags=["discovery"],
+@get("/api/channels", operation_id="listChannels", tags=["discovery"], opt=LIVE,
      responses=problems(422, 503))
 async def list_channels_route(
     reads: NamedDependency[ReadModels],
@@ -70,7 +71,7 @@ async def list_channels_route(
     return {"items": items, "nextCursor": next_cursor}  # type: ignore[return-value]
 
 
-@get("/api/streams", operation_id="listStreams", tags=["discovery"],
+@get("/api/streams", operation_id="listStreams", tags=["discovery"], opt=LIVE,
      responses=problems(422, 503))
 async def list_streams_route(
     reads: NamedDependency[ReadModels],
@@ -88,7 +89,7 @@ async def list_streams_route(
     return {"items": items, "nextCursor": next_cursor}  # type: ignore[return-value]
 
 
-@get("/api/categories", operation_id="listCategories", tags=["discovery"],
+@get("/api/categories", operation_id="listCategories", tags=["discovery"], opt=LIVE,
      responses=problems(422, 503))
 async def list_categories_route(
     reads: NamedDependency[ReadModels],

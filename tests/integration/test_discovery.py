@@ -221,3 +221,17 @@ async def test_the_lists_are_documented(api: Api) -> None:
             s.get("type") == "string" for s in cursor["schema"].get("oneOf", []))
     # The channel list's POST neighbour is still there.
     assert "post" in schema["paths"]["/api/channels"]
+
+
+async def test_the_lists_are_cached_as_live_data(api: Api) -> None:
+    owner = await api.register()
+    channel = await api.channel(owner)
+    stream = await api.go_live(owner, channel["id"])
+    for path in ("/api/channels", "/api/streams", "/api/categories",
+                 f"/api/streams/{stream['id']}/chatters"):
+        r = await api.http.get(path, params={"after": stream["position"]})
+        assert r.status_code == 200, r.text
+        assert r.headers["cache-control"] == "public, max-age=1", (path, r.headers)
+        again = await api.http.get(path, params={"after": stream["position"]},
+                                   headers={"If-None-Match": r.headers["etag"]})
+        assert again.status_code == 304, path
