@@ -249,7 +249,7 @@ class StreamController(Controller):
 
     @get("/{stream_id:str}/messages", dependencies={"viewer": Provide(provide_viewer)},
          opt=LIVE, operation_id="listStreamMessages", security=[{}, *BEARER],
-         responses=problems(404, 503, auth=True))
+         responses=problems(404, 422, 503, auth=True))
     async def messages(
         self,
         stream_id: FromPath[str],
