@@ -87,7 +87,7 @@ class ChannelController(Controller):
         return await channel_state(reads, settings, result.channel, principal, result.position)
 
     @get("/{slug:str}", opt=LIVE, operation_id="getChannelBySlug",
-         responses=problems(404, 503))
+         responses=problems(404, 422, 503))
     async def by_slug(
         self,
         slug: FromPath[str],

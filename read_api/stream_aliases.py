@@ -41,7 +41,8 @@ class StreamAliasController(Controller):
     path = "/api/stream"
     tags = ["streams"]
 
-    @get("/{stream_id:str}/hls", operation_id="getStreamHls", responses=problems(404, 409, 503))
+    @get("/{stream_id:str}/hls", operation_id="getStreamHls",
+         responses=problems(404, 409, 422, 503))
     async def hls(
         self,
         stream_id: FromPath[str],
@@ -81,7 +82,8 @@ class StreamAliasController(Controller):
                                         commands, reads)
 
     @get("/{stream_id:str}", operation_id="getStreamAlias",
-         summary="Alias of GET /api/streams/{id}", responses=problems(404, 503))
+         summary="Alias of GET /api/streams/{id}",
+         responses=problems(404, 422, 503))
     async def read(
         self,
         stream_id: FromPath[str],

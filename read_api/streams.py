@@ -224,7 +224,7 @@ class StreamController(Controller):
         return await end_stream_session(parse_id(stream_id, "stream"), principal, commands,
                                         reads)
 
-    @get("/{stream_id:str}", operation_id="getStream", responses=problems(404, 503))
+    @get("/{stream_id:str}", operation_id="getStream", responses=problems(404, 422, 503))
     async def read(
         self,
         stream_id: FromPath[str],
@@ -235,7 +235,8 @@ class StreamController(Controller):
         return await read_stream(stream_id, reads, after)
 
     @get("/{stream_id:str}/hls", operation_id="getStreamsHls",
-         summary="Alias of GET /api/stream/{id}/hls", responses=problems(404, 409, 503))
+         summary="Alias of GET /api/stream/{id}/hls",
+         responses=problems(404, 409, 422, 503))
     async def hls(
         self,
         stream_id: FromPath[str],

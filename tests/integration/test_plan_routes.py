@@ -83,6 +83,9 @@ async def test_a_prepared_stream_goes_live_by_the_owners_start(api: Api) -> None
     hls = await api.http.get(f"/api/stream/{prepared['id']}/hls")
     assert_problem(hls, 409, "status")
     same_problem(hls, await api.http.get(f"/api/streams/{prepared['id']}/hls"))
+    for path in (f"/api/stream/{prepared['id']}/hls", f"/api/stream/{prepared['id']}",
+                 f"/api/streams/{prepared['id']}/hls", f"/api/channels/{channel['slug']}"):
+        assert_problem(await api.http.get(f"{path}?after=soon"), 422, "after")
 
     live = await api.go_live(owner, cid, title="ignored: it was prepared")
     assert live["id"] == prepared["id"]
