@@ -25,7 +25,6 @@ from read_api.views.chatters import ChatterList
 CHATTER_READ_MODELS = ("stream_status", "users", "channel_page", "subscriptions")
 
 
-
 class Roster:
     """Presence (who is connected, on every node) named and badged from the read models."""
 
