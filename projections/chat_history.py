@@ -99,12 +99,15 @@ def message_json(id: str, stream_id: str, channel_id: str, user_id: str, usernam
 
 
 def list_messages(
-    db: Database, stream_id: str, *, before: int | None, limit: int
+    db: Database, stream_id: str, *, before: int | None, limit: int,
+    include_deleted: bool = False,
 ) -> tuple[list[dict[str, Any]], int | None]:
-    """Newest first; `before` is the cursor (a position) from the previous page."""
+    """Newest first; `before` is the cursor (a position) from the previous page. Deleted
+    messages are left out, but for the channel's staff (`include_deleted`): with `deletedAt`."""
     sql = (
         "SELECT id, stream_id, channel_id, user_id, username, display_name, badges, content, "
-        "created_at, position FROM chat_messages WHERE stream_id = ? AND deleted_at IS NULL"
+        "created_at, position, deleted_at FROM chat_messages WHERE stream_id = ?"
+        + ("" if include_deleted else " AND deleted_at IS NULL")
     )
     params: list[Any] = [stream_id]
     if before is not None:

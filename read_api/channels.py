@@ -16,24 +16,28 @@ from commands.revoke_moderator import RevokeModerator
 from commands.update_channel import UpdateChannel
 from domain.channel import Channel
 from domain.errors import NotFound
+from domain.stream import Stream
 from infra.identity.auth import Principal
 from infra.settings import Settings
 from projections.channel_page import channel_row, channel_view, get_channel_by_slug
 from read_api.deps import parse_id, provide_principal
 from read_api.http_cache import LIVE
 from read_api.openapi import BEARER, problems
-from read_api.reads import ReadModels
+from read_api.reads import Aggregates, ReadModels
 from read_api.schemas import CreateChannelBody, UpdateChannelBody
+from read_api.streams import stream_state
 from read_api.views.channel import ChannelChange, ChannelPage, ModeratorChange
 
 CHANNEL_READ_MODELS = ("channel_page", "stream_status", "users")
 
 
-async def channel_state(reads: ReadModels, settings: Settings, channel: Channel,
-                        principal: Principal, position: int) -> dict[str, Any]:
+async def channel_state(reads: ReadModels, aggregates: Aggregates, settings: Settings,
+                        channel: Channel, principal: Principal, position: int
+                        ) -> dict[str, Any]:
     """The channel as the owner's command left it, in the shape of its page: what the
-    aggregate holds (details, images, live state) over the read model's row (counts, the
-    owner's names), which may not have the channel yet (then: no followers, no views)."""
+    aggregate holds (details, images, live and prepared stream) over the read model's row
+    (counts, the owner's names), which may not have the channel yet (then: no followers, no
+    views)."""
     row = await reads.query(channel_row, str(channel.id))
     fields = {
         "id": str(channel.id), "slug": channel.slug, "name": channel.name,
@@ -52,6 +56,15 @@ async def channel_state(reads: ReadModels, settings: Settings, channel: Channel,
                "owner_display_name": principal.display_name}
     view = await reads.query(channel_view, {**row, **fields},
                              stream_url=settings.ingest_rtmp_url)
+    # Its streams as the aggregates have them where the read model has not caught up.
+    for key, stream_id in (("currentStream", channel.current_stream_id),
+                           ("preparedStream", channel.prepared_stream_id)):
+        if stream_id is None:
+            view[key] = None
+        elif (view[key] or {}).get("id") != str(stream_id):
+            stream = await aggregates.get(stream_id, Stream)
+            view[key] = {k: v for k, v in (await stream_state(reads, stream, 0)).items()
+                         if k != "position"}
     return {**view, "position": position}
 
 
@@ -70,6 +83,7 @@ class ChannelController(Controller):
         principal: NamedDependency[Principal],
         commands: NamedDependency[CommandBus],
         reads: NamedDependency[ReadModels],
+        aggregates: NamedDependency[Aggregates],
         settings: NamedDependency[Settings],
     ) -> ChannelChange:
         """Creates a channel owned by the caller, with a unique slug."""
@@ -84,7 +98,8 @@ class ChannelController(Controller):
                 is_public=data.is_public,
             )
         )
-        return await channel_state(reads, settings, result.channel, principal, result.position)
+        return await channel_state(reads, aggregates, settings, result.channel, principal,
+                                   result.position)
 
     @get("/{slug:str}", opt=LIVE, operation_id="getChannelBySlug",
          responses=problems(404, 422, 503))
@@ -112,6 +127,7 @@ class ChannelController(Controller):
         principal: NamedDependency[Principal],
         commands: NamedDependency[CommandBus],
         reads: NamedDependency[ReadModels],
+        aggregates: NamedDependency[Aggregates],
         settings: NamedDependency[Settings],
     ) -> ChannelChange:
         """Changes the channel's details (owner only)."""
@@ -126,7 +142,8 @@ class ChannelController(Controller):
                 is_public=data.is_public,
             )
         )
-        return await channel_state(reads, settings, result.channel, principal, result.position)
+        return await channel_state(reads, aggregates, settings, result.channel, principal,
+                                   result.position)
 
     @put("/{channel_id:str}/moderators/{user_id:str}", dependencies=auth,
          operation_id="grantModerator", security=BEARER,

@@ -12,7 +12,7 @@ from uuid import UUID
 import msgspec
 from litestar import Controller, Request, get, post, put
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from commands.bus import CommandBus
 from commands.change_stream_status import ChangeStreamStatus
@@ -20,7 +20,8 @@ from commands.create_stream import CreateStream
 from commands.end_stream import EndStream
 from commands.go_live import GoLive
 from commands.send_message import Author, SendMessage
-from domain.errors import Conflict, DomainError, Invalid, NotFound
+from domain.channel import Channel
+from domain.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Unauthenticated
 from domain.stream import Stream, StreamStatus
 from infra.identity.auth import Principal
 from infra.settings import Settings
@@ -33,7 +34,7 @@ from read_api.http_cache import LIVE
 from read_api.ignores import hide_ignored, provide_viewer
 from read_api.openapi import BEARER, problems
 from read_api.paging import Before, Cursor, Limit, page_cursor
-from read_api.reads import ReadModels
+from read_api.reads import Aggregates, ReadModels
 from read_api.realtime.presenters import sent_view
 from read_api.realtime.recent import RecentMessages, newest_page
 from read_api.schemas import GoLiveBody, SendMessageBody, StatusBody, Text
@@ -135,6 +136,18 @@ async def stream_playback(stream_id: str, reads: ReadModels, settings: Settings,
             "playbackId": ingest.get("playbackId"),
             "qualities": [q.strip() for q in settings.ingest_qualities.split(",")
                           if q.strip()]}
+
+
+async def require_staff(aggregates: Aggregates, viewer: Principal | None,
+                        channel_id: str) -> None:
+    """Only the channel's owner and moderators see deleted messages."""
+    if viewer is None:
+        raise Unauthenticated("sign in as the channel's owner or a moderator",
+                              field="includeDeleted")
+    channel = await aggregates.get(UUID(channel_id), Channel)
+    if not channel.may_moderate(viewer.user_id):
+        raise Forbidden("only the channel's owner and moderators see deleted messages",
+                        field="includeDeleted")
 
 
 async def post_message(stream_id: UUID, content: str, principal: Principal,
@@ -250,28 +263,36 @@ class StreamController(Controller):
 
     @get("/{stream_id:str}/messages", dependencies={"viewer": Provide(provide_viewer)},
          opt=LIVE, operation_id="listStreamMessages", security=[{}, *BEARER],
-         responses=problems(404, 422, 503, auth=True))
+         responses=problems(403, 404, 422, 503, auth=True))
     async def messages(
         self,
         stream_id: FromPath[str],
         reads: NamedDependency[ReadModels],
         viewer: NamedDependency[Principal | None],
+        aggregates: NamedDependency[Aggregates],
         request: Request[Any, Any, Any],
         cursor: Cursor = None,
         before: Before = None,
         limit: Limit = 50,
         after: FromQuery[int | None] = None,
+        include_deleted: Annotated[bool, QueryParameter(
+            name="includeDeleted", description="the channel's owner and moderators only: "
+            "deleted messages too, with their deletedAt")] = False,
     ) -> MessagePage:
-        """Chat history, newest first, deleted messages left out; pass `nextCursor` back
-        as `cursor`."""
+        """Chat history, newest first, deleted messages left out (the channel's staff may
+        ask for them, `includeDeleted`); pass `nextCursor` back as `cursor`."""
         parse_id(stream_id, "stream")
         page = page_cursor(cursor, before)
         await reads.caught_up(("chat_history", "stream_status"), after)
-        if await reads.query(get_stream, stream_id) is None:
+        stream = await reads.query(get_stream, stream_id)
+        if stream is None:
             raise NotFound(f"stream {stream_id!r} not found")
+        if include_deleted:
+            await require_staff(aggregates, viewer, stream["channelId"])
         items, next_cursor = await reads.query(list_messages, stream_id, before=page,
-                                               limit=limit)
-        if page is None:  # what this node has pushed is in the history, read model or not
+                                               limit=limit, include_deleted=include_deleted)
+        if page is None and not include_deleted:  # what this node has pushed is in the
+            # history, read model or not (staff asking for deleted ones read the model only)
             recent: RecentMessages = request.app.state.feed.recent
             items, next_cursor = newest_page(items, next_cursor is not None,
                                              recent.snapshot(stream_id), limit,

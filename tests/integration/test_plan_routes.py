@@ -259,6 +259,24 @@ async def test_post_api_messages_is_the_streams_send(api: Api) -> None:
     finally:
         await ws.close()
 
+    # Deleted messages: left out, but for the channel's staff, who see when.
+    gone = await api.http.delete(f"/api/messages/{other['id']}", headers=owner["headers"])
+    assert gone.status_code == 200, gone.text
+    at = f"after={gone.json()['position']}"
+    page = (await api.http.get(f"/api/streams/{sid}/messages?{at}")).json()["items"]
+    assert [m["id"] for m in page] == [sent["id"]]
+    staff = await api.http.get(f"/api/streams/{sid}/messages?includeDeleted=true&{at}",
+                               headers=owner["headers"])
+    assert staff.status_code == 200, staff.text
+    assert staff.headers["cache-control"] == "no-store"
+    items = staff.json()["items"]
+    assert [m["id"] for m in items] == [other["id"], sent["id"]]
+    assert items[0]["deletedAt"] == gone.json()["deletedAt"] and items[1]["deletedAt"] is None
+    assert_problem(await api.http.get(f"/api/streams/{sid}/messages?includeDeleted=true",
+                                      headers=viewer["headers"]), 403, "includeDeleted")
+    assert_problem(await api.http.get(f"/api/streams/{sid}/messages?includeDeleted=true"),
+                   401, "includeDeleted")
+
     # Refusals alike: empty content, an unknown stream, another user's ban, no token.
     for content in ("   ", "x" * 501):
         original = await api.send(viewer, sid, content)
