@@ -73,6 +73,8 @@ def chatters_page(db: Database, stream_id: str, user_ids: Sequence[str], *,
     stream = db.fetch_one("SELECT channel_id FROM streams WHERE id = ?", (stream_id,))
     if stream is None:
         return None
+    if not user_ids:
+        return [], None  # a room of anonymous viewers: nothing more to read
     # Presence holds no names, so the whole room is read and sorted: rooms are hundreds,
     # not millions, of signed-in viewers.
     ordered = sorted(chatter_views(db, stream["channel_id"], user_ids), key=_key)
