@@ -1,11 +1,12 @@
 """Every JSON success answer the tests receive must match the schema the OpenAPI document
 declares for its route and status: a route whose declared Struct lies (a field missing,
 null where the document says it never is, a number sent as text) fails the test that
-called it, not a frontend later.
+called it, not a frontend later. A problem answer must be one of the statuses the route
+documents.
 
 The document is the server's own `/schema/openapi.json`, fetched once per client; answers
-are checked with jsonschema against the operation's 2xx schema (components resolved
-inside the document)."""
+are checked with jsonschema against the operation's schema for that status (components
+resolved inside the document)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import httpx
 from jsonschema import Draft202012Validator
 
 SCHEMA_PATH = "/schema/openapi.json"
+PROBLEM = "application/problem+json"
 _PARAM = re.compile(r"\{[^}/]+\}")
 
 
@@ -33,6 +35,8 @@ class Contract:
 
     doc: dict[str, Any]
     routes: list[_Route] = field(default_factory=list)
+    operations: dict[tuple[str, str], tuple[str, dict[str, Any]] | None] = field(
+        default_factory=dict)
     validators: dict[tuple[str, str, str], Draft202012Validator | None] = field(
         default_factory=dict)
 
@@ -45,22 +49,47 @@ class Contract:
                                       item))
         self.routes.sort(key=lambda r: -r.static)
 
-    def _validator(self, method: str, path: str, status: str) -> Draft202012Validator | None:
-        key = (method, path, status)
-        if key not in self.validators:
-            self.validators[key] = None
+    def operation(self, method: str, path: str) -> tuple[str, dict[str, Any]] | None:
+        """The route template and operation a request reached, if the document has it."""
+        key = (method, path)
+        if key not in self.operations:
             route = next((r for r in self.routes if r.pattern.fullmatch(path)), None)
             op = route.operations.get(method) if route else None
-            body = (((op or {}).get("responses", {}).get(status) or {}).get("content")
-                    or {}).get("application/json")
+            self.operations[key] = (route.pattern.pattern, op) if route and op else None
+        return self.operations[key]
+
+    def _validator(self, method: str, path: str, status: str,
+                   media: str) -> Draft202012Validator | None:
+        found = self.operation(method, path)
+        if found is None:
+            return None
+        template, op = found
+        key = (template + " " + method, status, media)
+        if key not in self.validators:
+            self.validators[key] = None
+            body = ((op.get("responses", {}).get(status) or {}).get("content") or {}).get(media)
             if body and body.get("schema"):
                 # The schema beside the document's components, so its $refs resolve.
                 schema = {**body["schema"], "components": self.doc.get("components", {})}
                 self.validators[key] = Draft202012Validator(schema)
         return self.validators[key]
 
-    def check(self, method: str, path: str, status: int, answer: Any) -> None:
-        validator = self._validator(method.lower(), path, str(status))
+    def check_problem(self, method: str, path: str, status: int) -> None:
+        """A problem answer the route does not document is a lie of the document (the
+        router's own 404 and 405, for paths and methods no route has, are no route's)."""
+        found = self.operation(method.lower(), path)
+        if found is None:
+            return
+        documented = found[1].get("responses", {})
+        if str(status) not in documented:
+            raise AssertionError(
+                f"{method} {path} answered {status}, which its operation "
+                f"{found[1].get('operationId')!r} does not document "
+                f"(it documents {', '.join(sorted(documented))})")
+
+    def check(self, method: str, path: str, status: int, answer: Any,
+              media: str = "application/json") -> None:
+        validator = self._validator(method.lower(), path, str(status), media)
         if validator is None:
             return
         errors = sorted(validator.iter_errors(answer), key=lambda e: list(e.absolute_path))
@@ -90,9 +119,10 @@ class ContractCheck:
 
     async def __call__(self, response: httpx.Response) -> None:
         request = response.request
-        if not 200 <= response.status_code < 300 or request.url.path.startswith("/schema"):
-            return
-        if not response.headers.get("content-type", "").startswith("application/json"):
+        media = response.headers.get("content-type", "").partition(";")[0].strip()
+        success = 200 <= response.status_code < 300 and media == "application/json"
+        problem = response.status_code >= 400 and media == PROBLEM
+        if not (success or problem) or request.url.path.startswith("/schema"):
             return
         if self.contract is None:
             doc = await self.client.get(SCHEMA_PATH)
@@ -100,5 +130,7 @@ class ContractCheck:
                 return
             self.contract = Contract(doc.json())
         await response.aread()
+        if problem:
+            self.contract.check_problem(request.method, request.url.path, response.status_code)
         self.contract.check(request.method, request.url.path, response.status_code,
-                            response.json())
+                            response.json(), media)

@@ -178,7 +178,8 @@ def test_check_script_is_executable() -> None:
 async def test_the_integration_client_fails_an_answer_off_its_schema(
         app_document: tuple[Litestar, dict[str, Any], list[str]]) -> None:
     """The integration suite's response check (tests/integration/contract.py) can fail: an
-    answer missing a declared field, or with a field of the wrong type, raises."""
+    answer missing a declared field, or with a field of the wrong type, raises, and so does
+    a problem answer with a status the route does not document."""
     from tests.integration.contract import ContractCheck
 
     _, doc, _ = app_document
@@ -189,10 +190,15 @@ async def test_the_integration_client_fails_an_answer_off_its_schema(
                "/api/auth/register": {"user": user, "token": "t", "tokenType": "Bearer",
                                       "expiresIn": "3600", "position": 1},
                "/api/users/u/follow": {"userId": "u", "following": True}}
+    problem = {"type": "/problems/conflict", "title": "Conflict", "status": 409,
+               "detail": "d", "instance": "/api/users/u/ignore"}
 
     def serve(request: httpx.Request) -> httpx.Response:
         if request.url.path == "/schema/openapi.json":
             return httpx.Response(200, json=doc)
+        if request.url.path.endswith("/ignore"):  # 409 is not one of ignoreUser's answers
+            return httpx.Response(409, json=problem,
+                                  headers={"content-type": "application/problem+json"})
         status = 201 if request.url.path.endswith("register") else 200
         return httpx.Response(status, json=answers[request.url.path])
 
@@ -204,3 +210,6 @@ async def test_the_integration_client_fails_an_answer_off_its_schema(
             await client.post("/api/auth/register")
         with pytest.raises(AssertionError, match="'position' is a required property"):
             await client.post("/api/users/u/follow")
+        with pytest.raises(AssertionError, match="answered 409, which its operation "
+                                                 "'ignoreUser' does not document"):
+            await client.post("/api/users/u/ignore")
