@@ -134,7 +134,10 @@ def document_problems(doc: dict[str, Any]) -> list[str]:
 
 def route_problems(app: Litestar, doc: dict[str, Any]) -> list[str]:
     """What the routes' dependencies say the document must show: a route that needs a
-    token requires the bearer scheme; one that takes a token when given offers it."""
+    token requires the bearer scheme; one that takes a token when given offers it; one
+    that needs a set-up account (`provide_principal`) documents its 403."""
+    from read_api.deps import provide_principal
+
     out: list[str] = []
     for route in app.routes:
         if not isinstance(route, HTTPRoute):
@@ -144,6 +147,8 @@ def route_problems(app: Litestar, doc: dict[str, Any]) -> list[str]:
                 continue
             dependencies = handler.resolve_dependencies()
             needs = any(name in dependencies for name in TOKEN_DEPENDENCIES)
+            set_up = any(getattr(dependencies.get(name), "dependency", None) is provide_principal
+                         for name in TOKEN_DEPENDENCIES)
             takes = any(name in dependencies for name in OPTIONAL_TOKEN_DEPENDENCIES)
             if not (needs or takes):
                 continue
@@ -160,6 +165,9 @@ def route_problems(app: Litestar, doc: dict[str, Any]) -> list[str]:
                 elif takes and not bearer:
                     out.append(f"{where}: takes a token but security does not offer "
                                f"{BEARER_SCHEME}")
+                if set_up and "403" not in op.get("responses", {}):
+                    out.append(f"{where}: needs a set-up account (provide_principal: 403 "
+                               "before onboarding) but documents no 403")
     return out
 
 

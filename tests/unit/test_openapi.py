@@ -17,6 +17,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.exceptions import ImproperlyConfiguredException
 from litestar.openapi import OpenAPIConfig
 
+from read_api.deps import provide_principal
 from read_api.openapi import BEARER, openapi_extras, problems
 from scripts.openapi.check import build_app, check, document_problems, untyped, validate_spec
 
@@ -110,6 +111,13 @@ async def token_route_ok(principal: NamedDependency[str]) -> Thing:
     return Thing(principal)
 
 
+@post("/set-up", operation_id="postSetUp", responses=problems(auth=True), security=BEARER,
+      dependencies={"principal": Provide(provide_principal),
+                    "identities": Provide(_principal)})
+async def set_up_route(principal: NamedDependency[Any]) -> Thing:
+    return Thing("1")
+
+
 @get("/no-errors", operation_id="getNoErrors", sync_to_thread=False)
 def no_errors() -> Thing:
     return Thing("1")
@@ -135,11 +143,14 @@ def test_the_checker_fails_an_untyped_route() -> None:
 
 
 def test_the_checker_fails_bad_operation_ids_missing_bearer_and_undocumented_errors() -> None:
-    found = "\n".join(_found(typed, no_operation_id, shouting, token_route, no_errors))
+    found = "\n".join(_found(typed, no_operation_id, shouting, token_route, no_errors,
+                             set_up_route))
     assert "GET /anonymous: operationId" in found  # the framework's generated id
     assert "GET /shouting: operationId 'GetShouting' is not lowerCamelCase" in found
     assert "POST /token: needs a token but security is not" in found
     assert "GET /no-errors: documents no problem+json answer" in found
+    assert "POST /set-up: needs a set-up account (provide_principal: 403 before " \
+        "onboarding) but documents no 403" in found
 
 
 def test_the_checker_fails_a_duplicated_operation_id() -> None:
