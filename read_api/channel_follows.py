@@ -109,7 +109,7 @@ class SubscriptionController(Controller):
     tags = ["subscriptions"]
 
     @get("/", dependencies=auth, operation_id="listMySubscriptions", security=BEARER,
-         responses=problems(403, 503, auth=True))
+         responses=problems(403, 422, 503, auth=True))
     async def mine(
         self, principal: NamedDependency[Principal], reads: NamedDependency[ReadModels],
         after: FromQuery[int | None] = None,

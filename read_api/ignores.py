@@ -70,7 +70,7 @@ class IgnoreController(Controller):
         return await _set(commands, live, principal, user_id, False)
 
     @get("/ignores", dependencies=auth, operation_id="listIgnoredUsers", security=BEARER,
-         responses=problems(403, 503, auth=True))
+         responses=problems(403, 422, 503, auth=True))
     async def mine(self, principal: NamedDependency[Principal],
                    reads: NamedDependency[ReadModels],
                    after: FromQuery[int | None] = None) -> IgnoreList:

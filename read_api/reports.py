@@ -78,7 +78,7 @@ class ReportController(Controller):
                 "status": "open", "position": result.position}
 
     @get("/{report_id:str}", dependencies=auth, operation_id="getReport", security=BEARER,
-         responses=problems(403, 404, 503, auth=True))
+         responses=problems(403, 404, 422, 503, auth=True))
     async def read(
         self,
         report_id: FromPath[str],

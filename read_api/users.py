@@ -148,7 +148,7 @@ class UserController(Controller):
     path = "/api/users"
     tags = ["users"]
 
-    @get("/{user_id:str}", operation_id="getUser", responses=problems(404, 503))
+    @get("/{user_id:str}", operation_id="getUser", responses=problems(404, 422, 503))
     async def by_id(
         self, user_id: FromPath[str], reads: NamedDependency[ReadModels],
         after: FromQuery[int | None] = None,

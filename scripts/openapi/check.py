@@ -129,6 +129,17 @@ def document_problems(doc: dict[str, Any]) -> list[str]:
         requirements = op.get("security") or []
         if any(BEARER_SCHEME in r for r in requirements) and "401" not in responses:
             out.append(f"{where}: takes a bearer token but documents no 401")
+        # What the framework answers on its own (read_api/errors.py, read_api/requests.py):
+        # a query value that does not hold is 422; a JSON body route refuses another
+        # media type with 415 and an invalid body with 422.
+        if any(p.get("in") == "query" for p in op.get("parameters", [])) \
+                and "422" not in responses:
+            out.append(f"{where}: takes query parameters but documents no 422")
+        body = (op.get("requestBody") or {}).get("content") or {}
+        if "application/json" in body:
+            missing = [s for s in ("415", "422") if s not in responses]
+            if missing:
+                out.append(f"{where}: takes a JSON body but documents no {', '.join(missing)}")
     return out
 
 

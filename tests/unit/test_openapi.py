@@ -16,6 +16,7 @@ from litestar import Litestar, Request, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import ImproperlyConfiguredException
 from litestar.openapi import OpenAPIConfig
+from litestar.params import FromQuery, JSONBody
 
 from read_api.deps import provide_principal
 from read_api.openapi import BEARER, openapi_extras, problems
@@ -118,6 +119,11 @@ async def set_up_route(principal: NamedDependency[Any]) -> Thing:
     return Thing("1")
 
 
+@post("/body", operation_id="postBody", responses=problems(), sync_to_thread=False)
+def body_route(data: JSONBody[Thing], page: FromQuery[int] = 1) -> Thing:
+    return data
+
+
 @get("/no-errors", operation_id="getNoErrors", sync_to_thread=False)
 def no_errors() -> Thing:
     return Thing("1")
@@ -144,11 +150,13 @@ def test_the_checker_fails_an_untyped_route() -> None:
 
 def test_the_checker_fails_bad_operation_ids_missing_bearer_and_undocumented_errors() -> None:
     found = "\n".join(_found(typed, no_operation_id, shouting, token_route, no_errors,
-                             set_up_route))
+                             set_up_route, body_route))
     assert "GET /anonymous: operationId" in found  # the framework's generated id
     assert "GET /shouting: operationId 'GetShouting' is not lowerCamelCase" in found
     assert "POST /token: needs a token but security is not" in found
     assert "GET /no-errors: documents no problem+json answer" in found
+    assert "POST /body: takes query parameters but documents no 422" in found
+    assert "POST /body: takes a JSON body but documents no 415, 422" in found
     assert "POST /set-up: needs a set-up account (provide_principal: 403 before " \
         "onboarding) but documents no 403" in found
 
