@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import msgspec
-from msgspec import UNSET, UnsetType
 
 from read_api.views.stream import StreamRecording
 
@@ -41,8 +40,8 @@ class Vod(msgspec.Struct, rename="camel", kw_only=True):
     channel_id: str
     owner_id: str
     title: str
-    description: str | UnsetType = UNSET
-    category: str | UnsetType | None = UNSET
+    description: str
+    category: str | None
     status: str
     start_time: str | None
     end_time: str | None
@@ -52,7 +51,7 @@ class Vod(msgspec.Struct, rename="camel", kw_only=True):
     recording_path: str | None
     vod_url: str | None
     is_archived: bool
-    thumbnail_url: str | UnsetType | None = UNSET
+    thumbnail_url: str | None
     created_at: str
     updated_at: str
     recordings: list[StreamRecording]
