@@ -76,7 +76,7 @@ class ChannelController(Controller):
     tags = ["channels"]
 
     @post("/", status_code=201, dependencies=auth, operation_id="createChannel",
-          security=BEARER, responses=problems(404, 409, 422, auth=True))
+          security=BEARER, responses=problems(403, 404, 409, 415, 422, auth=True))
     async def create(
         self,
         data: JSONBody[CreateChannelBody],
@@ -119,7 +119,7 @@ class ChannelController(Controller):
         return view
 
     @put("/{channel_id:str}", dependencies=auth, operation_id="updateChannel",
-         security=BEARER, responses=problems(403, 404, 422, auth=True))
+         security=BEARER, responses=problems(403, 404, 415, 422, auth=True))
     async def update(
         self,
         channel_id: FromPath[str],

@@ -37,7 +37,7 @@ class MessageController(Controller):
 
     @post("/", status_code=201, dependencies=auth, operation_id="sendMessageAlias",
           summary="Alias of POST /api/streams/{id}/messages", security=BEARER,
-          responses=problems(403, 404, 409, 422, 429, auth=True))
+          responses=problems(403, 404, 409, 415, 422, 429, auth=True))
     async def send(
         self,
         data: JSONBody[PostMessageBody],

@@ -6,7 +6,7 @@ A route declares them beside its decorator:
     @get("/{slug:str}", operation_id="getChannelBySlug",
          responses=problems(404, 503))
     @post("/", operation_id="createChannel", security=BEARER,
-          responses=problems(401, 409, 422, auth=True))
+          responses=problems(403, 409, 415, 422, auth=True))
 """
 
 from __future__ import annotations

@@ -56,7 +56,7 @@ class StreamAliasController(Controller):
 
     @post("/create", status_code=201, dependencies=auth, operation_id="createStreamAlias",
           summary="Alias of POST /api/streams", security=BEARER,
-          responses=problems(403, 404, 409, 422, auth=True))
+          responses=problems(403, 404, 409, 415, 422, auth=True))
     async def create(
         self,
         data: JSONBody[CreateStreamBody],
@@ -69,7 +69,7 @@ class StreamAliasController(Controller):
 
     @post("/end", status_code=200, dependencies=auth, operation_id="endStreamAlias",
           summary="Alias of POST /api/streams/{id}/end", security=BEARER,
-          responses=problems(403, 404, 409, 422, auth=True))
+          responses=problems(403, 404, 409, 415, 422, auth=True))
     async def end(
         self,
         data: JSONBody[EndStreamBody],

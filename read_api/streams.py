@@ -176,7 +176,7 @@ class StreamController(Controller):
     tags = ["streams"]
 
     @post("/", status_code=201, dependencies=auth, operation_id="createStream",
-          security=BEARER, responses=problems(403, 404, 409, 422, auth=True))
+          security=BEARER, responses=problems(403, 404, 409, 415, 422, auth=True))
     async def create(
         self,
         data: JSONBody[CreateStreamBody],
@@ -191,7 +191,7 @@ class StreamController(Controller):
 
     @post("/{channel_id:str}/start", status_code=201, dependencies=auth,
           operation_id="startStream", security=BEARER,
-          responses=problems(403, 404, 409, 422, auth=True))
+          responses=problems(403, 404, 409, 415, 422, auth=True))
     async def start(
         self,
         channel_id: FromPath[str],
@@ -208,7 +208,7 @@ class StreamController(Controller):
         return await stream_state(reads, result.stream, result.position)
 
     @put("/{stream_id:str}/status", dependencies=auth, operation_id="changeStreamStatus",
-         security=BEARER, responses=problems(403, 404, 409, 422, auth=True))
+         security=BEARER, responses=problems(403, 404, 409, 415, 422, auth=True))
     async def change_status(
         self,
         stream_id: FromPath[str],
@@ -302,7 +302,7 @@ class StreamController(Controller):
 
     @post("/{stream_id:str}/messages", status_code=201, dependencies=auth,
           operation_id="sendMessage", security=BEARER,
-          responses=problems(403, 404, 409, 422, 429, auth=True))
+          responses=problems(403, 404, 409, 415, 422, 429, auth=True))
     async def send(
         self,
         stream_id: FromPath[str],
