@@ -72,11 +72,15 @@ async def _pump(socket: WebSocket[Any, Any, Any], session: ChatSession) -> None:
 async def _drop_when_behind(socket: WebSocket[Any, Any, Any], session: ChatSession,
                             scope: anyio.CancelScope) -> None:
     """The pump may be stuck in a send to a client that stopped reading: this does not
-    wait for it. The close frame gets a moment to go out; the connection is let go anyway."""
+    wait for it. The close frame gets a moment to go out; the connection is let go anyway,
+    its unsent frames with it (a closing transport would otherwise keep them, and the
+    socket, until the client read them all)."""
     await session.dropped.wait()
     scope.cancel()
     with anyio.CancelScope(shield=True), anyio.move_on_after(2):
         await socket.close(code=SLOW_CONSUMER, reason="slow consumer")
+    if session.direct is not None:
+        session.direct.abort()
 
 
 async def _send(gateway: ChatGateway, session: ChatSession, data: Any) -> None:
