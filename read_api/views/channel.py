@@ -6,6 +6,7 @@ from __future__ import annotations
 import msgspec
 
 from read_api.views.stream import Stream
+from read_api.views.upload import UploadedImage
 
 
 class ChannelCreator(msgspec.Struct, rename="camel", kw_only=True):
@@ -56,17 +57,8 @@ class ModeratorChange(msgspec.Struct, rename="camel", kw_only=True):
     position: int
 
 
-class ChannelImage(msgspec.Struct, rename="camel", kw_only=True):
+class ChannelImage(UploadedImage, kw_only=True):
     """The stored image (re-encoded) now the channel's avatar or banner (`position` 0: it
     already was)."""
 
     channel_id: str
-    kind: str
-    url: str
-    key: str
-    content_type: str
-    width: int
-    height: int
-    bytes: int
-    sha256: str
-    position: int

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from read_api.views.stream import StreamRecording
+from read_api.views.stream import StreamDetails, StreamRecording
 
 
 class StreamKey(msgspec.Struct, rename="camel", kw_only=True):
@@ -32,28 +32,10 @@ class IngestInput(msgspec.Struct, rename="camel", kw_only=True):
     position: int
 
 
-class Vod(msgspec.Struct, rename="camel", kw_only=True):
+class Vod(StreamDetails, kw_only=True):
     """An archived stream with its recordings, oldest part first (the stream's fields
     without its ingest ones, which an archived stream no longer has)."""
 
-    id: str
-    channel_id: str
-    owner_id: str
-    title: str
-    description: str
-    category: str | None
-    status: str
-    start_time: str | None
-    end_time: str | None
-    duration: int | None
-    viewer_count: int
-    peak_viewers: int
-    recording_path: str | None
-    vod_url: str | None
-    is_archived: bool
-    thumbnail_url: str | None
-    created_at: str
-    updated_at: str
     recordings: list[StreamRecording]
 
 

@@ -24,9 +24,8 @@ class StreamRecording(msgspec.Struct, rename="camel", kw_only=True):
     recorded_at: str
 
 
-class Stream(msgspec.Struct, rename="camel", kw_only=True):
-    """A stream: status, times, viewers and peak, recording, and where to play it
-    (`hlsUrl`, only while it is LIVE)."""
+class StreamDetails(msgspec.Struct, rename="camel", kw_only=True):
+    """What every answer about a stream says of it, live or archived."""
 
     id: str
     channel_id: str
@@ -46,6 +45,12 @@ class Stream(msgspec.Struct, rename="camel", kw_only=True):
     thumbnail_url: str | None  # null until the ingest provides one
     created_at: str
     updated_at: str
+
+
+class Stream(StreamDetails, kw_only=True):
+    """A stream: status, times, viewers and peak, recording, and where to play it
+    (`hlsUrl`, only while it is LIVE)."""
+
     hls_url: str | None
     ingest: StreamIngest | None
     recordings: list[StreamRecording]
