@@ -123,6 +123,23 @@ def _field_of(message: str, key: str | None) -> str | None:
     return key
 
 
+def _wire_name(request: Request[Any, Any, Any], key: str | None) -> str | None:
+    """The name the client sent a parameter under (`includeDeleted`), where Litestar
+    reports the handler's own (`include_deleted`)."""
+    if key is None:
+        return None
+    try:
+        field = request.route_handler.parsed_fn_signature.parameters.get(key)
+    except Exception:  # no handler (the router's own answers): nothing to translate
+        return key
+    definition = getattr(field, "kwarg_definition", None)
+    for attr in ("query", "header", "cookie", "name"):
+        name = getattr(definition, attr, None)
+        if isinstance(name, str) and name:
+            return name
+    return key
+
+
 def validation_error(
     request: Request[Any, Any, Any], exc: ValidationException
 ) -> Response[dict[str, Any]]:
@@ -131,7 +148,7 @@ def validation_error(
     for item in extra:
         if isinstance(item, dict):
             message = str(item.get("message", ""))
-            field = _field_of(message, item.get("key"))
+            field = _field_of(message, _wire_name(request, item.get("key")))
             errors.append({"field": field, "message": message, "source": item.get("source")})
     if not errors:
         missing = _MISSING_PARAM_RE.match(exc.detail)
