@@ -25,6 +25,7 @@ from domain.errors import DomainError
 from domain.stream import Stream
 from infra.identity.auth import Principal
 from infra.messaging.bus import LiveUpdate
+from infra.runtime.outages import is_outage
 from infra.shared_state.presence import member_of
 from projections.chat_history import history_for_join
 from projections.ignores import ignored_ids
@@ -316,6 +317,18 @@ class ChatGateway:
             code = error_code(e)
             session.emit("chat:error", {"code": code, "message": e.message})
             return {"ok": False, "code": code, "message": e.message}
+        except Exception as e:
+            # Not the client's doing: a store or broker away for a moment (try again), or
+            # our bug. The connection stays; the client is told, as HTTP would tell it.
+            if is_outage(e):
+                log.warning("chat.unavailable", chat_event=event, error=repr(e))
+                code, message = "unavailable", "the service is unavailable for a moment; " \
+                    "try again"
+            else:
+                log.exception("chat.failed", chat_event=event)
+                code, message = "internal", "something went wrong on our side"
+            session.emit("chat:error", {"code": code, "message": message})
+            return {"ok": False, "code": code, "message": message}
 
     # -- events ------------------------------------------------------------------------
 
@@ -347,10 +360,11 @@ class ChatGateway:
         session.hold()  # live updates wait until the history has gone out
         session.stream_id = stream_id
         self.hub.join(stream_id, session)
-        first = await self.presence.add(stream_id, session.member)
         since_id = since if isinstance(since, str) else None
         size = self.settings.chat_history_size
+        first = False
         try:
+            first = await self.presence.add(stream_id, session.member)
             recent = self.recent.snapshot(stream_id)
             anchor = next((m["position"] for m in recent if m["id"] == since_id), None) \
                 if since_id else None
@@ -363,7 +377,13 @@ class ChatGateway:
             # the client after the list, never before it.
             users = await self.roster.page(stream_id, limit=USERS_SNAPSHOT_SIZE)
         except BaseException:
+            # A join either happens whole or not at all: a session left in the room,
+            # holding its updates, would be fed nothing while it looks connected.
+            session.stream_id = None
+            self.hub.leave(stream_id, session)
             session.release()
+            with contextlib.suppress(Exception):
+                await self.presence.remove(stream_id, session.member)
             raise
         session.emit("chat:history", [m for m in items if m["user"]["id"] not in session.ignored]
                      if session.ignored else items)

@@ -24,6 +24,7 @@ from domain.errors import (
     TooLarge,
     Unauthenticated,
 )
+from infra.runtime.outages import is_outage
 from read_api.consistency import NotCaughtUp, PositionAhead
 from read_api.requests import UnsupportedMediaType
 
@@ -190,6 +191,10 @@ def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[
 
 
 def internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    if is_outage(exc):  # a database or broker restarting: the client should try again
+        log.warning("request.unavailable", path=request.url.path, error=repr(exc))
+        return problem(request, 503, "a service we depend on is unavailable for a moment; "
+                       "try again", code="unavailable", headers={"Retry-After": "1"})
     log.exception("request.failed", path=request.url.path, error=repr(exc))
     return problem(request, 500, "something went wrong on our side", code="internal")
 

@@ -46,8 +46,9 @@ COMPONENTS = Components(security_schemes={BEARER_SCHEME: SecurityScheme(
     description="A token from POST /api/auth/login or /api/auth/register, or one an "
                 "external identity provider issued (Clerk, OIDC)")})
 
-# Any route can answer these (a malformed body or position; our own failure).
-ALWAYS = (400, 500)
+# Any route can answer these (a malformed body or position; our own failure; a backing
+# service away for a moment, with Retry-After).
+ALWAYS = (400, 500, 503)
 
 
 def problems(*statuses: int, auth: bool = False) -> dict[int, ResponseSpec]:

@@ -83,6 +83,21 @@ async def _drop_when_behind(socket: WebSocket[Any, Any, Any], session: ChatSessi
         session.direct.abort()
 
 
+# Close codes for a `/ws/streams/{id}` whose join was refused: no such stream, a service
+# away for a moment (try again later, RFC 6455's 1013), anything else.
+JOIN_REFUSED = {"not_found": (4404, "stream not found"),
+                "unavailable": (1013, "try again later")}
+
+
+async def _close_refused(socket: WebSocket[Any, Any, Any], session: ChatSession,
+                         code: str) -> None:
+    close_code, reason = JOIN_REFUSED.get(code, (1011, "join failed"))
+    with anyio.move_on_after(2):
+        while session.frames or session.sending:  # the chat:error goes out first
+            await anyio.sleep(0.01)
+        await socket.close(code=close_code, reason=reason)
+
+
 async def _send(gateway: ChatGateway, session: ChatSession, data: Any) -> None:
     try:
         await gateway.handle(session, "chat:send", data)
@@ -109,7 +124,13 @@ async def serve_session(socket: WebSocket[Any, Any, Any], join: str | None) -> N
             tg.start_soon(_pump, socket, session)
             tg.start_soon(_drop_when_behind, socket, session, tg.cancel_scope)
             if join is not None:
-                await gateway.handle(session, "chat:join", {"streamId": join})
+                joined = await gateway.handle(session, "chat:join", {"streamId": join})
+                if not joined.get("ok"):
+                    # This connection exists to be in that room: the client hears why it
+                    # is not (the `chat:error` already sent) and reconnects or gives up.
+                    await _close_refused(socket, session, str(joined.get("code")))
+                    tg.cancel_scope.cancel()
+                    return
             while True:
                 raw = await socket.receive_data(mode="text")
                 if too_deep(raw, max_depth):  # before the decoder recurses into it

@@ -711,6 +711,8 @@ class Viewer:
         self.delivered: dict[str, float] = {}  # message id -> first delivery (monotonic)
         self.doubled = 0
         self.reconnects = 0
+        self.closes: list[str] = []  # why each connection ended
+        self.errors: list[str] = []  # what it could not read (a server's protocol error)
         self.connected = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -741,9 +743,13 @@ class Viewer:
                     self.connected.set()
                     async for frame in ws:
                         self._count(frame)
-            except (OSError, TimeoutError, WebSocketException, ValueError):
-                pass
-            self.connected.clear()
+                    self.closes.append(f"closed {ws.close_code} {ws.close_reason!r}")
+            except (OSError, TimeoutError, WebSocketException) as e:
+                self.closes.append(type(e).__name__)
+            except Exception as e:  # e.g. a frame it cannot read: said, never swallowed
+                self.errors.append(f"{type(e).__name__}: {e}"[:200])
+            finally:
+                self.connected.clear()
             self.reconnects += 1
             await asyncio.sleep(0.5)
 
@@ -766,6 +772,7 @@ class RoundResult:
     shed: int
     live: int  # accepted messages the viewer got
     live_doubled: int
+    viewer_errors: int  # frames the viewer could not read: a protocol error of ours
     caught_up: bool  # every projection at the head once the load ended
     behind: dict[str, int]
     notes: list[str] = field(default_factory=list)
@@ -773,7 +780,7 @@ class RoundResult:
     @property
     def ok(self) -> bool:
         return (self.recovery_s is not None and self.caught_up and not self.lost
-                and not self.doubled and not self.live_doubled)
+                and not self.doubled and not self.live_doubled and not self.viewer_errors)
 
     def to_json(self) -> dict[str, Any]:
         return {**self.__dict__, "ok": self.ok}
@@ -817,6 +824,7 @@ async def run_round(stack: Stack, table: str, load: Load, viewer: Viewer, http:
     notes: list[str] = []
     started = time.monotonic()
     reconnects_before = viewer.reconnects
+    closes_before, errors_before = len(viewer.closes), len(viewer.errors)
     load_task = asyncio.create_task(load.run(http, tag, seconds))
     await asyncio.sleep(seconds / 3)
     if verbose:
@@ -894,7 +902,10 @@ async def run_round(stack: Stack, table: str, load: Load, viewer: Viewer, http:
     for key, n in _log_tail(stack, log_offsets).items():
         notes.append(f"{key} x{n}")
     if viewer.reconnects != reconnects_before:
-        notes.append(f"viewer reconnected x{viewer.reconnects - reconnects_before}")
+        notes.append(f"viewer reconnected x{viewer.reconnects - reconnects_before} ("
+                     + ", ".join(sorted(set(viewer.closes[closes_before:]))) + ")")
+    if len(viewer.errors) != errors_before:
+        notes.append("viewer could not read: " + "; ".join(viewer.errors[errors_before:][:3]))
     if live_at is None:  # where the viewer stood: connected, and when it last got a message
         last = max(viewer.delivered.values(), default=None)
         notes.append(f"viewer {'connected' if viewer.connected.is_set() else 'disconnected'}"
@@ -906,7 +917,8 @@ async def run_round(stack: Stack, table: str, load: Load, viewer: Viewer, http:
         history=len(history), lost=lost, lost_from_store=lost_from_store, doubled=doubled,
         failed=load.failed_total, shed=load.shed,
         live=len(accepted_ids & viewer.delivered.keys()),
-        live_doubled=viewer.doubled, caught_up=caught_up, behind=behind, notes=notes)
+        live_doubled=viewer.doubled, viewer_errors=len(viewer.errors) - errors_before,
+        caught_up=caught_up, behind=behind, notes=notes)
 
 
 async def reset_workers(stack: Stack, table: str, timeout: float = 30) -> bool:

@@ -133,6 +133,11 @@ async def test_unknown_stream_and_bad_token(api: Api) -> None:
         assert (await next_event(ws, "chat:error"))["code"] == "bad_request"
     finally:
         await ws.close()
+    # A connection made to be in one room is closed when it cannot be: told why first.
+    gone = await connect(f"{api.ws_url}/ws/streams/00000000-0000-0000-0000-000000000000")
+    assert (await next_event(gone, "chat:error"))["code"] == "not_found"
+    await gone.wait_closed()
+    assert gone.close_code == 4404
     bad = await chat_socket(api, "not-a-token")
     assert (await next_event(bad, "chat:error"))["code"] == "unauthenticated"
     await bad.wait_closed()

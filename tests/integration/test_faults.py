@@ -75,6 +75,7 @@ def test_fault_is_survived(stack: faults.Stack, fault: str, rounds: int) -> None
         assert result.lost == 0, summary
         assert result.doubled == 0, summary
         assert result.live_doubled == 0, summary
+        assert result.viewer_errors == 0, summary
         assert result.caught_up, summary
         assert result.recovery_s is not None, summary
     assert len(results) == rounds, summary

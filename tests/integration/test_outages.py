@@ -1,0 +1,105 @@
+"""A backing service away for a moment is answered "try again", not as our failure: while the
+event store cannot reach PostgreSQL, sending chat over HTTP answers 503 problem+json with
+`Retry-After`, over a socket `chat:error unavailable` (with the acknowledgement saying so)
+and the connection stays open; once the database answers again the same connection sends,
+and nothing refused was stored. Only this test's own sessions are ended (by backend pid)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from websockets.asyncio.client import connect
+
+from infra.settings import postgres_params
+from tests.harness import DATABASE_URL, LiveServer, free_port, serving
+from tests.integration.client import Api, assert_problem, next_event, next_frame
+
+pytestmark = pytest.mark.services
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[LiveServer]:
+    with serving("production", tmp_path, chat_rate_limit="none") as live:
+        yield live
+
+
+@pytest.fixture
+async def api(server: LiveServer) -> AsyncIterator[Api]:
+    client = Api(server.url, server.ws_url)
+    yield client
+    await client.close()
+
+
+@contextlib.contextmanager
+def store_unreachable(server: LiveServer) -> Iterator[None]:
+    """The event store's sessions end and new ones are refused (its pool points at a
+    closed port) until the block ends."""
+    pool = server.services.store.app.recorder.datastore.pool  # eventsourcing's psycopg pool
+    kwargs, timeout = dict(pool.kwargs), pool.timeout
+    pool.kwargs["port"], pool.timeout = str(free_port()), 0.3
+    try:
+        with psycopg.connect(**postgres_params(DATABASE_URL), autocommit=True) as conn:
+            for c in list(pool._pool):  # the idle sessions
+                conn.execute("SELECT pg_terminate_backend(%s)", (c.info.backend_pid,))
+        yield
+    finally:
+        pool.kwargs.clear()
+        pool.kwargs.update(kwargs)
+        pool.timeout = timeout
+
+
+async def test_chat_during_a_database_outage_is_told_to_try_again(
+        server: LiveServer, api: Api) -> None:
+    owner = await api.register()
+    channel = await api.channel(owner)
+    stream_id = (await api.go_live(owner, channel["id"]))["id"]
+    ws = await connect(f"{api.ws_url}/ws/streams/{stream_id}?token={owner['token']}")
+    try:
+        await next_event(ws, "chat:history")
+        assert (await api.send(owner, stream_id, "before")).status_code == 201
+        assert (await next_event(ws, "chat:message"))["content"] == "before"
+
+        with store_unreachable(server):
+            r = await api.send(owner, stream_id, "refused over http")
+            body = assert_problem(r, 503)
+            assert body["type"] == "/problems/unavailable", body
+            assert r.headers["retry-after"] == "1"
+            await ws.send(json.dumps({"event": "chat:send",
+                                      "data": {"content": "refused over the socket"}}))
+            error = await next_event(ws, "chat:error", timeout=20)
+            assert error["code"] == "unavailable", error
+
+        # The same connection, still open and still in the room, sends once it can.
+        deadline = asyncio.get_running_loop().time() + 30
+        while True:
+            await ws.send(json.dumps({"event": "chat:send", "data": {"content": "after"}}))
+            frame = await next_event_of(ws, ("chat:message", "chat:error"), timeout=10)
+            if frame["event"] == "chat:message":
+                assert frame["data"]["content"] == "after"
+                break
+            assert frame["data"]["code"] == "unavailable", frame
+            assert asyncio.get_running_loop().time() < deadline, "the store stayed away"
+            await asyncio.sleep(0.2)
+        r = await api.http.get(f"/api/streams/{stream_id}/messages",
+                               params={"after": frame["data"]["position"]})
+        contents = {m["content"] for m in r.json()["items"]}
+        assert {"before", "after"} <= contents
+        assert not contents & {"refused over http", "refused over the socket"}
+    finally:
+        await ws.close()
+
+
+async def next_event_of(ws: Any, events: tuple[str, ...], timeout: float) -> dict[str, Any]:
+    """The next frame whose event is one of `events`, whole (`{event, data}`)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        frame = await next_frame(ws, max(deadline - asyncio.get_running_loop().time(), 0.01))
+        if frame["event"] in events:
+            return frame
