@@ -73,7 +73,8 @@ def create_app(services: Services, *, announce: bool = False, settle_heap: bool 
     the presence heartbeat and the viewer-count sampler. `settle_heap` (a process's entry
     point) freezes the start-up heap once everything has started (infra/runtime/heap.py)."""
     settings = services.settings
-    hub = LiveHub(coalesce_s=settings.ws_coalesce_ms / 1000.0)
+    hub = LiveHub(coalesce_s=settings.ws_coalesce_ms / 1000.0,
+                  writes_per_s=settings.ws_room_writes_per_s or None)
     gateway = ChatGateway(services, hub)
     feed = LiveFeed(
         services.bus, gateway.deliver,

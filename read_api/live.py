@@ -135,11 +135,17 @@ class LiveHub:
     room that has had none for a window goes out at once; what follows within the window
     waits for its end and goes to every listener as one `Batch`, built and encoded once
     for the whole room. A quiet room's first message pays no wait; a busy room's frames
-    are paced as before."""
+    are paced as before.
 
-    def __init__(self, coalesce_s: float = 0.0) -> None:
+    With `writes_per_s`, a room's window shrinks with its size: a frame costs one write per
+    listener, so a room of n listeners is paced to n / writes_per_s seconds (never more
+    than `coalesce_s`). A room of twenty gets each message almost at once; a room of a
+    thousand, the whole window."""
+
+    def __init__(self, coalesce_s: float = 0.0, writes_per_s: float | None = None) -> None:
         self.rooms: dict[str, set[Listener]] = defaultdict(set)
         self.coalesce_s = coalesce_s
+        self.writes_per_s = writes_per_s
         self._pending: dict[str, list[Outgoing]] = {}
         self._sent_at: dict[str, float] = {}  # loop time of each room's last frame
 
@@ -180,12 +186,19 @@ class LiveHub:
                 pending.extend(group)
                 continue
             last = self._sent_at.get(stream_id)
-            if last is None or now - last >= self.coalesce_s:
+            window = self.window(stream_id)
+            if last is None or now - last >= window:
                 self._sent_at[stream_id] = now
                 self._deliver(stream_id, [_one_frame(group)])
             else:
                 self._pending[stream_id] = list(group)
-                loop.call_later(last + self.coalesce_s - now, self._flush, stream_id)
+                loop.call_later(last + window - now, self._flush, stream_id)
+
+    def window(self, stream_id: str) -> float:
+        """The least time between two frames of this room."""
+        if self.writes_per_s is None:
+            return self.coalesce_s
+        return min(self.coalesce_s, len(self.rooms.get(stream_id, ())) / self.writes_per_s)
 
     def _flush(self, stream_id: str) -> None:
         group = self._pending.pop(stream_id, None)

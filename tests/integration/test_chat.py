@@ -317,7 +317,10 @@ async def test_frames_are_coalesced(mode: str, tmp_path: Path) -> None:
     """What reaches a room within a coalescing window goes out as one frame holding a JSON
     array; the first event after a quiet window goes at once, on its own."""
     window_s = 0.5  # long enough that sends fired together land inside one window
-    with serving(mode, tmp_path, **{**CHAT, "ws_coalesce_ms": window_s * 1000}) as live:
+    # Every room paced at the whole window, whatever its size (a room of one listener is
+    # otherwise paced to almost nothing: tests/unit/test_live_pacing.py).
+    with serving(mode, tmp_path, **{**CHAT, "ws_coalesce_ms": window_s * 1000,
+                                    "ws_room_writes_per_s": 0}) as live:
         api = Api(live.url, live.ws_url)
         owner, sid = await live_stream(api)
         ws = await chat_socket(api)

@@ -451,7 +451,10 @@ async def test_socketio_one_packet_per_message_direct_on_websocket_queued_when_p
     # A poll answers with everything queued since the last one; the Python client refuses
     # answers of more than 16 packets (the stock JavaScript client has no such limit).
     monkeypatch.setattr(Payload, "max_decode_packets", 256)
-    with serving("production", tmp_path, ws_coalesce_ms=50.0, chat_rate_limit="none") as live:
+    # Paced at the whole window whatever the room's size (a room of two is otherwise
+    # paced to almost nothing), so the burst is coalesced.
+    with serving("production", tmp_path, ws_coalesce_ms=50.0, ws_room_writes_per_s=0,
+                 chat_rate_limit="none") as live:
         api = Api(live.url, live.ws_url)
         viewers: list[Viewer] = []
         try:

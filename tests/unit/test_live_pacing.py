@@ -115,3 +115,30 @@ async def test_leaving_forgets_the_room() -> None:
     hub.join("s1", viewer)  # a new room starts quiet: its first update goes at once
     await hub.dispatch(chat("s1", "b"))
     assert [c for _, c in viewer.frames] == [["a"], ["b"]]
+
+
+class Many:
+    """A listener standing for a room's other connections: counts deliveries only."""
+
+    def deliver(self, items: Sequence[Outgoing]) -> None:
+        pass
+
+
+async def test_a_small_room_is_paced_by_its_writes_not_the_whole_window() -> None:
+    """With a write budget, a room of a few listeners gets each update at once even when
+    they come faster than the window; a big room is paced at the whole window."""
+    hub = LiveHub(coalesce_s=WINDOW_S, writes_per_s=1000.0)
+    small = Recorder()
+    hub.join("small", small)  # 1 listener: frames at least 1 ms apart
+    big = Recorder()
+    hub.join("big", big)
+    for _ in range(199):  # 200 listeners: 200 ms, so the whole window
+        hub.join("big", Many())
+    assert hub.window("small") == 0.001 and hub.window("big") == WINDOW_S
+    for i in range(5):
+        await hub.dispatch(chat("small", f"s{i}") + chat("big", f"b{i}"))
+        await asyncio.sleep(0.005)
+    await until(lambda: sum(len(f) for _, f in big.frames) == 5)
+    assert [f for _, f in small.frames] == [[f"s{i}"] for i in range(5)]  # each on its own
+    assert big.frames[0][1] == ["b0"] and len(big.frames) < 5  # coalesced
+    assert [c for _, f in big.frames for c in f] == [f"b{i}" for i in range(5)]
