@@ -23,11 +23,12 @@ import socketio
 import structlog
 from engineio import packet as eio_packet
 from engineio.async_drivers.asgi import WebSocket as EngineWebSocket
+from socketio import packet as sio_packet
 
 from domain.errors import DomainError
 from infra.identity.auth import Authenticator
 from infra.web.json_depth import TOO_DEEP_EVENT, GuardedJson
-from infra.web.ws_direct import direct_writer
+from infra.web.ws_direct import direct_writer, text_frame
 from read_api.chat_gateway import ChatGateway, ChatSession
 from read_api.cors import parse_origins
 from read_api.live import Outgoing, flatten
@@ -99,16 +100,33 @@ class _SioLink:
             await self.eio.send(eio_packet.Packet(eio_packet.MESSAGE, data=item.sio_text[1:]))
 
 
+class _Server(socketio.AsyncServer):
+    """Acknowledgements take the room's direct path too: an ack is a sender's answer, on
+    the hot path of every chat message, and Engine.IO's queue costs a task switch each."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.links: dict[str, _SioLink] = {}  # by Engine.IO sid
+
+    async def _send_packet(self, eio_sid: str, pkt: Any) -> None:
+        if pkt.packet_type == sio_packet.ACK and (link := self.links.get(eio_sid)):
+            encoded = pkt.encode()
+            if isinstance(encoded, str) and link.write(text_frame("4" + encoded)):
+                return
+            link.engine_used = True  # what follows must not overtake it
+        await super()._send_packet(eio_sid, pkt)
+
+
 def create_socketio(gateway: ChatGateway, authenticator: Authenticator,
                     cors_origins: str) -> socketio.AsyncServer:
     # The HTTP routes' rule (read_api/cors.py): with `*`, no credentials (Engine.IO would
     # otherwise echo any origin with `Access-Control-Allow-Credentials: true`).
     listed = parse_origins(cors_origins)
-    sio = socketio.AsyncServer(async_mode="asgi",
-                               cors_allowed_origins="*" if listed is None else listed,
-                               cors_credentials=listed is not None,
-                               logger=False, engineio_logger=False,
-                               json=GuardedJson(gateway.settings.json_max_depth))
+    sio = _Server(async_mode="asgi",
+                  cors_allowed_origins="*" if listed is None else listed,
+                  cors_credentials=listed is not None,
+                  logger=False, engineio_logger=False,
+                  json=GuardedJson(gateway.settings.json_max_depth))
     # A copy: the driver table is shared by every server of the process.
     sio.eio._async = {**sio.eio._async, "websocket": _TrackedWebSocket}
     sessions: dict[str, ChatSession] = {}
@@ -152,7 +170,9 @@ def create_socketio(gateway: ChatGateway, authenticator: Authenticator,
                 raise socketio.exceptions.ConnectionRefusedError(
                     {"code": "unauthenticated", "message": e.message}) from None
         session = gateway.open(principal)
-        link = _SioLink(sio.eio.sockets[sio.manager.eio_sid_from_sid(sid, "/")])
+        eio_sid = sio.manager.eio_sid_from_sid(sid, "/")
+        link = _SioLink(sio.eio.sockets[eio_sid])
+        sio.links[eio_sid] = link
         session.direct = link
         session.frame_of = sio_frames
         sessions[sid] = session
@@ -162,6 +182,8 @@ def create_socketio(gateway: ChatGateway, authenticator: Authenticator,
     @sio.event
     async def disconnect(sid: str, reason: Any = None) -> None:
         session = sessions.pop(sid, None)
+        if session is not None and isinstance(session.direct, _SioLink):
+            sio.links.pop(session.direct.eio.sid, None)
         tasks = [t for t in pumps.pop(sid, []) if t is not asyncio.current_task()]
         for task in tasks:
             task.cancel()

@@ -25,6 +25,7 @@ from infra.eventstore.event_store import EventStore
 from infra.messaging.bus import WATERMARK_KEY, Consumer, Delivery, EventBus
 from infra.observability import metrics
 from infra.readstore.database import Database
+from infra.runtime.supervisor import working
 from projections import tracking
 from projections.base import Projection
 from workers.rebuild import projection_lock
@@ -149,6 +150,7 @@ class ProjectorRunner:
                     log.info("projector.recovered", projection=self.name,
                              position=self.position)
                 log.info("projector.started", projection=self.name, position=self.position)
+                working()  # connected and caught up: a later failure is a new one
                 await self._consume(consumer, stopping)  # returns on stop or a reset
             except asyncio.CancelledError:
                 raise

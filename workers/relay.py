@@ -24,6 +24,7 @@ from infra.eventstore.log_watcher import LogWatcher
 from infra.messaging.bus import WATERMARK_KEY, EventBus
 from infra.observability import metrics
 from infra.readstore.database import Database
+from infra.runtime.supervisor import working
 
 log = structlog.get_logger(__name__)
 
@@ -118,6 +119,7 @@ class Relay:
                     raise ConnectionError("the relay's listening connection (and with it the "
                                           "leader lock) was lost")
                 busy = await self.step()
+                working()  # read the log (and published what it held)
                 if not busy:
                     due = self.due_in()
                     await self.watcher.wait(

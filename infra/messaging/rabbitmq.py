@@ -33,7 +33,7 @@ from aio_pika.abc import (
 
 from infra.eventstore.envelope import EventBatch
 from infra.messaging.bus import BatchHandler, Consumer, Delivery, LiveHandler, LiveUpdate
-from infra.runtime.supervisor import Supervised, Supervisor
+from infra.runtime.supervisor import Supervised, Supervisor, working
 
 _batch_decoder = msgspec.json.Decoder(EventBatch)
 _live_decoder = msgspec.json.Decoder(list[LiveUpdate])
@@ -277,6 +277,7 @@ class RabbitBus:
 
         async def watch() -> None:
             channel = first.pop() if first else await open_channel()
+            working()  # subscribed again
             try:
                 while not channel.is_closed:
                     with contextlib.suppress(TimeoutError):

@@ -10,12 +10,18 @@ never retrieved": the supervisor retrieves every outcome.
 `status()` says, per task, whether it runs, how often it failed and why; `healthy()` is
 false while a task has been failing for longer than the stall threshold (it may restart in
 between, but no run lasted long enough to count as recovered).
+
+A run has recovered once it lasted `healthy_after_s`, or as soon as the task itself says
+it works again (`working()`: a projector connected and caught up, the relay published): the
+backoff then starts over, so the next fault, even seconds later, is retried at once rather
+than after the delay the last one grew to.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import random
 import time
 from collections.abc import Callable, Coroutine
@@ -27,6 +33,18 @@ import structlog
 from infra.observability import metrics
 
 log = structlog.get_logger(__name__)
+
+# The supervised task whose run this is (tasks it starts inherit it).
+_current: contextvars.ContextVar[Supervised | None] = contextvars.ContextVar(
+    "aethex_supervised", default=None)
+
+
+def working() -> None:
+    """Called by a supervised task once it has done real work again (connected, read,
+    wrote): its run counts as recovered. Outside a supervised task, nothing happens."""
+    t = _current.get()
+    if t is not None:
+        t.working = True
 
 TaskFactory = Callable[[], Coroutine[Any, Any, None]]
 
@@ -45,6 +63,7 @@ class Supervised:
     started_at: float = 0.0  # monotonic time of the current run's start
     failing_since: float | None = None  # monotonic time of the first failure not recovered
     graceful: bool = True  # watches `stopping`; else cancelled at once on stop
+    working: bool = False  # this run said it works (`working()`)
     task: asyncio.Task[None] | None = field(default=None, repr=False)
 
     def failing_for(self, now: float | None = None) -> float:
@@ -56,7 +75,7 @@ class Supervised:
     def _settle(self, now: float) -> None:
         # A run that has lasted `healthy_after_s` recovered from the failures before it.
         if (self.failing_since is not None and self.state == "running"
-                and now - self.started_at >= self.supervisor.healthy_after_s):
+                and (self.working or now - self.started_at >= self.supervisor.healthy_after_s)):
             self.failing_since = None
 
     async def stop(self, timeout: float = 5.0) -> None:
@@ -148,7 +167,9 @@ class Supervisor:
         stopping = self.stopping
         while not stopping.is_set():
             t.state, t.runs, t.started_at = "running", t.runs + 1, time.monotonic()
+            t.working = False
             error: BaseException | None = None
+            token = _current.set(t)
             try:
                 await t.factory()
             except asyncio.CancelledError:
@@ -161,11 +182,14 @@ class Supervisor:
                 error = RuntimeError("cancelled from within")
             except Exception as e:
                 error = e
+            finally:
+                _current.reset(token)
             if stopping.is_set():
                 break
             now = time.monotonic()
-            if now - t.started_at >= self.healthy_after_s:
+            if t.working or now - t.started_at >= self.healthy_after_s:
                 in_a_row = 0
+                t.failing_since = None
             in_a_row += 1
             delay = self.backoff(in_a_row)
             t.failures += 1

@@ -130,6 +130,7 @@ class LiveFeed:
 
     async def _publish_to_others(self) -> None:
         """One publisher, so other nodes hear this node's messages in commit order."""
+        unpublished = 0  # updates not published since the broker went away
         while True:
             updates = await self._outbox.get()
             while not self._outbox.empty():
@@ -137,8 +138,15 @@ class LiveFeed:
             try:
                 await self.bus.publish_live(updates, others_only=True)
             except Exception:
-                # Other nodes still get these from the relay, a moment later.
-                log.warning("live.publish_failed", updates=len(updates), exc_info=True)
+                # Other nodes still get these from the relay, a moment later. Said once
+                # per outage (a broker restart would otherwise log every batch).
+                if not unpublished:
+                    log.warning("live.publish_failed", updates=len(updates), exc_info=True)
+                unpublished += len(updates)
+                continue
+            if unpublished:
+                log.info("live.publish_recovered", unpublished=unpublished)
+                unpublished = 0
 
     async def _present_streams(self) -> None:
         """Stream status and viewer counts, from the read model once it has the event; bans,

@@ -523,3 +523,63 @@ def install_tallies(live: LiveServer) -> dict[str, tuple[FrameTally, SlowPathTal
         session.direct = frames
         tallies[link.eio.sid] = (frames, SlowPathTally(link.eio))
     return tallies
+
+
+class AckTally:
+    """Stands in for a link in the server's ack table: counts acknowledgements written
+    straight to the connection."""
+
+    def __init__(self, link: _SioLink) -> None:
+        self.link = link
+        self.direct = 0
+        self.eio = link.eio
+        self.engine_used = link.engine_used
+
+    def write(self, frame: bytes) -> bool:
+        written = self.link.write(frame)
+        if written and b'43' in frame[:12]:  # the frame's text starts "43<id>[...]"
+            self.direct += 1
+        return written
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "engine_used" and "link" in self.__dict__:
+            self.link.engine_used = value
+        object.__setattr__(self, name, value)
+
+
+async def test_socketio_acks_go_straight_to_a_websocket_and_through_engineio_when_polling(
+        tmp_path: Path) -> None:
+    """A sender's acknowledgements take the direct path on the websocket transport, in
+    order with the room's pushes; a long-polling sender gets them through Engine.IO."""
+    with serving("production", tmp_path, chat_rate_limit="none") as live:
+        api = Api(live.url, live.ws_url)
+        viewers: list[Viewer] = []
+        try:
+            owner, sid, _ = await live_stream(api)
+            websocket = await sio_viewer(api, "websocket", sid, owner["token"])
+            polling = await sio_viewer(api, "polling", sid, owner["token"],
+                                       transports=("polling",))
+            viewers = [websocket, polling]
+            sio = live.app.litestar.state.sio
+
+            def tally() -> dict[str, AckTally]:
+                tallies = {eio_sid: AckTally(link) for eio_sid, link in sio.links.items()}
+                sio.links.update(tallies)
+                return tallies
+
+            tallies = await on_server_loop(live, tally)
+            for i in range(5):
+                for viewer in viewers:
+                    ack = await viewer.call("chat:send", {"content": f"{viewer.label} {i}"})
+                    assert ack["id"] and ack["position"] > 0
+            contents = [f"{v.label} {i}" for v in viewers for i in range(5)]
+            for viewer in viewers:
+                await viewer.until_contents(contents)
+                assert_once_each(viewer, contents)
+            assert tallies[websocket.client.eio.sid].direct == 5
+            assert tallies[polling.client.eio.sid].direct == 0
+        finally:
+            for viewer in viewers:
+                await close_from_server(live, viewer)
+            await close_all(viewers)
+            await api.close()

@@ -13,7 +13,7 @@ from typing import Any
 import structlog
 
 from infra.observability import metrics
-from infra.runtime.supervisor import Supervisor
+from infra.runtime.supervisor import Supervisor, working
 
 
 def failures(task: str, error: str) -> float:
@@ -194,3 +194,40 @@ async def test_taken_names_get_a_suffix_and_one_task_stops_alone() -> None:
         assert [t.name for t in supervisor.tasks] == ["same"] and first.state == "running"
     finally:
         await supervisor.stop()
+
+
+async def test_a_run_that_says_it_works_starts_the_backoff_over() -> None:
+    """Failures that follow a run which worked (a projector that reconnected and caught up,
+    then lost its database again seconds later) are retried at the first delay, not the
+    one earlier failures grew to; failures without work in between keep doubling."""
+    supervisor = Supervisor(backoff_initial_s=0.02, backoff_max_s=1.0, rng=lambda: 1.0,
+                            healthy_after_s=60.0)
+    runs: list[int] = []
+    first_failure: list[float] = []
+
+    async def task() -> None:
+        runs.append(len(runs) + 1)
+        if len(runs) == 2:
+            first_failure.append(time.monotonic())
+        if len(runs) in (4, 5):  # these runs get going before they fail
+            working()
+        if len(runs) < 6:
+            raise ConnectionError(f"away {len(runs)}")
+        await supervisor.stopping.wait()
+
+    with structlog.testing.capture_logs() as logs:
+        handle = supervisor.spawn("unit-working", task)
+        await until(lambda: len(runs) == 6)
+    try:
+        delays = [round(e["restart_in_s"], 3) for e in logs
+                  if e["event"] == "supervisor.task_failed"]
+        # 1-3 doubled; 4 worked, so its failure is the first of a new series; so did 5.
+        assert delays == [0.02, 0.04, 0.08, 0.02, 0.02], delays
+        # Failing since the fifth failure (the last series), not the first.
+        assert handle.failing_for() < time.monotonic() - first_failure[0]
+    finally:
+        await supervisor.stop()
+
+
+async def test_working_outside_a_supervised_task_is_harmless() -> None:
+    working()  # a worker run by hand (a test, a one-off CLI) has no supervisor
