@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import ipaddress
 import secrets
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -85,9 +86,22 @@ def clean_url(url: str, *, allow_insecure: bool = False) -> str:
         raise Invalid("url must not hold credentials", field="url")
     if port == 0:
         raise Invalid("url names port 0", field="url")
+    if not allow_insecure and _private_literal(parts.hostname):
+        raise Invalid("url must not point at a private, loopback or link-local address",
+                      field="url")
     if parts.fragment:
         raise Invalid("url must not have a fragment", field="url")
     return value
+
+
+def _private_literal(host: str) -> bool:
+    """An address written in the URL that is not a public one (names are checked when
+    delivering, after they resolve)."""
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return host.lower() == "localhost" or host.lower().endswith(".localhost")
+    return not ip.is_global
 
 
 def clean_event_types(types: list[str]) -> list[str]:

@@ -36,6 +36,7 @@ from infra.shared_state.slow_mode import RedisLastSent
 from infra.storage.objects import Storage
 from infra.webhooks.delivery import Poster
 from infra.webhooks.secret_box import SecretBox
+from projections import webhook_feed
 from projections.base import Projection, migrate
 from projections.registry import all_projections
 from projections.stream_status import latest_open_stream
@@ -89,7 +90,7 @@ class Services(ApiServices):
         with schema_lock(settings):  # processes starting together take turns at the DDL
             self.db = open_read_db(settings)  # first: it creates the PostgreSQL schema
             self.store = EventStore(settings.eventsourcing_env())
-            migrate(self.db, self.projections)
+            migrate(self.db, self.projections, extra=webhook_feed.DDL)
         # Every long-running task of this process runs under it (infra/runtime/supervisor.py).
         self.supervisor = Supervisor(backoff_max_s=settings.restart_backoff_max_s,
                                      stall_s=settings.stall_s)

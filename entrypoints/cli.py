@@ -111,6 +111,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"aethex: {e}", file=sys.stderr)
         return 2
     configure_logging(json_logs=settings.json_logs, level=settings.log_level)
+    try:
+        return _dispatch(args, settings)
+    except SettingsError as e:  # found while building the services (a missing key)
+        print(f"aethex: {e}", file=sys.stderr)
+        return 2
+
+
+def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "serve":
         return _serve(settings, args.processes)
     if args.command == "migrate":
