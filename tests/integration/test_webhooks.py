@@ -193,10 +193,17 @@ async def test_deliveries_survive_a_receiver_outage_and_a_killed_sender(
                 what_for="every event of the burst after the restart")
     check_in_order_none_missing(receiver, "/outage", [*sent, *during, *positions])
 
-    # The delivery log: newest first, one row per delivery.
-    r = await api.http.get(f"/api/channels/{channel_id}/webhooks/{hook['id']}/deliveries",
-                           params={"limit": 5}, headers=owner["headers"])
-    page = r.json()
+    # The delivery log: newest first, one row per delivery (once the sender has recorded
+    # the last attempts and the read model has them).
+    newest = sorted(positions, reverse=True)[:5]
+    page: dict[str, Any] = {"items": []}
+    deadline = time.monotonic() + 20
+    while [d["position"] for d in page["items"]] != newest:
+        assert time.monotonic() < deadline, page
+        await asyncio.sleep(0.1)
+        r = await api.http.get(f"/api/channels/{channel_id}/webhooks/{hook['id']}/deliveries",
+                               params={"limit": 5}, headers=owner["headers"])
+        page = r.json()
     assert [d["position"] for d in page["items"]] == sorted(positions, reverse=True)[:5]
     assert all(d["outcome"] == "delivered" and d["lastStatus"] == 200
                for d in page["items"]) and page["nextCursor"]
