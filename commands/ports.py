@@ -41,3 +41,11 @@ class IngestSignal(msgspec.Struct, frozen=True, kw_only=True):
     asset_id: str | None = None
     vod_url: str | None = None
     recording_path: str | None = None
+
+
+class SecretBox(Protocol):
+    """Seals secrets before they are stored (webhook signing secrets), with a key the
+    database does not hold; opens them where they are used."""
+
+    def seal(self, plain: str) -> str: ...
+    def open(self, sealed: str) -> str: ...

@@ -26,6 +26,7 @@ class Author(msgspec.Struct, frozen=True, kw_only=True):
     id: UUID
     username: str
     display_name: str
+    bot: bool = False  # a channel's bot token (`id` is the token's): checked on the channel
 
 
 class SendMessage(msgspec.Struct, frozen=True, kw_only=True):
@@ -40,6 +41,8 @@ class MessageSent(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def _badges(author_id: UUID, channel: Channel) -> list[str]:
+    if author_id in channel.bots:
+        return ["bot"]
     if author_id == channel.owner_id:
         return ["broadcaster"]
     if author_id in channel.moderator_ids:
@@ -68,6 +71,8 @@ def _decide(
         raise Conflict(f"the stream {state}; chat is closed", field="streamId",
                        code="stream_offline")
     channel = channels[stream.channel_id]
+    if cmd.author.bot:  # its own channel only, while the token stands
+        channel.bot(cmd.author.id, "chat:write")
     banned, until = channel.banned_until(cmd.author.id, now)
     if banned:
         raise Banned("you are banned from this channel's chat" + (
@@ -82,8 +87,8 @@ def _decide(
             check_slow_mode(filters, last_sent.get(channel.id, cmd.author.id), now)
             last_sent.mark(channel.id, cmd.author.id, now)
     badges = _badges(cmd.author.id, channel)
-    if subscribers is not None and store is not None and subscribers.is_subscriber(
-            store, cmd.author.id, channel.id, now):
+    if not cmd.author.bot and subscribers is not None and store is not None \
+            and subscribers.is_subscriber(store, cmd.author.id, channel.id, now):
         badges.append("subscriber")
     return ChatMessage(
         stream_id=stream.id,

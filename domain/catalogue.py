@@ -15,13 +15,15 @@ from domain.stream_key import StreamKeyClaim
 from domain.subscription import Subscription
 from domain.unique_name import UniqueName
 from domain.user import User
+from domain.webhook_attempts import WebhookAttempts
 from domain.webhook_receipt import FORMER_TOPICS as _RECEIPT_FORMER_TOPICS
 from domain.webhook_receipt import WebhookReceipt
 
 AGGREGATES: tuple[type[Aggregate], ...] = (User, Channel, Stream, ChatMessage, UniqueName,
                                            Follow, Subscription, StreamKeyClaim,  # ingest
                                            WebhookReceipt,  # ingest providers' and Clerk's
-                                           Report, Ignore)  # moderation
+                                           Report, Ignore,  # moderation
+                                           WebhookAttempts)  # outbound webhooks
 
 
 def _event_classes() -> dict[str, type]:
@@ -72,7 +74,7 @@ TYPE_BY_TOPIC: dict[str, str] = {topic: name for name, topic in TOPIC_BY_TYPE.it
     topic: name for name, topics in FORMER_TOPICS_BY_TYPE.items() for topic in topics}
 
 # Fields that are secrets: kept in the store, never put on the bus or in exports.
-SECRET_FIELDS = frozenset({"stream_key", "password_hash"})
+SECRET_FIELDS = frozenset({"stream_key", "password_hash", "sealed_secret", "token_hash"})
 
 
 def topics_for(types: tuple[str, ...] | list[str]) -> list[str]:

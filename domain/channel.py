@@ -10,7 +10,8 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from domain.chat_filters import ChatFilters, clean_filters
-from domain.errors import Conflict, Forbidden, Invalid
+from domain.errors import Conflict, Forbidden, Invalid, NotFound
+from domain.integrations import MAX_TOKENS, BotToken, Webhook
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,38})[a-z0-9]$")
 MAX_TAGS = 10
@@ -160,6 +161,102 @@ class Channel(Aggregate):
                 block_links=self.block_links, slow_mode_s=self.slow_mode_s,
                 followers_only=self.followers_only, follow_min_age_s=self.follow_min_age_s)
 
+
+    # -- integrations: outbound webhooks and bot tokens (rules in domain/integrations.py)
+
+    class WebhookCreated(Aggregate.Event):
+        """A webhook subscription; its signing secret is stored sealed (encrypted with a
+        key the database does not hold), and kept out of the bus and exports."""
+
+        webhook_id: UUID
+        url: str
+        event_types: list[str]
+        description: str
+        sealed_secret: str
+
+        def apply(self, channel: Channel) -> None:
+            channel.webhooks[self.webhook_id] = Webhook(
+                id=self.webhook_id, url=self.url, event_types=list(self.event_types),
+                description=self.description, sealed_secret=self.sealed_secret)
+
+    class WebhookChanged(Aggregate.Event):
+        """What the owner changed (None: unchanged); enabling clears a disabled reason."""
+
+        webhook_id: UUID
+        url: str | None
+        event_types: list[str] | None
+        description: str | None
+        enabled: bool | None
+
+        def apply(self, channel: Channel) -> None:
+            hook = channel.webhooks[self.webhook_id]
+            if self.url is not None:
+                hook.url = self.url
+            if self.event_types is not None:
+                hook.event_types = list(self.event_types)
+            if self.description is not None:
+                hook.description = self.description
+            if self.enabled is not None:
+                hook.enabled = self.enabled
+                hook.disabled_reason = None
+
+    class WebhookSecretRotated(Aggregate.Event):
+        webhook_id: UUID
+        sealed_secret: str
+
+        def apply(self, channel: Channel) -> None:
+            channel.webhooks[self.webhook_id].sealed_secret = self.sealed_secret
+
+    class WebhookDisabled(Aggregate.Event):
+        """Delivery stopped by the platform: the receiver answered 410, or failed for a
+        whole retry schedule. `reason` is shown to the owner."""
+
+        webhook_id: UUID
+        reason: str
+
+        def apply(self, channel: Channel) -> None:
+            hook = channel.webhooks[self.webhook_id]
+            hook.enabled, hook.disabled_reason = False, self.reason
+
+    class WebhookDeleted(Aggregate.Event):
+        webhook_id: UUID
+
+        def apply(self, channel: Channel) -> None:
+            channel.webhooks.pop(self.webhook_id, None)
+
+    class WebhookPingRequested(Aggregate.Event):
+        """The owner asked for a test delivery (`webhook.ping`), sent as `delivery_id`."""
+
+        webhook_id: UUID
+        delivery_id: str
+
+    class WebhookRedeliveryRequested(Aggregate.Event):
+        """The owner asked to send the delivery of the event at `position` once more
+        (the same `webhook-id`)."""
+
+        webhook_id: UUID
+        delivery_id: str
+        position: int
+
+    class BotTokenIssued(Aggregate.Event):
+        """A bot token: only its hash is stored (and kept out of the bus and exports)."""
+
+        token_id: UUID
+        name: str
+        scopes: list[str]
+        token_hash: str
+
+        def apply(self, channel: Channel) -> None:
+            channel.bots[self.token_id] = BotToken(id=self.token_id, name=self.name,
+                                                   scopes=list(self.scopes),
+                                                   token_hash=self.token_hash)
+
+    class BotTokenRevoked(Aggregate.Event):
+        token_id: UUID
+
+        def apply(self, channel: Channel) -> None:
+            channel.bots[self.token_id].revoked = True
+
     def __init__(
         self,
         owner_id: UUID,
@@ -189,6 +286,8 @@ class Channel(Aggregate):
         # by comparing with the time of the send, so no event is needed when they end.
         self.bans: dict[UUID, datetime | None] = {}
         self.filters = ChatFilters()
+        self.webhooks: dict[UUID, Webhook] = {}
+        self.bots: dict[UUID, BotToken] = {}  # revoked ones stay, refused
 
     # -- decisions -------------------------------------------------------------
 
@@ -197,7 +296,19 @@ class Channel(Aggregate):
             raise Forbidden("only the channel owner may do this")
 
     def may_moderate(self, user_id: UUID) -> bool:
-        return user_id == self.owner_id or user_id in self.moderator_ids
+        if user_id == self.owner_id or user_id in self.moderator_ids:
+            return True
+        bot = self.bots.get(user_id)
+        return bot is not None and bot.allows("chat:moderate")
+
+    def bot(self, token_id: UUID, scope: str) -> BotToken:
+        """The channel's token `token_id`, if it is live and holds `scope`."""
+        bot = self.bots.get(token_id)
+        if bot is None or bot.revoked:
+            raise Forbidden("this bot token is not valid for this channel")
+        if scope not in bot.scopes:
+            raise Forbidden(f"this bot token lacks the {scope!r} scope")
+        return bot
 
     def update(
         self,
@@ -315,4 +426,79 @@ class Channel(Aggregate):
         if not self.banned_until(user_id, now)[0]:
             return False
         self.trigger_event(self.UserUnbanned, user_id=user_id, by=by)
+        return True
+
+    # -- integrations ------------------------------------------------------
+
+    def webhook(self, webhook_id: UUID) -> Webhook:
+        hook = self.webhooks.get(webhook_id)
+        if hook is None:
+            raise NotFound(f"webhook {webhook_id} not found")
+        return hook
+
+    def add_webhook(self, webhook_id: UUID, *, url: str, event_types: list[str],
+                    description: str, sealed_secret: str, limit: int) -> None:
+        """`url`, `event_types` and `description` cleaned by domain/integrations.py."""
+        if len(self.webhooks) >= limit:
+            raise Invalid(f"a channel has at most {limit} webhook subscriptions",
+                          field="channelId", code="too_many_webhooks")
+        self.trigger_event(self.WebhookCreated, webhook_id=webhook_id, url=url,
+                           event_types=list(event_types), description=description,
+                           sealed_secret=sealed_secret)
+
+    def change_webhook(self, webhook_id: UUID, *, url: str | None = None,
+                       event_types: list[str] | None = None, description: str | None = None,
+                       enabled: bool | None = None) -> bool:
+        hook = self.webhook(webhook_id)
+        changes = {"url": url, "event_types": event_types, "description": description,
+                   "enabled": enabled}
+        if enabled is True and not hook.enabled:
+            pass  # re-enabling clears the reason: a change even if nothing else differs
+        elif all(v is None or v == getattr(hook, k) for k, v in changes.items()):
+            return False
+        self.trigger_event(self.WebhookChanged, webhook_id=webhook_id, **changes)
+        return True
+
+    def rotate_webhook_secret(self, webhook_id: UUID, sealed_secret: str) -> None:
+        self.webhook(webhook_id)
+        self.trigger_event(self.WebhookSecretRotated, webhook_id=webhook_id,
+                           sealed_secret=sealed_secret)
+
+    def disable_webhook(self, webhook_id: UUID, reason: str) -> bool:
+        """False when it is gone or already disabled (the sender may say it twice)."""
+        hook = self.webhooks.get(webhook_id)
+        if hook is None or not hook.enabled:
+            return False
+        self.trigger_event(self.WebhookDisabled, webhook_id=webhook_id, reason=reason[:500])
+        return True
+
+    def delete_webhook(self, webhook_id: UUID) -> None:
+        self.webhook(webhook_id)
+        self.trigger_event(self.WebhookDeleted, webhook_id=webhook_id)
+
+    def request_ping(self, webhook_id: UUID, delivery_id: str) -> None:
+        self.webhook(webhook_id)
+        self.trigger_event(self.WebhookPingRequested, webhook_id=webhook_id,
+                           delivery_id=delivery_id)
+
+    def request_redelivery(self, webhook_id: UUID, delivery_id: str, position: int) -> None:
+        if not self.webhook(webhook_id).enabled:
+            raise Conflict("the webhook is disabled: enable it first", field="webhookId")
+        self.trigger_event(self.WebhookRedeliveryRequested, webhook_id=webhook_id,
+                           delivery_id=delivery_id, position=position)
+
+    def issue_bot_token(self, token_id: UUID, *, name: str, scopes: list[str],
+                        token_hash: str) -> None:
+        if sum(1 for b in self.bots.values() if not b.revoked) >= MAX_TOKENS:
+            raise Invalid(f"a channel has at most {MAX_TOKENS} bot tokens", field="name")
+        self.trigger_event(self.BotTokenIssued, token_id=token_id, name=name,
+                           scopes=list(scopes), token_hash=token_hash)
+
+    def revoke_bot_token(self, token_id: UUID) -> bool:
+        bot = self.bots.get(token_id)
+        if bot is None:
+            raise NotFound(f"token {token_id} not found")
+        if bot.revoked:
+            return False
+        self.trigger_event(self.BotTokenRevoked, token_id=token_id)
         return True

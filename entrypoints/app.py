@@ -36,6 +36,7 @@ from read_api.health import HealthController
 from read_api.http_cache import http_cache_middleware
 from read_api.ignores import IgnoreController
 from read_api.ingest import IngestController, StreamingConfigController
+from read_api.integrations import INTEGRATION_ROUTES
 from read_api.live import LiveHub
 from read_api.messages import MessageController
 from read_api.metrics import latency_middleware, metrics_endpoint
@@ -135,6 +136,7 @@ def create_app(services: Services, *, announce: bool = False, settle_heap: bool 
                         *INGEST_ROUTES,  # going live
                         ModerationController, ReportController,  # moderation
                         ChannelReportController, IgnoreController,
+                        *INTEGRATION_ROUTES,  # webhooks, bot tokens
                         ChatterController, *DISCOVERY_ROUTES],  # after the controllers
         dependencies=app_dependencies(services),
         exception_handlers=EXCEPTION_HANDLERS,

@@ -16,6 +16,7 @@ from commands.ingest_lifecycle import IngestConfig, IngestLifecycle
 from commands.send_message import MessageSent, SendMessage, send_messages
 from commands.slow_mode import LastSent, SlowModeClock
 from commands.subscribers import SubscriberCache
+from commands.webhooks import WebhookRules
 from domain.errors import DomainError
 from entrypoints.handlers import caught_up_recent, command_bus
 from infra.eventstore.event_store import EventStore
@@ -33,6 +34,9 @@ from infra.shared_state.presence import MemoryPresence, Presence, RedisPresence
 from infra.shared_state.rate_limit import ChatRateLimiter
 from infra.shared_state.slow_mode import RedisLastSent
 from infra.storage.objects import Storage
+from infra.webhooks.delivery import Poster
+from infra.webhooks.secret_box import SecretBox
+from projections import webhook_feed
 from projections.base import Projection, migrate
 from projections.registry import all_projections
 from projections.stream_status import latest_open_stream
@@ -45,9 +49,11 @@ from workers.projector import ProjectorRunner
 from workers.reconnect_grace import ReconnectGrace
 from workers.relay import Relay
 from workers.subscription_sweeper import SubscriptionSweeper
+from workers.webhook_sender import Policy, WebhookSender
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
+WEBHOOKS = "webhooks"  # the webhook sender's name in AETHEX_WORKERS
 
 
 def open_read_db(settings: Settings) -> Database:
@@ -76,11 +82,15 @@ class Services(ApiServices):
             raise SettingsError("services are required but AETHEX_DATABASE_URL or "
                                 "AETHEX_RABBITMQ_URL is not set")
         self.settings = settings
+        try:  # before any table is made: a production process without it must not start
+            self.secret_box = SecretBox(settings.webhook_key())
+        except ValueError as e:
+            raise SettingsError(f"AETHEX_WEBHOOK_SECRET_KEY: {e}") from None
         self.projections: list[Projection] = all_projections()
         with schema_lock(settings):  # processes starting together take turns at the DDL
             self.db = open_read_db(settings)  # first: it creates the PostgreSQL schema
             self.store = EventStore(settings.eventsourcing_env())
-            migrate(self.db, self.projections)
+            migrate(self.db, self.projections, extra=webhook_feed.DDL)
         # Every long-running task of this process runs under it (infra/runtime/supervisor.py).
         self.supervisor = Supervisor(backoff_max_s=settings.restart_backoff_max_s,
                                      stall_s=settings.stall_s)
@@ -118,7 +128,10 @@ class Services(ApiServices):
             self.db, lambda: self.positions.positions(("chat_history",))["chat_history"],
             self.store.head, settings.read_wait_timeout_s)
         self.commands = command_bus(self.store, self.hasher, self.chat, recent, self.ingest,
-                                    on_command=lambda name: metrics.COMMANDS.labels(name).inc())
+                                    on_command=lambda name: metrics.COMMANDS.labels(name).inc(),
+                                    box=self.secret_box, webhook_rules=WebhookRules(
+                                        limit=settings.webhooks_per_channel,
+                                        allow_insecure=settings.webhook_allow_private))
         self.reads = ReadModels(self.db, self.positions, wait_s=settings.read_wait_timeout_s)
         self.aggregates = Aggregates(self.store, self.store.head)
         self.identities = Identities(self.authenticator)
@@ -128,6 +141,7 @@ class Services(ApiServices):
             bus_state=self._bus_state, runners=lambda: self.runners,
             runs_relay=lambda: self.relay is not None)
         self.relay: Relay | None = None
+        self.webhook_sender: WebhookSender | None = None
         self.runners: dict[str, ProjectorRunner] = {}
         self.started = False
 
@@ -160,12 +174,13 @@ class Services(ApiServices):
         decided again after a lost race. Commands go through `commands` instead."""
         return await retrying(fn, *args, **kwargs)
 
-    def log_watcher(self) -> LogWatcher:
+    def log_watcher(self, role: str = "relay") -> LogWatcher:
+        """Wakes a reader of the log; `role` names its leader lock (one per role)."""
         if self.settings.database_url:
             channel = getattr(self.store.app.recorder, "channel_name", None)
             params = {**postgres_params(self.settings.database_url),
-                      "application_name": f"aethex.{self.settings.namespace}.relay"}
-            return LogWatcher(params, channel, lock_key=f"{self.settings.namespace}.relay")
+                      "application_name": f"aethex.{self.settings.namespace}.{role}"}
+            return LogWatcher(params, channel, lock_key=f"{self.settings.namespace}.{role}")
         return LogWatcher()
 
     async def start(self, *, live: LiveHandler | None = None,
@@ -179,7 +194,7 @@ class Services(ApiServices):
             await self.bus.subscribe_live(live)
         wanted = workers if workers is not None else [
             w for w in ["relay", *(f"projector:{p.name}" for p in self.projections),
-                        ReconnectGrace.name, SubscriptionSweeper.name]
+                        ReconnectGrace.name, SubscriptionSweeper.name, WEBHOOKS]
             if self.settings.runs_worker(w)]
         for name in wanted:
             if name.startswith("projector:"):
@@ -200,6 +215,15 @@ class Services(ApiServices):
             sweeper = SubscriptionSweeper(self.store, self.db,
                                           poll_s=self.settings.subscription_sweep_s)
             self.spawn(sweeper.name, sweeper.run)
+        if WEBHOOKS in wanted:  # one sender at a time across processes (a leader lock)
+            s = self.settings
+            self.webhook_sender = WebhookSender(
+                self.store, self.db, self.log_watcher("webhooks"), self.secret_box,
+                Poster(timeout_s=s.webhook_timeout_s, allow_private=s.webhook_allow_private),
+                Policy(timeout_s=s.webhook_timeout_s, retry_base_s=s.webhook_retry_base_s,
+                       retry_max_s=s.webhook_retry_max_s, give_up_s=s.webhook_give_up_s),
+                batch_size=s.webhook_batch_size)
+            self.spawn(WEBHOOKS, self.webhook_sender.run)
         self.started = True
         log.info("services.started", production=self.settings.production, workers=wanted)
 
@@ -210,6 +234,8 @@ class Services(ApiServices):
 
     async def stop(self) -> None:
         await self.supervisor.stop(timeout=5)
+        if self.webhook_sender is not None:
+            await self.webhook_sender.poster.close()
         await self.bus.close()
         await self.presence.close()
         self.started = False

@@ -96,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
                        help="API processes sharing the port (production mode only)")
     sub.add_parser("migrate", help="create the event store and read-model tables")
     sub.add_parser("relay", help="run the relay: event store -> bus")
+    sub.add_parser("webhooks", help="run the webhook sender: event log -> receivers")
     project = sub.add_parser("project", help="run projectors (all, or the named ones)")
     project.add_argument("names", nargs="*")
     from entrypoints import cli_events, cli_projections  # operators
@@ -110,12 +111,23 @@ def main(argv: list[str] | None = None) -> int:
         print(f"aethex: {e}", file=sys.stderr)
         return 2
     configure_logging(json_logs=settings.json_logs, level=settings.log_level)
+    try:
+        return _dispatch(args, settings)
+    except SettingsError as e:  # found while building the services (a missing key)
+        print(f"aethex: {e}", file=sys.stderr)
+        return 2
+
+
+def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "serve":
         return _serve(settings, args.processes)
     if args.command == "migrate":
         return _migrate(settings)
     if args.command == "relay":
         uvloop.run(_run_workers(settings, ["relay"]))
+        return 0
+    if args.command == "webhooks":
+        uvloop.run(_run_workers(settings, ["webhooks"]))
         return 0
     if getattr(args, "run", None) is not None:  # events, replay, projections
         return int(args.run(settings, args))

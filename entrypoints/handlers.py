@@ -11,6 +11,12 @@ from uuid import UUID
 
 from commands.ban_user import BanUser, RecentMessages, RemoveMessages, ban_user, remove_messages
 from commands.bind_ingest_input import BindIngestInput, bind_ingest_input
+from commands.bot_tokens import (
+    IssueBotToken,
+    RevokeBotToken,
+    issue_bot_token,
+    revoke_bot_token,
+)
 from commands.bus import CommandBus
 from commands.cancel_subscription import CancelSubscription, cancel_subscription
 from commands.change_stream_status import ChangeStreamStatus, change_stream_status
@@ -26,7 +32,7 @@ from commands.ingest_connected import IngestConnected, ingest_connected
 from commands.ingest_disconnected import IngestDisconnected, ingest_disconnected
 from commands.ingest_lifecycle import ApplySignal, IngestLifecycle, apply_signal
 from commands.onboard_user import OnboardUser, onboard_user
-from commands.ports import PasswordHasher, Store
+from commands.ports import PasswordHasher, SecretBox, Store
 from commands.register_user import RegisterUser, register_user
 from commands.report import FileReport, file_report
 from commands.resolve_report import ResolveReport, resolve_report
@@ -45,6 +51,23 @@ from commands.unban_user import UnbanUser, unban_user
 from commands.unfollow import UnfollowTarget, unfollow
 from commands.update_channel import UpdateChannel, update_channel
 from commands.update_profile import UpdateProfile, update_profile
+from commands.webhooks import (
+    ChangeWebhook,
+    CreateWebhook,
+    DeleteWebhook,
+    DisableWebhook,
+    PingWebhook,
+    RedeliverWebhook,
+    RotateWebhookSecret,
+    WebhookRules,
+    change_webhook,
+    create_webhook,
+    delete_webhook,
+    disable_webhook,
+    ping_webhook,
+    redeliver_webhook,
+    rotate_webhook_secret,
+)
 from infra.readstore.database import Database
 from projections.chat_history import recent_message_ids
 
@@ -52,7 +75,8 @@ from projections.chat_history import recent_message_ids
 def command_bus(store: Store, hasher: PasswordHasher,
                 send: Callable[[SendMessage], Awaitable[Any]], recent: RecentMessages,
                 ingest: IngestLifecycle,
-                on_command: Callable[[str], None] | None = None) -> CommandBus:
+                on_command: Callable[[str], None] | None = None, *,
+                box: SecretBox, webhook_rules: WebhookRules) -> CommandBus:
     """The bus; chat messages go to `send` (the group commit), providers' notifications to
     the ingest lifecycle, the rest to their handler; a ban finds the user's recent
     messages with `recent`."""
@@ -92,6 +116,16 @@ def command_bus(store: Store, hasher: PasswordHasher,
     bus.register(UnfollowTarget, unfollow, store)
     bus.register(UpdateChannel, update_channel, store)
     bus.register(UpdateProfile, update_profile, store)
+    # integrations: outbound webhooks (secrets sealed by `box`) and bot tokens
+    bus.register(CreateWebhook, create_webhook, store, box, webhook_rules)
+    bus.register(ChangeWebhook, change_webhook, store, webhook_rules)
+    bus.register(RotateWebhookSecret, rotate_webhook_secret, store, box)
+    bus.register(DeleteWebhook, delete_webhook, store)
+    bus.register(DisableWebhook, disable_webhook, store)
+    bus.register(PingWebhook, ping_webhook, store)
+    bus.register(RedeliverWebhook, redeliver_webhook, store)
+    bus.register(IssueBotToken, issue_bot_token, store)
+    bus.register(RevokeBotToken, revoke_bot_token, store)
     return bus
 
 

@@ -103,6 +103,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     cloudflare_playback_template: str = (
         "https://videodelivery.net/{playback_id}/manifest/video.m3u8")
     webhook_tolerance_s: int = 300
+    # outbound webhooks (docs/webhooks.md) and bot tokens
+    webhook_secret_key: str | None = None
+    webhook_allow_private: bool = False
+    webhooks_per_channel: int = 20
+    webhook_timeout_s: float = 5.0
+    webhook_retry_base_s: float = 5.0
+    webhook_retry_max_s: float = 3600.0
+    webhook_give_up_s: float = 86400.0
+    webhook_batch_size: int = 2000
 
     def __post_init__(self) -> None:
         # It names a PostgreSQL schema (unquoted in search_path) and RabbitMQ objects.
@@ -138,15 +147,19 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         """The local JWT key: from settings, else a key generated once under data_dir."""
         if self.jwt_secret:
             return self.jwt_secret
-        path = self.var / "jwt.key"
-        if path.exists():
-            return path.read_text().strip()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_urlsafe(48)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(key)
-        return key
+        return _key_file(self.var / "jwt.key")
+
+    def webhook_key(self) -> str:
+        """The key that seals webhook signing secrets: from settings (required in
+        production, where several processes must share it), else generated once under
+        data_dir as the JWT key is."""
+        if self.webhook_secret_key:
+            return self.webhook_secret_key
+        if self.production:
+            raise SettingsError("AETHEX_WEBHOOK_SECRET_KEY must be set in production mode: "
+                                "it seals the webhook signing secrets, so that the database "
+                                "alone cannot sign")
+        return _key_file(self.var / "webhook.key")
 
     def eventsourcing_env(self) -> dict[str, str]:
         """The `eventsourcing` library's settings for the event store.
@@ -180,6 +193,21 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "POSTGRES_LOCK_TIMEOUT": "10",
             "POSTGRES_CONNECT_TIMEOUT": "5",
         }
+
+
+def _key_file(path: Path) -> str:
+    """A random key kept in `path`, made on first use (readable by its owner only)."""
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as f:
+        f.write(key)
+    return key
 
 
 def postgres_params(url: str) -> dict[str, str]:

@@ -52,10 +52,11 @@ class Projection:
         raise NotImplementedError
 
 
-def migrate(db: Database, projections: Sequence[Projection]) -> None:
-    """Creates the tracking tables and every projection's tables (idempotent)."""
+def migrate(db: Database, projections: Sequence[Projection], extra: Sequence[str] = ()) -> None:
+    """Creates the tracking tables, every projection's tables and the `extra` ones (a
+    worker's own, such as the webhook sender's) (idempotent)."""
     with db.transaction() as tx:
-        for statement in TRACKING_DDL:
+        for statement in [*TRACKING_DDL, *extra]:
             tx.execute(statement)
         for projection in projections:
             for statement in projection.ddl:

@@ -13,7 +13,7 @@ from projections.ports import Database, EventEnvelope, Tx
 
 MODERATION_TYPES = ("Channel.Created", "Channel.ModeratorGranted", "Channel.ModeratorRevoked",
                     "Channel.UserBanned", "Channel.UserUnbanned", "Channel.FiltersChanged",
-                    "ChatMessage.Deleted", "Report.Resolved")
+                    "ChatMessage.Deleted", "Report.Resolved", "Channel.BotTokenIssued")
 _LOG = ("INSERT INTO moderation_log (position, channel_id, action, actor_id, user_id, "
         "message_id, details, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (position) DO NOTHING")
@@ -26,7 +26,7 @@ class ModerationLog(Projection):
 
     name = "moderation_log"
     types = MODERATION_TYPES
-    tables = ("moderation_log", "moderation_staff")
+    tables = ("moderation_log", "moderation_staff", "moderation_bots")
     ddl = [
         """CREATE TABLE IF NOT EXISTS moderation_log (
             position BIGINT PRIMARY KEY,
@@ -46,6 +46,13 @@ class ModerationLog(Projection):
             role TEXT NOT NULL,
             PRIMARY KEY (channel_id, user_id)
         )""",
+        # Bot tokens (those with chat:moderate are staff too): their actions are logged
+        # under the token's name.
+        """CREATE TABLE IF NOT EXISTS moderation_bots (
+            token_id TEXT PRIMARY KEY,
+            channel_id TEXT NOT NULL,
+            name TEXT NOT NULL
+        )""",
     ]
 
     def _owner(self, tx: Tx, channel_id: str) -> str | None:
@@ -60,10 +67,22 @@ class ModerationLog(Projection):
             def log(action: str, actor: str | None, user: str | None = None,
                     message: str | None = None, details: dict[str, Any] | None = None,
                     channel: str = cid, e: EventEnvelope = e) -> None:
+                bot = tx.fetch_one("SELECT name FROM moderation_bots WHERE token_id = ?",
+                                   (actor,)) if actor else None
+                if bot is not None:
+                    details = {**(details or {}), "actorName": bot["name"], "actorKind": "bot"}
                 tx.execute(_LOG, (e.position, channel, action, actor, user, message,
                                   dumps(details or {}), e.timestamp))
 
-            if e.type == "Channel.Created":
+            if e.type == "Channel.BotTokenIssued":
+                tx.execute("INSERT INTO moderation_bots (token_id, channel_id, name) VALUES "
+                           "(?, ?, ?) ON CONFLICT (token_id) DO NOTHING",
+                           (d["token_id"], cid, d["name"]))
+                if "chat:moderate" in d.get("scopes", ()):
+                    tx.execute("INSERT INTO moderation_staff (channel_id, user_id, role) "
+                               "VALUES (?, ?, 'bot') ON CONFLICT (channel_id, user_id) "
+                               "DO NOTHING", (cid, d["token_id"]))
+            elif e.type == "Channel.Created":
                 tx.execute("INSERT INTO moderation_staff (channel_id, user_id, role) VALUES "
                            "(?, ?, 'owner') ON CONFLICT (channel_id, user_id) DO NOTHING",
                            (cid, d["owner_id"]))
@@ -99,9 +118,11 @@ class ModerationLog(Projection):
 
 def log_entry_view(row: dict[str, Any]) -> dict[str, Any]:
     """A log entry as the API shows it; `id` is its position (the cursor)."""
+    details = loads(row["details"]) or {}
     return {"id": row["position"], "channelId": row["channel_id"], "action": row["action"],
-            "actorId": row["actor_id"], "userId": row["user_id"],
-            "messageId": row["message_id"], "details": loads(row["details"]) or {},
+            "actorId": row["actor_id"], "actorName": details.get("actorName"),
+            "userId": row["user_id"],
+            "messageId": row["message_id"], "details": details,
             "createdAt": row["created_at"]}
 
 

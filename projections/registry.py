@@ -15,9 +15,11 @@ from projections.stream_directory import StreamDirectory
 from projections.stream_status import StreamStatusProjection
 from projections.subscriptions import Subscriptions
 from projections.users import Users
+from projections.webhook_deliveries import WebhookDeliveries
 
 
 def all_projections() -> list[Projection]:
     return [Users(), ChannelPage(), StreamStatusProjection(), ChatHistory(), Follows(),
             Subscriptions(), ModerationLog(), Reports(), Ignores(),
-            ChannelDirectory(), StreamDirectory(), Categories()]  # discovery
+            ChannelDirectory(), StreamDirectory(), Categories(),  # discovery
+            WebhookDeliveries()]

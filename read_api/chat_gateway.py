@@ -346,6 +346,11 @@ class ChatGateway:
             stream = await reads.query(get_stream, stream_id)
         if stream is None:
             raise ChatError("not_found", f"stream {stream_id!r} not found")
+        bot = session.principal
+        if bot is not None and bot.is_bot and (
+                str(bot.bot_channel) != stream["channelId"]
+                or not {"chat:read", "chat:write"} & set(bot.scopes)):
+            raise ChatError("forbidden", "this bot token reads its own channel's chat only")
         if session.stream_id is not None:
             await self._leave(session)
         since = data.get("since") if isinstance(data, dict) else None
@@ -433,7 +438,7 @@ class ChatGateway:
             pending = self.services.chat.enqueue(SendMessage(
                 stream_id=UUID(session.stream_id),
                 author=Author(id=principal.user_id, username=principal.username,
-                              display_name=principal.display_name),
+                              display_name=principal.display_name, bot=principal.is_bot),
                 content=content))
         result = await pending
         if isinstance(result, DomainError):

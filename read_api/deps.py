@@ -32,6 +32,27 @@ def bearer_token(request: Request[Any, Any, Any]) -> str | None:
     return None
 
 
+BOT_SCOPE = "bot_scope"  # a route's opt: the scope a bot token needs to call it
+
+
+def bot_scope(scope: str) -> dict[str, str]:
+    """`opt=` of a route bot tokens may call, with `scope` (others refuse them: 403)."""
+    return {BOT_SCOPE: scope}
+
+
+def check_bot(request: Request[Any, Any, Any], principal: Principal) -> None:
+    """A bot token only calls the routes that name one of its scopes, and only for its own
+    channel where the path names one (a stream's channel is checked by the command)."""
+    scope = request.route_handler.opt.get(BOT_SCOPE)
+    if scope is None:
+        raise Forbidden("bot tokens may not use this route")
+    if scope not in principal.scopes:
+        raise Forbidden(f"this bot token lacks the {scope!r} scope")
+    channel = request.path_params.get("channel_id")
+    if channel is not None and str(channel) != str(principal.bot_channel):
+        raise Forbidden("this bot token acts in its own channel only")
+
+
 async def provide_identity(request: Request[Any, Any, Any],
                            identities: NamedDependency[Identities]) -> Principal:
     """Whoever the token names, set up or not (for onboarding and who-am-I).
@@ -41,7 +62,10 @@ async def provide_identity(request: Request[Any, Any, Any],
     token = bearer_token(request)
     if token is None:
         raise Unauthenticated("sign in first: send 'Authorization: Bearer <token>'")
-    return await identities.identify(token)
+    principal = await identities.identify(token)
+    if principal.is_bot:
+        check_bot(request, principal)
+    return principal
 
 
 async def provide_principal(request: Request[Any, Any, Any],

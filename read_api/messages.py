@@ -15,7 +15,7 @@ from commands.bus import CommandBus
 from commands.delete_message import DeleteMessage
 from infra.identity.auth import Principal
 from infra.shared_state.rate_limit import ChatRateLimiter
-from read_api.deps import parse_id, provide_principal
+from read_api.deps import bot_scope, parse_id, provide_principal
 from read_api.openapi import BEARER, problems
 from read_api.schemas import Text
 from read_api.streams import body_id, post_message
@@ -35,7 +35,8 @@ class MessageController(Controller):
     path = "/api/messages"
     tags = ["chat"]
 
-    @post("/", status_code=201, dependencies=auth, operation_id="sendMessageAlias",
+    @post("/", status_code=201, dependencies=auth,
+          opt=bot_scope("chat:write"), operation_id="sendMessageAlias",
           summary="Alias of POST /api/streams/{id}/messages", security=BEARER,
           responses=problems(403, 404, 409, 415, 422, 429, auth=True))
     async def send(
@@ -50,6 +51,7 @@ class MessageController(Controller):
                                   principal, rate_limiter, commands)
 
     @delete("/{message_id:str}", status_code=200, dependencies=auth,
+          opt=bot_scope("chat:moderate"),
             operation_id="deleteMessage", security=BEARER,
             responses=problems(403, 404, auth=True))
     async def remove(

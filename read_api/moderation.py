@@ -20,7 +20,7 @@ from domain.channel import Channel
 from domain.chat_filters import ChatFilters
 from infra.identity.auth import Principal
 from projections.moderation_log import moderation_log
-from read_api.deps import parse_id, provide_principal
+from read_api.deps import bot_scope, parse_id, provide_principal
 from read_api.openapi import BEARER, problems
 from read_api.paging import Before, Cursor, Limit, page_cursor
 from read_api.reads import Aggregates, ReadModels
@@ -84,6 +84,7 @@ class ModerationController(Controller):
     tags = ["moderation"]
 
     @post("/users/{user_id:str}/block", status_code=200, dependencies=auth,
+          opt=bot_scope("chat:moderate"),
           operation_id="banUser", security=BEARER,
           responses=problems(403, 404, 409, 415, 422, auth=True))
     async def ban(
@@ -105,6 +106,7 @@ class ModerationController(Controller):
                 "position": result.position}
 
     @delete("/users/{user_id:str}/block", status_code=200, dependencies=auth,
+          opt=bot_scope("chat:moderate"),
             operation_id="unbanUser", security=BEARER,
             responses=problems(403, 404, 422, auth=True))
     async def unban(
@@ -122,7 +124,8 @@ class ModerationController(Controller):
         return {**ban_view(str(cid), str(uid), None, banned=False),
                 "position": result.position}
 
-    @get("/channels/{channel_id:str}/bans", dependencies=auth, operation_id="listBans",
+    @get("/channels/{channel_id:str}/bans", dependencies=auth,
+          opt=bot_scope("chat:moderate"), operation_id="listBans",
          security=BEARER, responses=problems(403, 404, 422, auth=True))
     async def bans(
         self,
@@ -140,6 +143,7 @@ class ModerationController(Controller):
         return {"channelId": str(channel.id), "items": items}
 
     @get("/channels/{channel_id:str}/moderation-log", dependencies=auth,
+          opt=bot_scope("chat:moderate"),
          operation_id="getModerationLog", security=BEARER,
          responses=problems(403, 404, 422, 503, auth=True))
     async def log(

@@ -29,7 +29,8 @@ from infra.shared_state.rate_limit import ChatRateLimiter
 from projections.chat_history import list_messages
 from projections.stream_ingest import with_ingest
 from projections.stream_status import get_stream, stream_view
-from read_api.deps import parse_id, provide_principal
+from read_api.bots import acting_owner
+from read_api.deps import bot_scope, parse_id, provide_principal
 from read_api.http_cache import LIVE
 from read_api.ignores import hide_ignored, provide_viewer
 from read_api.openapi import BEARER, problems
@@ -162,6 +163,7 @@ async def post_message(stream_id: UUID, content: str, principal: Principal,
                 id=principal.user_id,
                 username=principal.username,
                 display_name=principal.display_name,
+                bot=principal.is_bot,
             ),
             content=content,
         )
@@ -190,6 +192,7 @@ class StreamController(Controller):
         return await create_stream_session(data, principal, commands, reads)
 
     @post("/{channel_id:str}/start", status_code=201, dependencies=auth,
+          opt=bot_scope("stream:manage"),
           operation_id="startStream", security=BEARER,
           responses=problems(403, 404, 409, 415, 422, auth=True))
     async def start(
@@ -198,12 +201,15 @@ class StreamController(Controller):
         principal: NamedDependency[Principal],
         commands: NamedDependency[CommandBus],
         reads: NamedDependency[ReadModels],
+        aggregates: NamedDependency[Aggregates],
         data: JSONBody[GoLiveBody | None] = None,
     ) -> StreamChange:
         """Goes live on the channel (owner only; one live stream per channel): starts the
         prepared stream with the details it was prepared with, else a new one (`title`)."""
+        cid = parse_id(channel_id, "channel")
+        principal = await acting_owner(principal, aggregates, channel_id=cid)
         result = await commands.execute(GoLive(
-            actor_id=principal.user_id, channel_id=parse_id(channel_id, "channel"),
+            actor_id=principal.user_id, channel_id=cid,
             title=data.title if data else None))
         return await stream_state(reads, result.stream, result.position)
 
@@ -223,7 +229,8 @@ class StreamController(Controller):
             status=data.status))
         return await stream_state(reads, result.stream, result.position)
 
-    @post("/{stream_id:str}/end", status_code=200, dependencies=auth, operation_id="endStream",
+    @post("/{stream_id:str}/end", status_code=200, dependencies=auth,
+          opt=bot_scope("stream:manage"), operation_id="endStream",
           security=BEARER, responses=problems(403, 404, 409, auth=True))
     async def end(
         self,
@@ -231,11 +238,13 @@ class StreamController(Controller):
         principal: NamedDependency[Principal],
         commands: NamedDependency[CommandBus],
         reads: NamedDependency[ReadModels],
+        aggregates: NamedDependency[Aggregates],
     ) -> StreamChange:
         """Ends a live stream (LIVE -> ENDING), or discards a prepared one that never went
         live (OFFLINE -> ARCHIVED) (owner only)."""
-        return await end_stream_session(parse_id(stream_id, "stream"), principal, commands,
-                                        reads)
+        sid = parse_id(stream_id, "stream")
+        principal = await acting_owner(principal, aggregates, stream_id=sid)
+        return await end_stream_session(sid, principal, commands, reads)
 
     @get("/{stream_id:str}", operation_id="getStream", responses=problems(404, 422, 503))
     async def read(
@@ -262,7 +271,8 @@ class StreamController(Controller):
         return await stream_playback(stream_id, reads, settings, after)
 
     @get("/{stream_id:str}/messages", dependencies={"viewer": Provide(provide_viewer)},
-         opt=LIVE, operation_id="listStreamMessages", security=[{}, *BEARER],
+         opt={**LIVE, **bot_scope("chat:read")}, operation_id="listStreamMessages",
+         security=[{}, *BEARER],
          responses=problems(403, 404, 422, 503, auth=True))
     async def messages(
         self,
@@ -301,6 +311,7 @@ class StreamController(Controller):
         return {"items": items, "nextCursor": next_cursor}
 
     @post("/{stream_id:str}/messages", status_code=201, dependencies=auth,
+          opt=bot_scope("chat:write"),
           operation_id="sendMessage", security=BEARER,
           responses=problems(403, 404, 409, 415, 422, 429, auth=True))
     async def send(

@@ -116,7 +116,7 @@ def drop(ns: str) -> None:
 def services_for(ns: str, **overrides: object) -> Services:
     return Services(load_settings({}, database_url=DATABASE_URL, namespace=ns,
                                   data_dir=f"/tmp/{ns}", jwt_secret="bench-key-" + "x" * 32,
-                                  **overrides))
+                                  webhook_secret_key="bench-key-" + "x" * 32, **overrides))
 
 
 def live_stream(services: Services, name: str = "bench") -> tuple[UUID, Author]:
@@ -494,6 +494,7 @@ def stop_topology(procs: list[subprocess.Popen[bytes]]) -> None:
 def _service_env(ns: str) -> dict[str, str]:
     return {**os.environ, "AETHEX_DATABASE_URL": DATABASE_URL, "AETHEX_RABBITMQ_URL": RABBITMQ_URL,
             "AETHEX_NAMESPACE": ns, "AETHEX_JWT_SECRET": "bench-key-" + "x" * 32,
+            "AETHEX_WEBHOOK_SECRET_KEY": "bench-key-" + "x" * 32,
             "AETHEX_LOG_LEVEL": "WARNING", "AETHEX_DATA_DIR": f"/tmp/{ns}",
             "AETHEX_CHAT_RATE_LIMIT": "none"}  # one bench user sends it all
 

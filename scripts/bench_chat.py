@@ -127,6 +127,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     port = 19000 + os.getpid() % 500
     base, ws_url = f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}"
     env = {**os.environ, "AETHEX_NAMESPACE": ns, "AETHEX_JWT_SECRET": "bench-" + "k" * 32,
+           "AETHEX_WEBHOOK_SECRET_KEY": "bench-" + "k" * 32,
            "AETHEX_LOG_LEVEL": "WARNING", "AETHEX_DATA_DIR": f"/tmp/{ns}",
            "AETHEX_CHAT_RATE_LIMIT": "none",
            "AETHEX_WS_COALESCE_MS": str(args.coalesce_ms), "AETHEX_WS_MAX_QUEUE": "100000"}

@@ -107,7 +107,8 @@ def main() -> int:
 
     ns = f"bench_rebuild_{os.getpid()}"
     settings: Settings = load_settings({}, database_url=DATABASE_URL, namespace=ns,
-                                       data_dir=f"/tmp/{ns}", jwt_secret="x" * 32)
+                                       data_dir=f"/tmp/{ns}", jwt_secret="x" * 32,
+                                       webhook_secret_key="x" * 32)
     db = open_read_db(settings)
     store = EventStore(settings.eventsourcing_env())
     try:

@@ -383,6 +383,7 @@ async def start_ours(ns: str, senders: int, coalesce_ms: float) -> Target:
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, "AETHEX_NAMESPACE": ns, "AETHEX_JWT_SECRET": "bench-" + "k" * 32,
+           "AETHEX_WEBHOOK_SECRET_KEY": "bench-" + "k" * 32,
            "AETHEX_LOG_LEVEL": "WARNING", "AETHEX_DATA_DIR": f"/tmp/{ns}",
            "AETHEX_CHAT_RATE_LIMIT": "none", "AETHEX_WS_MAX_QUEUE": "100000",
            "AETHEX_WS_COALESCE_MS": f"{coalesce_ms:g}",

@@ -404,7 +404,7 @@ class Stack:
             "AETHEX_RABBITMQ_URL": self.rabbitmq.url,
             "AETHEX_REDIS_URL": self.redis.url,
             "AETHEX_NAMESPACE": NAMESPACE,
-            "AETHEX_JWT_SECRET": JWT_SECRET,
+            "AETHEX_JWT_SECRET": JWT_SECRET, "AETHEX_WEBHOOK_SECRET_KEY": JWT_SECRET,
             "AETHEX_DATA_DIR": str(self.root / "var"),
             "AETHEX_LOG_FORMAT": "json",
             "AETHEX_LOG_LEVEL": self.log_level,

@@ -31,6 +31,7 @@ DATABASE_URL = os.environ.get("AETHEX_TEST_DATABASE_URL",
 RABBITMQ_URL = os.environ.get("AETHEX_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
 REDIS_URL = os.environ.get("AETHEX_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 TEST_KEY = "test-secret-key-0123456789-abcdef"
+WEBHOOK_KEY = "test-webhook-key-0123456789-abcdef"
 REQUIRED = os.environ.get("AETHEX_REQUIRE_SERVICES", "") not in ("", "0", "false")
 
 
@@ -94,7 +95,7 @@ def production_settings(tmp_path: Path, namespace: str, **overrides: Any) -> Set
     slow mode), all in `namespace`, so tests running side by side never meet."""
     return load_settings({}, data_dir=str(tmp_path / "var"), database_url=DATABASE_URL,
                          rabbitmq_url=RABBITMQ_URL, redis_url=REDIS_URL, namespace=namespace,
-                         jwt_secret=TEST_KEY, **overrides)
+                         jwt_secret=TEST_KEY, webhook_secret_key=WEBHOOK_KEY, **overrides)
 
 
 @contextmanager
@@ -113,7 +114,8 @@ def production_env(namespace: str, **variables: str) -> dict[str, str]:
     this one's, with PostgreSQL, RabbitMQ and Redis in `namespace`, and `variables`."""
     return {**os.environ, "AETHEX_DATABASE_URL": DATABASE_URL,
             "AETHEX_RABBITMQ_URL": RABBITMQ_URL, "AETHEX_REDIS_URL": REDIS_URL,
-            "AETHEX_NAMESPACE": namespace, **variables}
+            "AETHEX_NAMESPACE": namespace, "AETHEX_WEBHOOK_SECRET_KEY": WEBHOOK_KEY,
+            **variables}
 
 
 def redis_keys(namespace: str) -> list[str]:

@@ -27,6 +27,14 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     issuer: str | None = None
     subject: str | None = None
     email: str | None = None
+    # A channel's bot token: `user_id` is the token's id, and it acts in that channel
+    # only, within its scopes (infra/identity/bot_tokens.py).
+    bot_channel: UUID | None = None
+    scopes: tuple[str, ...] = ()
+
+    @property
+    def is_bot(self) -> bool:
+        return self.bot_channel is not None
 
 
 class Authenticator(Protocol):

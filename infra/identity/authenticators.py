@@ -14,6 +14,7 @@ from domain.errors import Unauthenticated
 from domain.user import User, external_user_id
 from infra.eventstore.event_store import EventStore
 from infra.identity.auth import Authenticator, LocalTokens, Principal
+from infra.identity.bot_tokens import BotTokens, is_bot_token
 from infra.identity.oidc import (
     ExternalUser,
     IssuerChain,
@@ -45,8 +46,10 @@ class AccountGuard:
     their authenticator looks the account up on every token already."""
 
     def __init__(self, inner: Authenticator, lookup: Callable[[UUID], Account | None], *,
-                 ttl_s: float, cache_size: int = 100_000) -> None:
+                 ttl_s: float, cache_size: int = 100_000, bots: BotTokens | None = None,
+                 ) -> None:
         self.inner = inner
+        self.bots = bots
         self.lookup = lookup
         self.ttl_s = ttl_s
         self.blocking: bool = getattr(inner, "blocking", True)
@@ -57,22 +60,28 @@ class AccountGuard:
 
     def authenticate(self, token: str) -> Principal:
         """A principal that may act, its account checked (may read the event store)."""
+        if self.bots is not None and is_bot_token(token):
+            return self.bots.authenticate(token)
         return self.check(self.inner.authenticate(token))
 
     def identify(self, token: str) -> Principal:
         """Whoever a valid token names (onboarded or not), its account checked."""
+        if self.bots is not None and is_bot_token(token):
+            return self.bots.authenticate(token)
         return self.check(self._identify(token))
 
     def quick(self, token: str, *, identify: bool = False) -> Principal | None:
         """Without I/O: the checked principal when the token needs no lookup to verify and
         its account is remembered; None when the caller must use the blocking path."""
-        if self.blocking:
-            return None
+        if self.blocking or (self.bots is not None and is_bot_token(token)):
+            return None  # a bot token is checked against the store every time
         principal = (self._identify if identify else self.inner.authenticate)(token)
         return self.remembered(principal)
 
     def remembered(self, principal: Principal) -> Principal | None:
         """The checked principal from what is remembered, or None if not remembered."""
+        if principal.is_bot:
+            return None  # never remembered: a revocation holds at once
         if principal.issuer is not None:
             return principal
         entry = self._accounts.get(principal.user_id)
@@ -83,6 +92,8 @@ class AccountGuard:
     def check(self, principal: Principal) -> Principal:
         """The principal with its account's current names; Unauthenticated when the
         account does not exist or was deleted."""
+        if principal.is_bot and self.bots is not None:
+            return self.bots.still_valid(principal)
         found = self.remembered(principal)
         if found is not None:
             return found
@@ -129,7 +140,7 @@ def build_authenticator(settings: Settings, tokens: LocalTokens,
         return Account(user.username, user.display_name, user.deleted)
 
     return AccountGuard(_issuers(settings, tokens, store), account,
-                        ttl_s=settings.account_check_ttl_s)
+                        ttl_s=settings.account_check_ttl_s, bots=BotTokens(store))
 
 
 def _issuers(settings: Settings, tokens: LocalTokens, store: EventStore) -> Authenticator:

@@ -45,13 +45,15 @@ class Unban(msgspec.Struct, rename="camel", kw_only=True):
 
 
 class ModerationLogEntry(msgspec.Struct, rename="camel", kw_only=True):
-    """One moderation action; `id` is its position (the cursor). `details` depends on the
+    """One moderation action; `id` is its position (the cursor); a bot token's action
+    carries the token's name (`actorName`). `details` depends on the
     action (a ban's `until` and `reason`, a filter change's fields, a report's id...)."""
 
     id: int
     channel_id: str
     action: str
     actor_id: str | None
+    actor_name: str | None = None  # set for a bot token's actions: the token's name
     user_id: str | None
     message_id: str | None
     details: dict[str, Any]

@@ -137,7 +137,7 @@ def restore_logging() -> Iterator[None]:
 
 
 def _env(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
-    for name in ("data_dir", "database_url", "namespace", "jwt_secret"):
+    for name in ("data_dir", "database_url", "namespace", "jwt_secret", "webhook_secret_key"):
         value = getattr(settings, name)
         if value is not None:
             monkeypatch.setenv(f"AETHEX_{name.upper()}", str(value))

@@ -169,6 +169,11 @@ def test_catalogue_names_every_event_type_once() -> None:
         # moderation
         "Channel.UserBanned", "Channel.UserUnbanned", "Channel.FiltersChanged",
         "Report.Filed", "Report.Resolved", "Ignore.Started", "Ignore.Stopped", "Ignore.Restarted",
+        # integrations: outbound webhooks and bot tokens
+        "Channel.WebhookCreated", "Channel.WebhookChanged", "Channel.WebhookSecretRotated",
+        "Channel.WebhookDisabled", "Channel.WebhookDeleted", "Channel.WebhookPingRequested",
+        "Channel.WebhookRedeliveryRequested", "Channel.BotTokenIssued",
+        "Channel.BotTokenRevoked", "WebhookAttempts.Recorded",
     }
     assert {TYPE_BY_TOPIC[t] for t in TOPIC_BY_TYPE.values()} == set(TOPIC_BY_TYPE)
     assert TOPIC_BY_TYPE["Stream.Started"] == "domain.stream:Stream.Started"
@@ -192,4 +197,4 @@ def test_former_topics_name_and_filter_their_event_type() -> None:
 
 
 def test_secret_fields() -> None:
-    assert {"stream_key", "password_hash"} == SECRET_FIELDS
+    assert {"stream_key", "password_hash", "sealed_secret", "token_hash"} == SECRET_FIELDS
