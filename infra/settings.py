@@ -61,7 +61,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     chat_history_size: int = 50
     ws_max_queue: int = 1000
     ws_coalesce_ms: float = 10.0
-    ws_room_writes_per_s: float = 20000.0
+    ws_room_writes_per_s: float = 10000.0
     typing_interval_s: float = 2.0
     cors_origins: str = "*"
     # identity and uploads

@@ -35,6 +35,9 @@ class SeenIds:
             self._ids.discard(self._order.popleft())
         return True
 
+    def __contains__(self, message_id: object) -> bool:
+        return message_id in self._ids
+
     def __len__(self) -> int:
         return len(self._ids)
 
