@@ -113,7 +113,17 @@ class _AmqpConsumer:
 
 
 class RabbitBus:
-    """Exchanges and queues are named under the namespace, so deployments can share a vhost."""
+    """Exchanges and queues are named under the namespace, so deployments can share a vhost.
+
+    Every step that waits on the broker has a deadline (`RPC_TIMEOUT_S`): a broker that is
+    still booting may accept a connection and then answer nothing for a long time, and a
+    consumer set up against it must fail (and be set up again by its supervisor) rather
+    than wait for good."""
+
+    RPC_TIMEOUT_S = 10.0
+    # The publishing connection is restored in place by aio-pika; how soon it tries again
+    # after losing the broker (its default, 5 s, is most of a restart's recovery time).
+    RECONNECT_INTERVAL_S = 1.0
 
     def __init__(self, url: str, namespace: str, supervisor: Supervisor | None = None) -> None:
         self.url = url
@@ -144,7 +154,8 @@ class RabbitBus:
         return f"{self.namespace}.{queue}"
 
     async def connect(self) -> None:
-        self.connection = await aio_pika.connect_robust(self.url, timeout=10)
+        self.connection = await aio_pika.connect_robust(
+            self.url, timeout=self.RPC_TIMEOUT_S, reconnect_interval=self.RECONNECT_INTERVAL_S)
         self.channel = await self.connection.channel(publisher_confirms=True)
         self.events = await self.channel.declare_exchange(
             self.events_exchange, aio_pika.ExchangeType.TOPIC, durable=True)
@@ -159,7 +170,7 @@ class RabbitBus:
                     with contextlib.suppress(Exception):
                         await asyncio.wait_for(self.consumer_connection.close(), 5)
                 self.consumer_connection = await aio_pika.connect(
-                    self.url, timeout=10,
+                    self.url, timeout=self.RPC_TIMEOUT_S,
                     # shown by the broker: which deployment's consumers these are
                     client_properties={"connection_name": f"aethex.{self.namespace}.consumers"})
             return self.consumer_connection
@@ -186,7 +197,7 @@ class RabbitBus:
             self.events.publish(
                 aio_pika.Message(_encoder.encode(batch), content_type="application/json",
                                  delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
-                routing_key=key,
+                routing_key=key, timeout=self.RPC_TIMEOUT_S,
             )
             for key, batch in batches
         ]
@@ -196,20 +207,22 @@ class RabbitBus:
         """A new channel and consumer on `queue` (declared and bound if missing); once it
         raises `ConsumerBroken`, close it and ask for another."""
         assert self.connection is not None, "connect() first"
-        channel = await (await self._consuming_connection()).channel()
+        async with asyncio.timeout(self.RPC_TIMEOUT_S):
+            channel = await (await self._consuming_connection()).channel()
         try:
-            await channel.set_qos(prefetch_count=prefetch)
-            exchange = await channel.get_exchange(self.events_exchange)
-            q = await channel.declare_queue(
-                self.queue_name(queue), durable=True,
-                arguments={"x-single-active-consumer": True})
-            for binding in bindings:
-                await q.bind(exchange, routing_key=binding)
-            consumer = _AmqpConsumer(channel, q, on_closed=self._consumers.discard)
-            await consumer.start()
+            async with asyncio.timeout(self.RPC_TIMEOUT_S):
+                await channel.set_qos(prefetch_count=prefetch)
+                exchange = await channel.get_exchange(self.events_exchange)
+                q = await channel.declare_queue(
+                    self.queue_name(queue), durable=True,
+                    arguments={"x-single-active-consumer": True})
+                for binding in bindings:
+                    await q.bind(exchange, routing_key=binding)
+                consumer = _AmqpConsumer(channel, q, on_closed=self._consumers.discard)
+                await consumer.start()
         except BaseException:
             with contextlib.suppress(Exception):
-                await channel.close()
+                await asyncio.wait_for(channel.close(), 5)
             raise
         self._consumers.add(consumer)
         return consumer
@@ -273,10 +286,14 @@ class RabbitBus:
         task that waits for the channel to close and raises, so the supervisor subscribes
         again on a new channel (what was published in between is not seen: live updates
         are ephemeral, and the relayed events are a fallback)."""
-        first: list[AbstractChannel] = [await open_channel()]
+        async def opened() -> AbstractChannel:
+            async with asyncio.timeout(self.RPC_TIMEOUT_S):
+                return await open_channel()
+
+        first: list[AbstractChannel] = [await opened()]
 
         async def watch() -> None:
-            channel = first.pop() if first else await open_channel()
+            channel = first.pop() if first else await opened()
             working()  # subscribed again
             try:
                 while not channel.is_closed:

@@ -50,8 +50,10 @@ def _log_lines(stack: faults.Stack, per_role: int = 40) -> str:
         path = stack.log_path(role)
         if not path.exists():
             continue
+        # Warnings and errors, and each projector's starts: which never came back.
         lines = [line for line in path.read_text(errors="replace").splitlines()
-                 if any(w in line.lower() for w in ("warn", "error", "exception", "failed"))]
+                 if any(w in line.lower() for w in ("warn", "error", "exception", "failed",
+                                                     "projector.started", "relay.started"))]
         out.append(f"--- {role}.log: {len(lines)} warning/error lines, the last {per_role}:")
         out.extend(lines[-per_role:])
     return "\n".join(out)
