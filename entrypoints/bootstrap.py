@@ -96,7 +96,10 @@ class Services(ApiServices):
             ingest_playback_template=settings.ingest_playback_template,
             mux_playback_template=settings.mux_playback_template,
             cloudflare_playback_template=settings.cloudflare_playback_template,
-            reconnect_grace_s=settings.ingest_reconnect_grace_s),
+            reconnect_grace_s=settings.ingest_reconnect_grace_s,
+            mux_thumbnail_template=settings.mux_thumbnail_template,
+            cloudflare_thumbnail_template=settings.cloudflare_thumbnail_template,
+            cloudflare_recording_timeout_s=settings.cloudflare_recording_timeout_s),
             functools.partial(latest_open_stream, self.db))
         self.presence = open_presence(settings)
         self.rate_limiter = ChatRateLimiter(settings.chat_rate_limit, settings.redis_url,

@@ -98,9 +98,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     ingest_hook_token: str | None = None
     mux_webhook_secret: str | None = None
     mux_playback_template: str = "https://stream.mux.com/{playback_id}.m3u8"
-    cloudflare_webhook_secret: str | None = None
+    mux_thumbnail_template: str = "https://image.mux.com/{playback_id}/thumbnail.jpg"
+    cloudflare_webhook_secret: str | None = None  # video webhooks: Webhook-Signature HMAC
+    cloudflare_notification_secret: str | None = None  # live inputs: cf-webhook-auth
     cloudflare_playback_template: str = (
         "https://videodelivery.net/{playback_id}/manifest/video.m3u8")
+    cloudflare_thumbnail_template: str = (
+        "https://videodelivery.net/{playback_id}/thumbnails/thumbnail.jpg")
+    cloudflare_recording_timeout_s: float = 0.0
     webhook_tolerance_s: int = 300
 
     def __post_init__(self) -> None:

@@ -77,7 +77,7 @@ def _stream_row(stream: Stream) -> dict[str, Any]:
         if ended else None,
         "viewer_count": stream.viewer_count if stream.is_live else 0,
         "peak_viewers": stream.peak_viewers, "recording_path": stream.recording_path,
-        "vod_url": stream.vod_url, "thumbnail_url": None,
+        "vod_url": stream.vod_url, "thumbnail_url": stream.thumbnail_url,
         "created_at": stream.created_on.isoformat(),
         "updated_at": stream.modified_on.isoformat(),
     }
@@ -128,6 +128,10 @@ async def stream_playback(stream_id: str, reads: ReadModels, settings: Settings,
         raise Conflict(f"the stream is {view['status']}, not LIVE: nothing to play",
                        field="status", code="stream_offline")
     if not view["hlsUrl"]:
+        if (view.get("ingest") or {}).get("state") == "starting":
+            raise Conflict("the stream is starting: the provider has the encoder, and the "
+                           "playlist is offered once it is playable", field="status",
+                           code="starting")
         raise Conflict("the stream is LIVE but no encoder has published to it yet",
                        field="status", code="no_playback")
     ingest = view.get("ingest") or {}

@@ -19,13 +19,15 @@ from tests.harness import (
 
 MUX_SECRET = "mux-test-signing-secret"
 CLOUDFLARE_SECRET = "cloudflare-test-signing-secret"
+CLOUDFLARE_NOTIFY_SECRET = "cloudflare-notifications-destination-secret"
 GRACE_S = 1.0
 
 
 @contextmanager
 def ingest_server(mode: str, tmp_path: Path, **overrides: Any) -> Iterator[LiveServer]:
     settings_overrides = {"ingest_reconnect_grace_s": GRACE_S, "mux_webhook_secret": MUX_SECRET,
-                          "cloudflare_webhook_secret": CLOUDFLARE_SECRET, **overrides}
+                          "cloudflare_webhook_secret": CLOUDFLARE_SECRET,
+                          "cloudflare_notification_secret": CLOUDFLARE_NOTIFY_SECRET, **overrides}
     with serving(mode, tmp_path, **settings_overrides) as live:
         yield live
 
