@@ -113,6 +113,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", self.namespace):
             raise SettingsError("AETHEX_NAMESPACE must be 1-63 of a-z, 0-9 and _, "
                                 "not starting with a digit")
+        from infra.ingest.ladder import parse_qualities
+
+        try:
+            parse_qualities(self.ingest_qualities)
+        except ValueError as e:
+            raise SettingsError(f"AETHEX_INGEST_QUALITIES: {e}") from None
 
     @property
     def production(self) -> bool:

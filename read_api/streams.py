@@ -32,6 +32,7 @@ from projections.stream_status import get_stream, stream_view
 from read_api.deps import parse_id, provide_principal
 from read_api.http_cache import LIVE
 from read_api.ignores import hide_ignored, provide_viewer
+from read_api.ingest import quality_names
 from read_api.openapi import BEARER, problems
 from read_api.paging import Before, Cursor, Limit, page_cursor
 from read_api.reads import Aggregates, ReadModels
@@ -138,8 +139,7 @@ async def stream_playback(stream_id: str, reads: ReadModels, settings: Settings,
     return {"streamId": view["id"], "channelId": view["channelId"], "status": view["status"],
             "hlsUrl": view["hlsUrl"], "provider": ingest.get("provider"),
             "playbackId": ingest.get("playbackId"),
-            "qualities": [q.strip() for q in settings.ingest_qualities.split(",")
-                          if q.strip()]}
+            "qualities": quality_names(settings)}
 
 
 async def require_staff(aggregates: Aggregates, viewer: Principal | None,

@@ -19,6 +19,7 @@ from typing import Any
 import msgspec
 
 from domain.errors import Invalid
+from infra.ingest.ladder import template_values
 
 PROVIDER = "nginx-rtmp"
 TEMPLATE = Path(__file__).with_name("nginx") / "nginx.conf.template"
@@ -80,7 +81,8 @@ class NginxRtmp:
     """nginx with the RTMP module on loopback ports, its files under `root`."""
 
     def __init__(self, root: Path, hook_base: str = "", *, hook_token: str | None = None,
-                 hls_fragment: str = "1s", user: str = "root") -> None:
+                 hls_fragment: str = "1s", user: str = "root", qualities: str = "source"
+                 ) -> None:
         self.root = root
         self.rtmp_port = free_port()
         self.http_port = free_port()
@@ -98,6 +100,7 @@ class NginxRtmp:
             "RECORD_DIR": str(self.record_dir),
             "HLS_FRAGMENT": hls_fragment,
             "HLS_PLAYLIST_LENGTH": "10s",
+            **template_values(qualities, f"127.0.0.1:{self.rtmp_port}"),
         }
         self.process: subprocess.Popen[bytes] | None = None
 

@@ -33,15 +33,19 @@ def ingest_server(mode: str, tmp_path: Path, **overrides: Any) -> Iterator[LiveS
 
 
 @contextmanager
-def with_nginx(mode: str, tmp_path: Path) -> Iterator[tuple[LiveServer, NginxRtmp]]:
-    """nginx-rtmp on loopback ports, its hooks pointing at the service, and the service
-    configured with nginx's URLs. nginx is always stopped afterwards."""
+def with_nginx(mode: str, tmp_path: Path, *, qualities: str = "source", **extra: Any
+               ) -> Iterator[tuple[LiveServer, NginxRtmp]]:
+    """nginx-rtmp on loopback ports (transcoding into `qualities`), its hooks pointing at
+    the service, and the service configured with nginx's URLs. nginx is always stopped
+    afterwards."""
     missing = available()
     if missing:  # CI installs them (.ci/run); a missing one is a failure, not a skip
         pytest.fail(f"the real-video test needs {missing} (apt-get install -y nginx "
                     "libnginx-mod-rtmp ffmpeg)")
-    nginx = NginxRtmp(tmp_path / "nginx")
+    nginx = NginxRtmp(tmp_path / "nginx", qualities=qualities)
     overrides = {
+        "ingest_qualities": qualities,
+        **extra,
         "ingest_rtmp_url": nginx.ingest_url,
         "ingest_nginx_push_url": nginx.push_url,
         "ingest_playback_template": f"{nginx.http_url}/hls/{{playback_id}}.m3u8",

@@ -6,6 +6,7 @@ ARCHIVED with the recording after the encoder stops and the reconnect grace pass
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -151,7 +152,80 @@ async def test_publish_with_the_key_goes_live_plays_hls_and_archives(
         assert len(publishes) == 2
 
         out, err = capfd.readouterr()
-        for secret in (key, new_key):
-            assert secret not in out and secret not in err  # never in a log line
+        nginx.stop()  # its logs are complete once it has exited
+        logs = {path.name: path.read_text(errors="replace")
+                for path in nginx.root.glob("*.log")}
+        assert {"error.log", "rtmp-access.log", "stderr.log"} <= set(logs)
+        assert "PUBLISH" in logs["rtmp-access.log"]  # the access log does log publishes
+        for secret in (key, new_key):  # never in a log line, ours or nginx's
+            assert secret not in out and secret not in err
+            assert [name for name, text in logs.items() if secret in text] == []
     finally:
         await api.close()
+
+
+def ffprobe_heights(url: str) -> list[int]:
+    """The video heights ffprobe finds behind a URL (for a master playlist: one per
+    variant)."""
+    out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v",
+                          "-show_entries", "stream=height", "-of", "csv=p=0", url],
+                         capture_output=True, text=True, timeout=30, check=True).stdout
+    return [int(h) for h in out.split()]
+
+
+async def test_a_ladder_of_renditions_is_an_hls_master_with_a_playable_variant_each(
+    tmp_path: Path,
+) -> None:
+    """With AETHEX_INGEST_QUALITIES naming renditions, nginx runs ffmpeg (its `exec`) to
+    transcode the source into each, and the stream's hlsUrl is the master playlist. Small
+    renditions, so two cores keep up."""
+    with with_nginx("embedded", tmp_path, qualities="240p:300,160p:150") as (server, nginx):
+        api = Api(server.url, server.ws_url)
+        try:
+            config = (await api.http.get("/api/ingest/config")).json()
+            assert config["qualities"] == ["240p", "160p"]
+            owner = await api.register()
+            channel = await api.channel(owner)
+            key = (await api.http.get(f"/api/channels/{channel['id']}/stream-key",
+                                      headers=owner["headers"])).json()["streamKey"]
+            async with Encoder(f"{nginx.ingest_url}/{key}", seconds=5) as encoder, \
+                    httpx.AsyncClient(timeout=5) as plain:
+                async def live() -> dict[str, Any] | None:
+                    page = (await api.http.get(f"/api/channels/{channel['slug']}")).json()
+                    return (page.get("currentStream") or {}).get("hlsUrl") and page
+                page = await poll(live, "the stream LIVE with a playlist")
+                sid, master_url = page["currentStream"]["id"], page["currentStream"]["hlsUrl"]
+                assert master_url == f"{nginx.http_url}/hls/{sid}.m3u8"
+
+                async def variants() -> list[str] | None:
+                    r = await plain.get(master_url)
+                    listed = [line for line in r.text.splitlines()
+                              if line and not line.startswith("#")]
+                    return listed if r.status_code == 200 and len(listed) == 2 else None
+                listed = await poll(variants, "a master playlist with both variants", 20)
+                assert listed == [f"{sid}_240p.m3u8", f"{sid}_160p.m3u8"]
+                master = (await plain.get(master_url)).text
+                assert master.count("#EXT-X-STREAM-INF") == 2 and "BANDWIDTH=396000" in master
+
+                async def segment(variant: str) -> bytes | None:
+                    url = httpx.URL(master_url).join(variant)
+                    r = await plain.get(url)
+                    segs = [s for s in r.text.splitlines() if s and not s.startswith("#")] \
+                        if r.status_code == 200 else []
+                    return (await plain.get(url.join(segs[0]))).content if segs else None
+                for variant in listed:  # each variant has segments that are MPEG-TS
+                    data = await poll(lambda v=variant: segment(v), f"a segment of {variant}")
+                    assert data[0] == 0x47 and len(data) > 1000
+                # ffprobe lists the variants, one per rendition, at their heights ...
+                heights = await asyncio.to_thread(ffprobe_heights, master_url)
+                assert sorted(set(heights)) == [160, 240]
+                # ... and each plays: ffmpeg decodes frames from it
+                for variant in listed:
+                    decoded = await asyncio.to_thread(subprocess.run, [
+                        "ffmpeg", "-v", "error", "-i", f"{nginx.http_url}/hls/{variant}",
+                        "-frames:v", "10", "-f", "null", "-"], capture_output=True, timeout=30)
+                    assert decoded.returncode == 0, decoded.stderr
+                code, err = await encoder.wait(timeout=20)
+                assert code == 0, err
+        finally:
+            await api.close()

@@ -124,7 +124,8 @@ def test_cloudflare_parse_live_and_video() -> None:
 def test_nginx_template_renders_every_placeholder() -> None:
     values = {name: f"<{name}>" for name in (
         "MODULE_PATH", "NGINX_USER", "NGINX_PREFIX", "RTMP_LISTEN", "HTTP_LISTEN", "HOOK_BASE",
-        "HOOK_QUERY", "HLS_DIR", "RECORD_DIR", "HLS_FRAGMENT", "HLS_PLAYLIST_LENGTH")}
+        "HOOK_QUERY", "HLS_DIR", "RECORD_DIR", "HLS_FRAGMENT", "HLS_PLAYLIST_LENGTH",
+        "HLS_SOURCE", "HLS_LADDER", "LADDER_EXEC", "LADDER_VARIANTS")}
     text = render_config(values)
     assert "${" not in text and "on_publish <HOOK_BASE>/on_publish<HOOK_QUERY>;" in text
     with pytest.raises(KeyError):
