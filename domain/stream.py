@@ -165,13 +165,17 @@ class Stream(Aggregate):
 
     class VodPublished(Aggregate.Event):
         """The whole broadcast as one video: every recording part joined in order (no
-        re-encode), its duration checked against the parts', stored where VODs are served."""
+        re-encode), its duration checked against the parts', stored where VODs are served.
+        `part_paths` and `part_urls`: where each part went when they were moved to the
+        archive (in order; empty when they stayed where they were)."""
 
         channel_id: UUID
         recording_path: str
         vod_url: str
         duration_s: float
         parts: int
+        part_paths: list[str]
+        part_urls: list[str]
 
         def apply(self, stream: Stream) -> None:
             stream.recording_path = self.recording_path
@@ -325,7 +329,8 @@ class Stream(Aggregate):
         return True
 
     def publish_vod(self, recording_path: str, vod_url: str, duration_s: float,
-                    parts: int) -> None:
+                    parts: int, part_paths: list[str] | None = None,
+                    part_urls: list[str] | None = None) -> None:
         """The whole broadcast joined into one video: only for an ARCHIVED stream, once."""
         if self.status is not StreamStatus.ARCHIVED:
             raise Conflict("only an archived stream gets its whole VOD", field="status")
@@ -333,7 +338,8 @@ class Stream(Aggregate):
             raise Conflict("the stream's VOD is already published", field="status")
         self.trigger_event(self.VodPublished, channel_id=self.channel_id,
                            recording_path=recording_path, vod_url=vod_url,
-                           duration_s=duration_s, parts=parts)
+                           duration_s=duration_s, parts=parts,
+                           part_paths=list(part_paths or []), part_urls=list(part_urls or []))
 
     def ingest_reconnect(self, provider: str) -> bool:
         """The encoder came back within the grace; False when it was not disconnected."""

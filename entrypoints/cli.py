@@ -96,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
                        help="API processes sharing the port (production mode only)")
     sub.add_parser("migrate", help="create the event store and read-model tables")
     sub.add_parser("relay", help="run the relay: event store -> bus")
+    sub.add_parser("media", help="run the media workers: whole-stream VODs, live thumbnails")
     project = sub.add_parser("project", help="run projectors (all, or the named ones)")
     project.add_argument("names", nargs="*")
     from entrypoints import cli_events, cli_projections  # operators
@@ -116,6 +117,9 @@ def main(argv: list[str] | None = None) -> int:
         return _migrate(settings)
     if args.command == "relay":
         uvloop.run(_run_workers(settings, ["relay"]))
+        return 0
+    if args.command == "media":
+        uvloop.run(_run_workers(settings, ["vod_publisher", "thumbnailer"]))
         return 0
     if getattr(args, "run", None) is not None:  # events, replay, projections
         return int(args.run(settings, args))

@@ -76,6 +76,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     s3_access_key_id: str | None = None
     s3_secret_access_key: str | None = None
     s3_public_url: str | None = None
+    s3_archive_bucket: str | None = None  # recordings and VODs; unset: s3_bucket
+    s3_archive_public_url: str | None = None
     upload_avatar_max_bytes: int = 2 * 1024 * 1024
     upload_banner_max_bytes: int = 8 * 1024 * 1024
     upload_max_pixels: int = 40_000_000
@@ -94,6 +96,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     ingest_vod_template: str = "http://127.0.0.1:8080/recordings/{recording}"
     ingest_qualities: str = "source"
     ingest_reconnect_grace_s: float = 10.0
+    ingest_thumbnail_interval_s: float = 30.0
+    ingest_internal_playback_template: str | None = None  # where the media worker reads HLS
     subscription_sweep_s: float = 60.0
     ingest_hook_token: str | None = None
     mux_webhook_secret: str | None = None

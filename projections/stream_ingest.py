@@ -137,8 +137,16 @@ def with_ingest(tx_or_db: Tx | Database, view: dict[str, Any]) -> dict[str, Any]
 
 
 def publish_vod(tx: Tx, e: EventEnvelope) -> None:
-    """The joined VOD replaces the last part as the stream's recording."""
+    """The joined VOD replaces the last part as the stream's recording; parts moved to the
+    archive are shown where they went."""
     d = e.data
+    rows = tx.fetch_all("SELECT position FROM stream_recordings WHERE stream_id = ? "
+                        "AND recording_path IS NOT NULL ORDER BY position", (e.aggregate_id,))
+    moved = zip(rows, d.get("part_paths") or [], d.get("part_urls") or [], strict=False)
+    for row, path, url in moved:
+        tx.execute("UPDATE stream_recordings SET recording_path = ?, vod_url = ? "
+                   "WHERE stream_id = ? AND position = ?",
+                   (path, url, e.aggregate_id, row["position"]))
     tx.execute("UPDATE streams SET recording_path = ?, vod_url = ?, updated_at = ?, "
                "position = ? WHERE id = ?",
                (d["recording_path"], d["vod_url"], e.timestamp, e.position, e.aggregate_id))
