@@ -57,7 +57,10 @@ class Thumbnailer:
                 continue
             try:
                 frame = ffmpeg.grab_frame(self.source_of(row), timeout_s=20)
-            except ffmpeg.MediaError as e:  # no segment yet: the next pass tries again
+            except ffmpeg.MediaError as e:
+                # No segment yet (or no nginx behind the URL): tried again a little later,
+                # not on every pass.
+                self.last[row["id"]] = now - self.interval_s + min(self.interval_s, 2.0)
                 log.debug("thumbnail.not_yet", stream_id=row["id"], error=str(e)[:200])
                 continue
             url = store_image(self.images, frame)

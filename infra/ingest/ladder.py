@@ -70,8 +70,10 @@ def exec_directive(renditions: list[Rendition], source_url: str, ladder_url: str
     published to the ladder as `<stream id>_<name>`."""
     if not renditions:
         return ""
+    # Probing the input is much of a transcoder's start-up: a second of it finds the
+    # encoder's audio and video (shorter, and ffmpeg may miss the video), not the default 5 s.
     args = [ffmpeg, "-hide_banner", "-loglevel", "error", "-nostdin",
-            "-i", f"{source_url}/$name"]
+            "-analyzeduration", "1000000", "-i", f"{source_url}/$name"]
     for r in renditions:
         args += ["-map", "0:v:0", "-map", "0:a:0?",
                  "-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency",

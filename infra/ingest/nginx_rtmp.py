@@ -159,10 +159,10 @@ class NginxRtmp:
         self.process = None
 
 
-def publish_command(url: str, seconds: float = 6.0) -> list[str]:
+def publish_command(url: str, seconds: float = 6.0, *, size: str = "320x240") -> list[str]:
     """ffmpeg publishing a generated test pattern and tone, as an encoder would."""
     return ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
-            "-f", "lavfi", "-i", "testsrc=size=320x240:rate=30",
+            "-f", "lavfi", "-i", f"testsrc=size={size}:rate=30",
             "-f", "lavfi", "-i", "sine", "-t", str(seconds),
             "-c:v", "libx264", "-preset", "ultrafast", "-g", "30", "-c:a", "aac",
             "-f", "flv", url]
