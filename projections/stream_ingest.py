@@ -165,7 +165,7 @@ def pending_graces(db: Database) -> list[dict[str, Any]]:
         "AND i.grace_until IS NOT NULL ORDER BY i.grace_until")
 
 
-def vods_to_publish(db: Database, provider: str, limit: int = 20) -> list[dict[str, Any]]:
+def vods_to_publish(db: Database, provider: str) -> list[dict[str, Any]]:
     """Archived streams of `provider` with recording parts and no joined VOD yet, oldest
     first, each with its parts in order."""
     rows = db.fetch_all(
@@ -173,7 +173,7 @@ def vods_to_publish(db: Database, provider: str, limit: int = 20) -> list[dict[s
         "WHERE s.status = 'ARCHIVED' AND i.provider = ? AND NOT EXISTS "
         "(SELECT 1 FROM stream_vods v WHERE v.stream_id = s.id) AND EXISTS "
         "(SELECT 1 FROM stream_recordings r WHERE r.stream_id = s.id "
-        "AND r.recording_path IS NOT NULL) ORDER BY s.updated_at LIMIT ?", (provider, limit))
+        "AND r.recording_path IS NOT NULL) ORDER BY s.updated_at", (provider,))
     return [{"stream_id": r["id"], "parts": [p["recordingPath"] for p in recordings(db, r["id"])
                                              if p["recordingPath"]]} for r in rows]
 

@@ -62,6 +62,7 @@ class VodPublisher:
         self.retry_s = retry_s
         self.published = 0
         self.not_before: dict[str, float] = {}  # streams whose last attempt failed
+        self.failures: dict[str, int] = {}
 
     def step(self) -> int:
         done = 0
@@ -74,9 +75,11 @@ class VodPublisher:
                 done += self.publish(UUID(sid), [Path(p) for p in item["parts"]])
             except (ffmpeg.MediaError, OSError, DomainError) as e:
                 # A part missing on this host, a file ffmpeg cannot read: tried again later
-                # (another node may have the files), never in a tight loop.
-                self.not_before[sid] = now + self.retry_s
-                log.warning("vod.failed", stream_id=sid, error=str(e)[:300])
+                # (another node may have the files), less and less often, up to hourly.
+                failures = self.failures[sid] = self.failures.get(sid, 0) + 1
+                self.not_before[sid] = now + min(self.retry_s * 2 ** (failures - 1), 3600.0)
+                log.warning("vod.failed", stream_id=sid, attempts=failures,
+                            error=str(e)[:300])
         return done
 
     def publish(self, stream_id: UUID, parts: list[Path]) -> int:
