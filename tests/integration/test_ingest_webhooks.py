@@ -383,7 +383,15 @@ async def test_mux_stream_is_starting_until_active(api: Api, server: LiveServer)
     assert playback.json()["hlsUrl"] == f"https://stream.mux.com/PLAYBACK_{ls}.m3u8"
     view = (await api.http.get(f"/api/streams/{sid}")).json()
     assert view["ingest"]["state"] == "connected"
-    assert view["thumbnailUrl"] == f"https://image.mux.com/PLAYBACK_{ls}/thumbnail.jpg"
+    thumbnail = f"https://image.mux.com/PLAYBACK_{ls}/thumbnail.jpg"
+    assert view["thumbnailUrl"] == thumbnail
+    # the browse answers show it too
+    after = {"after": r.json()["position"]}
+    streams = (await api.http.get("/api/streams", params={"status": "LIVE", **after})).json()
+    assert {s["id"]: s["thumbnailUrl"] for s in streams["items"]}[sid] == thumbnail
+    channels = (await api.http.get("/api/channels", params={"live": "true", **after})).json()
+    [listed] = [c for c in channels["items"] if c["id"] == channel["id"]]
+    assert listed["currentStream"]["thumbnailUrl"] == thumbnail
     assert count(server, "Stream.Created") == 1
 
 
