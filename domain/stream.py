@@ -153,6 +153,15 @@ class Stream(Aggregate):
             stream.provider = self.provider
             stream.ingest_state = "starting"
 
+    class IngestRefused(Aggregate.Event):
+        """The encoder was dropped for sending far above the top rendition's bitrate
+        (AETHEX_INGEST_OVER_BITRATE=refuse); the stream stays LIVE for its grace."""
+
+        channel_id: UUID
+        provider: str
+        bitrate_kbps: float
+        limit_kbps: float
+
     class ThumbnailChanged(Aggregate.Event):
         """A new picture of the stream: a frame grabbed from it, or the provider's
         thumbnail address."""
@@ -317,6 +326,13 @@ class Stream(Aggregate):
             return False
         self.trigger_event(self.IngestStarting, channel_id=self.channel_id, provider=provider)
         return True
+
+    def refuse_ingest(self, provider: str, bitrate_kbps: float, limit_kbps: float) -> None:
+        """Records that the encoder was dropped for its bitrate."""
+        if self.status is not StreamStatus.LIVE:
+            raise Conflict("the stream is not live", field="status")
+        self.trigger_event(self.IngestRefused, channel_id=self.channel_id, provider=provider,
+                           bitrate_kbps=round(bitrate_kbps, 1), limit_kbps=limit_kbps)
 
     def change_thumbnail(self, thumbnail_url: str) -> bool:
         """A new picture of the stream; False when it is the one it has."""

@@ -97,6 +97,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     ingest_qualities: str = "source"
     ingest_reconnect_grace_s: float = 10.0
     ingest_thumbnail_interval_s: float = 30.0
+    # A publisher far above the top rendition: `cap` (the ladder's renditions cap what
+    # viewers get) or `refuse` (nginx drops it, measured on its statistics page)
+    ingest_over_bitrate: Literal["cap", "refuse"] = "cap"
+    ingest_max_bitrate_kbps: int = 0  # 0: ingest_max_bitrate_factor x the top rendition
+    ingest_max_bitrate_factor: float = 2.0
+    ingest_nginx_stat_url: str | None = None
     ingest_internal_playback_template: str | None = None  # where the media worker reads HLS
     subscription_sweep_s: float = 60.0
     ingest_hook_token: str | None = None
@@ -120,9 +126,28 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         from infra.ingest.ladder import parse_qualities
 
         try:
-            parse_qualities(self.ingest_qualities)
+            ladder = parse_qualities(self.ingest_qualities)
         except ValueError as e:
             raise SettingsError(f"AETHEX_INGEST_QUALITIES: {e}") from None
+        if self.ingest_over_bitrate == "refuse":
+            if not self.ingest_nginx_stat_url:
+                raise SettingsError("AETHEX_INGEST_OVER_BITRATE=refuse needs "
+                                    "AETHEX_INGEST_NGINX_STAT_URL (nginx's rtmp_stat page)")
+            if not ladder and self.ingest_max_bitrate_kbps <= 0:
+                raise SettingsError("AETHEX_INGEST_OVER_BITRATE=refuse needs a limit: "
+                                    "renditions in AETHEX_INGEST_QUALITIES or "
+                                    "AETHEX_INGEST_MAX_BITRATE_KBPS")
+
+    def max_ingest_kbps(self) -> float | None:
+        """The most a publisher may send before it is refused (None: no limit)."""
+        from infra.ingest.ladder import parse_qualities
+
+        if self.ingest_max_bitrate_kbps > 0:
+            return float(self.ingest_max_bitrate_kbps)
+        ladder = parse_qualities(self.ingest_qualities)
+        if not ladder:
+            return None
+        return self.ingest_max_bitrate_factor * ladder[0].bandwidth / 1000
 
     @property
     def production(self) -> bool:

@@ -346,3 +346,32 @@ def test_a_large_recording_goes_up_in_several_parts(tmp_path: Path) -> None:
             store.keep(empty, "s1/empty.flv", "video/x-flv")
         assert s3.client.list_multipart_uploads(Bucket=s3.bucket).get("Uploads", []) == []
         assert "recordings/s1/empty.flv" not in set(s3.keys())
+
+
+async def test_a_publisher_far_above_the_top_rendition_is_refused(tmp_path: Path) -> None:
+    """AETHEX_INGEST_OVER_BITRATE=refuse: nginx's update hook asks the API every second,
+    the API reads the publisher's bitrate from nginx's statistics, and one far above the
+    ladder's top rendition (here twice 150+96 kbps) is dropped; an encoder within it is not."""
+    with with_nginx("embedded", tmp_path, qualities="160p:150", update_interval="1s",
+                    ingest_over_bitrate="refuse") as (server, nginx):
+        api = Api(server.url, server.ws_url)
+        try:
+            owner = await api.register()
+            channel = await api.channel(owner)
+            key = (await api.http.get(f"/api/channels/{channel['id']}/stream-key",
+                                      headers=owner["headers"])).json()["streamKey"]
+            # ~190 kbps of video and audio: checked each second, never dropped
+            async with Encoder(f"{nginx.ingest_url}/{key}", seconds=4, cbr_kbps=100) as ok:
+                code, err = await ok.wait(timeout=20)
+            assert code == 0, err
+            assert events_of(server, "Stream.IngestRefused") == []
+            # 1,500 kbps: dropped once nginx's figures cover three seconds of it
+            started = time.monotonic()
+            async with Encoder(f"{nginx.ingest_url}/{key}", seconds=15, cbr_kbps=1500) as big:
+                code, _ = await big.wait(timeout=20)
+            assert code != 0 and time.monotonic() - started < 10  # cut off, not finished
+            [refused] = events_of(server, "Stream.IngestRefused")
+            assert refused.data["bitrate_kbps"] > refused.data["limit_kbps"] == 2 * 246
+            assert refused.data["provider"] == "nginx-rtmp"
+        finally:
+            await api.close()

@@ -203,3 +203,13 @@ def test_the_whole_vod_is_published_once_and_only_for_an_archived_stream() -> No
     assert (stream.recording_path, stream.vod_url) == ("/v.mp4", "http://v/v.mp4")
     with pytest.raises(Conflict):
         stream.publish_vod("/v.mp4", "http://v/v.mp4", 12.0, 2)
+
+
+def test_a_refused_encoder_is_recorded_only_on_a_live_stream() -> None:
+    stream = live_stream()
+    stream.refuse_ingest("nginx-rtmp", 1500.04, 492.0)
+    [event] = stream.collect_events()
+    assert (event.bitrate_kbps, event.limit_kbps) == (1500.0, 492.0)
+    stream.end(NOW)
+    with pytest.raises(Conflict):
+        stream.refuse_ingest("nginx-rtmp", 1500, 492)

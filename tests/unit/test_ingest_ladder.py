@@ -1,12 +1,14 @@
 """The ladder of renditions named by AETHEX_INGEST_QUALITIES: parsed, refused when it does
 not hold, and turned into nginx-rtmp's exec (one ffmpeg, every rendition) and hls_variant
-lines."""
+lines; and the bitrate limit a publisher is held to when it is refused above it."""
 
 from __future__ import annotations
 
 import pytest
 
 from infra.ingest.ladder import Rendition, parse_qualities, template_values
+from infra.ingest.nginx_stat import publisher_kbps
+from infra.settings import SettingsError, load_settings
 
 
 def test_source_means_no_transcoding() -> None:
@@ -40,3 +42,36 @@ def test_one_ffmpeg_encodes_every_rung_with_keyframes_on_the_fragment() -> None:
     assert values["LADDER_VARIANTS"].split() == [
         "hls_variant", "_360p", "BANDWIDTH=1096000;", "hls_variant", "_240p",
         "BANDWIDTH=396000;"]
+
+
+STAT = """<rtmp><server><application><name>live</name><live>
+<stream><name>e08c888ef56ab8b74990dc97985f46d6</name><time>{time}</time><bw_in>0</bw_in>
+<bytes_in>{bytes}</bytes_in>
+<client><id>5</id><address>127.0.0.1:60149/hls/sid1</address><time>2062</time>
+<flashver>ngx-local-relay</flashver><active/></client>
+<client><id>3</id><address>127.0.0.1</address><time>2275</time>
+<flashver>FMLE/3.0 (compatible; Lavf59.27</flashver><publishing/><active/></client>
+<publishing/><active/></stream></live></application></server></rtmp>"""
+
+
+def test_a_publishers_bitrate_is_read_from_nginx_statistics_by_its_client_id() -> None:
+    """The shape nginx-rtmp's `rtmp_stat all` page has (taken from a real nginx here)."""
+    page = STAT.format(time=4000, bytes=750_000)
+    assert publisher_kbps(page, "3") == 1500.0
+    assert publisher_kbps(page, "5") is None  # the relay plays, it does not publish
+    assert publisher_kbps(page, "9") is None  # gone
+    assert publisher_kbps(STAT.format(time=2000, bytes=1), "3") is None  # too early to say
+
+
+def test_refusing_needs_the_statistics_and_a_limit() -> None:
+    with pytest.raises(SettingsError, match="STAT_URL"):
+        load_settings({}, ingest_over_bitrate="refuse", ingest_qualities="360p")
+    with pytest.raises(SettingsError, match="a limit"):
+        load_settings({}, ingest_over_bitrate="refuse", ingest_nginx_stat_url="http://x/stat")
+    settings = load_settings({}, ingest_over_bitrate="refuse", ingest_qualities="360p,240p",
+                             ingest_nginx_stat_url="http://x/stat")
+    assert settings.max_ingest_kbps() == 2.0 * 1096  # twice the top rendition, audio included
+    assert load_settings({}, ingest_max_bitrate_kbps=900).max_ingest_kbps() == 900
+    assert load_settings({}).max_ingest_kbps() is None  # source: nothing to compare with
+    with pytest.raises(SettingsError, match="QUALITIES"):
+        load_settings({}, ingest_qualities="hd")
