@@ -13,11 +13,18 @@ import httpx
 MIN_SAMPLE_MS = 3000
 
 
+class StatUnavailable(RuntimeError):
+    """nginx's statistics page could not be read."""
+
+
 def publisher_kbps(stat_xml: str, clientid: str, *, min_ms: int = MIN_SAMPLE_MS
                    ) -> float | None:
     """The average bitrate (kbit/s) of the stream client `clientid` publishes, or None when
     it is not publishing (any more) or has not published for `min_ms` yet."""
-    root = ET.fromstring(stat_xml)
+    try:
+        root = ET.fromstring(stat_xml)
+    except ET.ParseError as e:
+        raise StatUnavailable(f"not nginx-rtmp's statistics: {e}") from None
     for stream in root.iter("stream"):
         publishers = [c for c in stream.findall("client")
                       if c.findtext("id") == clientid and c.find("publishing") is not None]
@@ -33,7 +40,10 @@ def publisher_kbps(stat_xml: str, clientid: str, *, min_ms: int = MIN_SAMPLE_MS
 async def fetch_publisher_kbps(stat_url: str, clientid: str, timeout_s: float = 2.0
                                ) -> float | None:
     """The bitrate of a publisher, read from nginx's statistics page now."""
-    async with httpx.AsyncClient(timeout=timeout_s) as client:
-        r = await client.get(stat_url)
-        r.raise_for_status()
-        return publisher_kbps(r.text, clientid)
+    try:
+        async with httpx.AsyncClient(timeout=timeout_s) as client:
+            r = await client.get(stat_url)
+            r.raise_for_status()
+    except httpx.HTTPError as e:
+        raise StatUnavailable(f"{stat_url}: {e!r}") from None
+    return publisher_kbps(r.text, clientid)

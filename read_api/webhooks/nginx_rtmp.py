@@ -16,6 +16,7 @@ from pathlib import PurePosixPath
 from typing import Any
 from uuid import UUID
 
+import structlog
 from litestar import Controller, Request, Response, post
 from litestar.di import NamedDependency
 
@@ -27,12 +28,14 @@ from commands.ports import IngestSignal
 from commands.refuse_ingest import RefuseIngest
 from domain.errors import Conflict, Forbidden, Invalid, Unauthenticated
 from infra.ingest.nginx_rtmp import PROVIDER, parse_hook
-from infra.ingest.nginx_stat import fetch_publisher_kbps
+from infra.ingest.nginx_stat import StatUnavailable, fetch_publisher_kbps
 from infra.settings import Settings
 from read_api.openapi import problems
 from read_api.reads import Aggregates
 from read_api.views.webhook import BitrateCheck, PublishRedirect, WebhookOutcome
 from read_api.webhooks import outcome_view
+
+log = structlog.get_logger(__name__)
 
 
 def check_caller(request: Request[Any, Any, Any], settings: Settings) -> None:
@@ -118,7 +121,13 @@ class NginxRtmpHooks(Controller):
         hook = parse_hook(form, "update_publish")
         if not hook.clientid:
             raise Invalid("the client id is missing", field="clientid")
-        kbps = await fetch_publisher_kbps(settings.ingest_nginx_stat_url, hook.clientid)
+        try:
+            kbps = await fetch_publisher_kbps(settings.ingest_nginx_stat_url, hook.clientid)
+        except StatUnavailable as e:
+            # Any answer but 2xx drops the publisher: a check we could not make is no
+            # reason to.
+            log.warning("ingest.stat_unavailable", error=str(e)[:200])
+            return {"checked": False}
         if kbps is None or kbps <= limit:
             return {"checked": kbps is not None, "bitrateKbps": kbps, "limitKbps": limit}
         channel = await aggregates.query(channel_for_key, hook.name, current_only=False)

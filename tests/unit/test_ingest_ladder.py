@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 
 from infra.ingest.ladder import Rendition, parse_qualities, template_values
-from infra.ingest.nginx_stat import publisher_kbps
+from infra.ingest.nginx_rtmp import free_port
+from infra.ingest.nginx_stat import StatUnavailable, fetch_publisher_kbps, publisher_kbps
 from infra.settings import SettingsError, load_settings
 
 
@@ -75,3 +76,10 @@ def test_refusing_needs_the_statistics_and_a_limit() -> None:
     assert load_settings({}).max_ingest_kbps() is None  # source: nothing to compare with
     with pytest.raises(SettingsError, match="QUALITIES"):
         load_settings({}, ingest_qualities="hd")
+
+
+async def test_statistics_that_cannot_be_read_are_told_apart() -> None:
+    with pytest.raises(StatUnavailable):
+        publisher_kbps("<html>not the stat page", "3")
+    with pytest.raises(StatUnavailable):  # nothing listens there
+        await fetch_publisher_kbps(f"http://127.0.0.1:{free_port()}/stat", "3", timeout_s=1)
