@@ -7,9 +7,22 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     AETHEX_DATA_DIR=/app/var
 
-# Install the project (not editable) and drop the sources; the code lives in site-packages.
+# ffmpeg: the media worker joins a stream's recordings into its VOD and grabs thumbnails.
+RUN apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ffmpeg \
+    && rm -rf /var/lib/apt/lists/*
+
+# The dependencies first, from pyproject.toml alone: a change to the sources reuses this
+# layer, and only a change to the pinned dependencies installs them again.
+COPY pyproject.toml /src/pyproject.toml
+RUN python -c "import tomllib; print('\\n'.join(tomllib.load(open('/src/pyproject.toml', 'rb'))['project']['dependencies']))" > /tmp/requirements.txt \
+    && pip install -r /tmp/requirements.txt \
+    && rm /tmp/requirements.txt
+
+# Then the project itself (not editable, no dependency resolution again); the code lives in
+# site-packages and the sources are dropped.
 COPY . /src
-RUN pip install /src \
+RUN pip install --no-deps /src \
     && rm -rf /src \
     && useradd --system --uid 10001 --user-group --home-dir /app --no-create-home aethex \
     && mkdir -p /app/var \

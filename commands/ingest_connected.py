@@ -1,6 +1,7 @@
 """IngestConnected: an encoder is publishing to a channel. Starts a stream through GoLive
 (as the system), or brings the current stream's encoder back within its reconnect grace,
-or attaches the ingest's playback to a stream the owner already started by hand."""
+or attaches the ingest's playback to a stream the owner already started by hand. A plan
+that is not `ready` (the provider is still starting) goes live without a playlist."""
 
 from __future__ import annotations
 
@@ -38,8 +39,10 @@ def ingest_connected(cmd: IngestConnected, store: Store) -> IngestResult:
             reconnected = stream.ingest_reconnect(cmd.playback.provider)
             attached = assign_playback(stream, cmd.playback)
             position = store.save(stream) if reconnected or attached else 0
-            outcome = "reconnected" if reconnected else "attached" if attached else "unchanged"
+            outcome = ("reconnected" if reconnected else "unchanged" if not attached
+                       else "attached" if cmd.playback.ready else "starting")
             return IngestResult(stream=stream, position=position, outcome=outcome)
     started = go_live(GoLive(actor_id=cmd.actor_id, channel_id=channel.id, title=channel.name,
                              playback=cmd.playback), store)
-    return IngestResult(stream=started.stream, position=started.position, outcome="started")
+    return IngestResult(stream=started.stream, position=started.position,
+                        outcome="started" if cmd.playback.ready else "starting")

@@ -1,5 +1,6 @@
 """IngestDisconnected: the encoder of a channel's live stream went away. The stream stays
-LIVE for the reconnect grace; the reconnect-grace worker ends it if nobody comes back."""
+LIVE for the reconnect grace (the reconnect-grace worker ends it if nobody comes back), or,
+with no grace (`grace_s` None), until the provider says the broadcast is over."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ from domain.stream import Stream
 class IngestDisconnected(msgspec.Struct, frozen=True, kw_only=True):
     actor_id: SystemActor
     provider: str
-    grace_s: float
+    grace_s: float | None  # None: the provider ends the stream (Mux's `idle`)
+    provider_window_s: float | None = None
     channel_id: UUID | None = None  # its current stream, or
     stream_id: UUID | None = None  # this one
 
@@ -30,6 +32,7 @@ def ingest_disconnected(cmd: IngestDisconnected, store: Store) -> IngestResult:
     if stream_id is None:
         return IngestResult(stream=None, position=0, outcome="no live stream")
     stream = store.get(stream_id, Stream)
-    if not stream.ingest_disconnect(cmd.provider, datetime.now(UTC), cmd.grace_s):
+    if not stream.ingest_disconnect(cmd.provider, datetime.now(UTC), cmd.grace_s,
+                                   cmd.provider_window_s):
         return IngestResult(stream=stream, position=0, outcome="unchanged")
     return IngestResult(stream=stream, position=store.save(stream), outcome="disconnected")

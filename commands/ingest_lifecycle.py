@@ -4,7 +4,14 @@ each run as the system, and where every accepted notification is recorded once.
 
 The receipt (WebhookReceipt.Received) is saved in the same transaction as the command's
 events, so a redelivered notification either finds its receipt (a duplicate: nothing else
-happens) or collides with it on save and changes nothing.
+happens) or collides with it on save and changes nothing. A notification about a live
+input that no channel has bound is acknowledged and leaves nothing behind: providers send
+every input of an account, and a receipt for each would only grow the log.
+
+Each provider's own lifecycle is followed: nginx-rtmp's disconnect starts our reconnect
+grace; Mux keeps a disconnected live stream open for its `reconnect_window` and ends it with
+`idle`, so no timer of ours runs; Cloudflare ends a live video `recording.timeoutSeconds`
+after the input disconnects (0 by default), which is the grace it gets here.
 """
 
 from __future__ import annotations
@@ -92,13 +99,24 @@ def asset_id_claim(provider: str, asset_id: str) -> UUID:
 
 @dataclass(frozen=True)
 class IngestConfig:
-    """Where each provider's playback is (templates of the HLS address) and how long a
-    dropped ingest may take to come back before the stream ends."""
+    """Where each provider's playback and thumbnails are (templates of their addresses)
+    and how long a dropped ingest may take to come back before the stream ends."""
 
     ingest_playback_template: str
     mux_playback_template: str
     cloudflare_playback_template: str
     reconnect_grace_s: float
+    mux_thumbnail_template: str | None = None
+    cloudflare_thumbnail_template: str | None = None
+    cloudflare_recording_timeout_s: float = 0.0
+
+    def grace_for(self, provider: str) -> float | None:
+        """Our grace after a disconnect; None where the provider ends the stream itself."""
+        if provider == "mux":
+            return None
+        if provider == "cloudflare":
+            return self.cloudflare_recording_timeout_s
+        return self.reconnect_grace_s
 
 
 class IngestLifecycle:
@@ -111,12 +129,16 @@ class IngestLifecycle:
         # The read model's answer: the channel's newest stream not yet archived.
         self.latest_open_stream = latest_open_stream
 
-    def plan(self, provider: str, playback_id: str | None) -> PlaybackPlan:
+    def plan(self, provider: str, playback_id: str | None, *, ready: bool = True
+             ) -> PlaybackPlan:
         c = self.config
         template = {"mux": c.mux_playback_template,
                     "cloudflare": c.cloudflare_playback_template}.get(
                         provider, c.ingest_playback_template)
-        return PlaybackPlan(provider=provider, hls_template=template, playback_id=playback_id)
+        thumbnail = {"mux": c.mux_thumbnail_template,
+                     "cloudflare": c.cloudflare_thumbnail_template}.get(provider)
+        return PlaybackPlan(provider=provider, hls_template=template, playback_id=playback_id,
+                            thumbnail_template=thumbnail, ready=ready)
 
     def channel_of(self, signal: IngestSignal) -> UUID | None:
         if signal.external_id:
@@ -166,6 +188,11 @@ class IngestLifecycle:
             return Outcome(duplicate=True, outcome="duplicate")
         received_at = datetime.now(UTC)
         channel_id = channel_id or self.channel_of(signal)
+        if channel_id is None and stream_id is None:
+            # Not ours (another product's input on the same account, or not bound yet):
+            # answered so the provider stops retrying, and nothing is recorded.
+            log.info("ingest.unbound", provider=signal.provider, type=signal.event_type)
+            return Outcome(duplicate=False, outcome="ignored: no channel is bound to this input")
 
         def receipt(outcome: str, sid: UUID | None) -> WebhookReceipt:
             return WebhookReceipt.record(
@@ -177,7 +204,8 @@ class IngestLifecycle:
             stream = next((a for a in aggregates if isinstance(a, Stream)), None)
             out: list[Aggregate] = [receipt(f"applied: {signal.kind}",
                                             stream.id if stream else stream_id)]
-            if (stream is not None and signal.kind == "connected" and signal.asset_id
+            if (stream is not None and signal.kind in ("starting", "connected")
+                    and signal.asset_id
                     and self.store.find(asset_id_claim(signal.provider, signal.asset_id),
                                         UniqueName) is None):
                 out.append(UniqueName.claim(f"asset-{signal.provider}", signal.asset_id,
@@ -219,17 +247,19 @@ class IngestLifecycle:
             return IngestResult(stream=None, position=0, outcome="ignored")
         if stream_id is None and channel_id is None:
             raise NotFound("no channel is bound to this live input", field="input")
-        if signal.kind in ("connected", "ended") and channel_id is None:
+        if signal.kind in ("starting", "connected", "ended") and channel_id is None:
             raise NotFound("this notification names no channel", field="input")
-        if signal.kind == "connected":
+        if signal.kind in ("starting", "connected"):
             assert channel_id is not None  # checked just above; narrows the type
             return ingest_connected(IngestConnected(
                 actor_id=actor, channel_id=channel_id,
-                playback=self.plan(signal.provider, signal.playback_id)), store)
+                playback=self.plan(signal.provider, signal.playback_id,
+                                   ready=signal.kind == "connected")), store)
         if signal.kind == "disconnected":
             return ingest_disconnected(IngestDisconnected(
                 actor_id=actor, provider=signal.provider,
-                grace_s=self.config.reconnect_grace_s,
+                grace_s=self.config.grace_for(signal.provider),
+                provider_window_s=signal.provider_window_s,
                 channel_id=channel_id, stream_id=stream_id), store)
         if signal.kind == "ended":
             assert channel_id is not None  # checked above
@@ -243,7 +273,8 @@ class IngestLifecycle:
             raise NotFound("no stream of this channel awaits a recording", field="input")
         return store_recording(StoreRecording(
             actor_id=actor, stream_id=target, recording_path=signal.recording_path,
-            vod_url=signal.vod_url, final=signal.kind == "final_recording"), store)
+            vod_url=signal.vod_url, final=signal.kind == "final_recording",
+            thumbnail_url=signal.thumbnail_url), store)
 
 
 def nginx_event_id(call: str) -> str:

@@ -24,7 +24,9 @@ class PasswordHasher(Protocol):
     def verify(self, password_hash: str, password: str) -> bool: ...
 
 
-Kind = Literal["connected", "disconnected", "ended", "recording", "final_recording", "ignored"]
+# `starting`: the provider has the encoder but nothing is playable yet; `connected`: playable.
+Kind = Literal["starting", "connected", "disconnected", "ended", "recording", "final_recording",
+               "ignored"]
 
 
 class IngestSignal(msgspec.Struct, frozen=True, kw_only=True):
@@ -41,6 +43,9 @@ class IngestSignal(msgspec.Struct, frozen=True, kw_only=True):
     asset_id: str | None = None
     vod_url: str | None = None
     recording_path: str | None = None
+    thumbnail_url: str | None = None  # the provider's picture of a recording
+    # How long the provider itself keeps a disconnected stream open (Mux's reconnect_window)
+    provider_window_s: float | None = None
 
 
 class SecretBox(Protocol):

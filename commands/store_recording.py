@@ -24,6 +24,7 @@ class StoreRecording(msgspec.Struct, frozen=True, kw_only=True):
     recording_path: str | None = None
     vod_url: str | None = None
     final: bool = False
+    thumbnail_url: str | None = None
 
 
 def store_recording(cmd: StoreRecording, store: Store) -> IngestResult:
@@ -37,5 +38,7 @@ def store_recording(cmd: StoreRecording, store: Store) -> IngestResult:
         channel.go_offline(stream.id)
         touched.append(channel)
     stream.recording_ready(cmd.recording_path, cmd.vod_url)
+    if cmd.thumbnail_url:
+        stream.change_thumbnail(cmd.thumbnail_url)
     outcome = "archived" if stream.status is StreamStatus.ARCHIVED else "recording kept"
     return IngestResult(stream=stream, position=store.save(*touched), outcome=outcome)

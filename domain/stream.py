@@ -115,17 +115,81 @@ class Stream(Aggregate):
             stream.provider = self.provider
             stream.playback_id = self.playback_id
             stream.hls_url = self.hls_url
+            if stream.ingest_state in (None, "starting"):
+                stream.ingest_state = "connected"
 
     class IngestDisconnected(Aggregate.Event):
-        """The encoder went away; the stream stays LIVE until `grace_until`."""
+        """The encoder went away; the stream stays LIVE until `grace_until` (our reconnect
+        grace), or, when `grace_until` is None, until the provider itself says the broadcast
+        is over (Mux keeps a live stream open for its `reconnect_window`, then sends `idle`).
+
+        Version 2 added `provider_window_s` (the provider's own window, when it keeps one)
+        and lets `grace_until` be None; version 1 events always had a grace of ours."""
+
+        class_version = 2
 
         channel_id: UUID
         provider: str
-        grace_until: datetime
+        grace_until: datetime | None
+        provider_window_s: float | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["provider_window_s"] = None
 
         def apply(self, stream: Stream) -> None:
             stream.disconnected_at = self.timestamp
             stream.grace_until = self.grace_until
+            stream.ingest_state = "disconnected"
+
+    class IngestStarting(Aggregate.Event):
+        """The provider has the encoder's connection but nothing viewers can play yet (Mux:
+        `connected`/`recording` come 10-20 s before `active`)."""
+
+        channel_id: UUID
+        provider: str
+
+        def apply(self, stream: Stream) -> None:
+            stream.provider = self.provider
+            stream.ingest_state = "starting"
+
+    class IngestRefused(Aggregate.Event):
+        """The encoder was dropped for sending far above the top rendition's bitrate
+        (AETHEX_INGEST_OVER_BITRATE=refuse); the stream stays LIVE for its grace."""
+
+        channel_id: UUID
+        provider: str
+        bitrate_kbps: float
+        limit_kbps: float
+
+    class ThumbnailChanged(Aggregate.Event):
+        """A new picture of the stream: a frame grabbed from it, or the provider's
+        thumbnail address."""
+
+        channel_id: UUID
+        thumbnail_url: str
+
+        def apply(self, stream: Stream) -> None:
+            stream.thumbnail_url = self.thumbnail_url
+
+    class VodPublished(Aggregate.Event):
+        """The whole broadcast as one video: every recording part joined in order (no
+        re-encode), its duration checked against the parts', stored where VODs are served.
+        `part_paths` and `part_urls`: where each part went when they were moved to the
+        archive (in order; empty when they stayed where they were)."""
+
+        channel_id: UUID
+        recording_path: str
+        vod_url: str
+        duration_s: float
+        parts: int
+        part_paths: list[str]
+        part_urls: list[str]
+
+        def apply(self, stream: Stream) -> None:
+            stream.recording_path = self.recording_path
+            stream.vod_url = self.vod_url
+            stream.vod_published = True
 
     class IngestReconnected(Aggregate.Event):
         """The encoder came back within the reconnect grace."""
@@ -136,6 +200,7 @@ class Stream(Aggregate):
         def apply(self, stream: Stream) -> None:
             stream.disconnected_at = None
             stream.grace_until = None
+            stream.ingest_state = "connected"
 
     class RecordingReady(Aggregate.Event):
         """A recording (file or provider asset) exists while the stream is still LIVE."""
@@ -167,6 +232,9 @@ class Stream(Aggregate):
         self.hls_url: str | None = None
         self.disconnected_at: datetime | None = None
         self.grace_until: datetime | None = None
+        self.ingest_state: str | None = None  # starting, connected, disconnected
+        self.thumbnail_url: str | None = None
+        self.vod_published = False
 
     @property
     def is_live(self) -> bool:
@@ -233,15 +301,61 @@ class Stream(Aggregate):
                            playback_id=playback_id, hls_url=hls_url)
         return True
 
-    def ingest_disconnect(self, provider: str, now: datetime, grace_s: float) -> bool:
+    def ingest_disconnect(self, provider: str, now: datetime, grace_s: float | None,
+                          provider_window_s: float | None = None) -> bool:
         """The encoder went away: the stream stays LIVE until `grace_s` passes without a
-        reconnect. False when there is nothing to record (not live, already disconnected)."""
+        reconnect, or (`grace_s` None) until the provider ends it. False when there is
+        nothing to record (not live, already disconnected)."""
         if self.status is not StreamStatus.LIVE or self.disconnected_at is not None:
             return False
+        until = None if grace_s is None else now + timedelta(seconds=grace_s)
         self.trigger_event(self.IngestDisconnected, channel_id=self.channel_id,
-                           provider=provider, grace_until=now + timedelta(seconds=grace_s),
-                           timestamp=now)
+                           provider=provider, grace_until=until,
+                           provider_window_s=provider_window_s, timestamp=now)
         return True
+
+    def ingest_starting(self, provider: str) -> bool:
+        """The provider has the encoder but nothing is playable yet. A stream that is
+        already playable is not set back (providers' webhooks arrive in any order); a
+        disconnected one is reconnected instead. False when nothing changed."""
+        if self.status is not StreamStatus.LIVE:
+            raise Conflict("the stream has ended; start a new one", field="status")
+        if self.disconnected_at is not None:
+            return self.ingest_reconnect(provider)
+        if self.hls_url is not None or self.ingest_state == "starting":
+            return False
+        self.trigger_event(self.IngestStarting, channel_id=self.channel_id, provider=provider)
+        return True
+
+    def refuse_ingest(self, provider: str, bitrate_kbps: float, limit_kbps: float) -> None:
+        """Records that the encoder was dropped for its bitrate."""
+        if self.status is not StreamStatus.LIVE:
+            raise Conflict("the stream is not live", field="status")
+        self.trigger_event(self.IngestRefused, channel_id=self.channel_id, provider=provider,
+                           bitrate_kbps=round(bitrate_kbps, 1), limit_kbps=limit_kbps)
+
+    def change_thumbnail(self, thumbnail_url: str) -> bool:
+        """A new picture of the stream; False when it is the one it has."""
+        if not thumbnail_url or thumbnail_url == self.thumbnail_url:
+            return False
+        if self.status is StreamStatus.OFFLINE:
+            raise Conflict("a stream that has not gone live has no picture", field="status")
+        self.trigger_event(self.ThumbnailChanged, channel_id=self.channel_id,
+                           thumbnail_url=thumbnail_url)
+        return True
+
+    def publish_vod(self, recording_path: str, vod_url: str, duration_s: float,
+                    parts: int, part_paths: list[str] | None = None,
+                    part_urls: list[str] | None = None) -> None:
+        """The whole broadcast joined into one video: only for an ARCHIVED stream, once."""
+        if self.status is not StreamStatus.ARCHIVED:
+            raise Conflict("only an archived stream gets its whole VOD", field="status")
+        if self.vod_published:
+            raise Conflict("the stream's VOD is already published", field="status")
+        self.trigger_event(self.VodPublished, channel_id=self.channel_id,
+                           recording_path=recording_path, vod_url=vod_url,
+                           duration_s=duration_s, parts=parts,
+                           part_paths=list(part_paths or []), part_urls=list(part_urls or []))
 
     def ingest_reconnect(self, provider: str) -> bool:
         """The encoder came back within the grace; False when it was not disconnected."""

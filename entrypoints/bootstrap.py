@@ -34,6 +34,7 @@ from infra.shared_state.presence import MemoryPresence, Presence, RedisPresence
 from infra.shared_state.rate_limit import ChatRateLimiter
 from infra.shared_state.slow_mode import RedisLastSent
 from infra.storage.objects import Storage
+from infra.storage.recordings import DiskRecordings, RecordingStore, S3Recordings
 from infra.webhooks.delivery import Poster
 from infra.webhooks.secret_box import SecretBox
 from projections import webhook_feed
@@ -49,6 +50,8 @@ from workers.projector import ProjectorRunner
 from workers.reconnect_grace import ReconnectGrace
 from workers.relay import Relay
 from workers.subscription_sweeper import SubscriptionSweeper
+from workers.thumbnailer import Thumbnailer
+from workers.vod_publisher import VodPublisher
 from workers.webhook_sender import Policy, WebhookSender
 
 log = structlog.get_logger(__name__)
@@ -72,6 +75,17 @@ def open_bus(settings: Settings, supervisor: Supervisor | None = None) -> EventB
     if settings.rabbitmq_url:
         return RabbitBus(settings.rabbitmq_url, settings.namespace, supervisor)
     return InProcessBus()
+
+
+def open_recordings(settings: Settings) -> RecordingStore:
+    """The archive bucket when one is set (or the uploads' bucket), else nginx's disk."""
+    bucket = settings.s3_archive_bucket or settings.s3_bucket
+    if bucket:
+        return S3Recordings(bucket, endpoint_url=settings.s3_endpoint_url,
+                            region=settings.s3_region, access_key_id=settings.s3_access_key_id,
+                            secret_access_key=settings.s3_secret_access_key,
+                            public_url=settings.s3_archive_public_url)
+    return DiskRecordings(settings.ingest_vod_template)
 
 
 class Services(ApiServices):
@@ -106,7 +120,10 @@ class Services(ApiServices):
             ingest_playback_template=settings.ingest_playback_template,
             mux_playback_template=settings.mux_playback_template,
             cloudflare_playback_template=settings.cloudflare_playback_template,
-            reconnect_grace_s=settings.ingest_reconnect_grace_s),
+            reconnect_grace_s=settings.ingest_reconnect_grace_s,
+            mux_thumbnail_template=settings.mux_thumbnail_template,
+            cloudflare_thumbnail_template=settings.cloudflare_thumbnail_template,
+            cloudflare_recording_timeout_s=settings.cloudflare_recording_timeout_s),
             functools.partial(latest_open_stream, self.db))
         self.presence = open_presence(settings)
         self.rate_limiter = ChatRateLimiter(settings.chat_rate_limit, settings.redis_url,
@@ -194,7 +211,8 @@ class Services(ApiServices):
             await self.bus.subscribe_live(live)
         wanted = workers if workers is not None else [
             w for w in ["relay", *(f"projector:{p.name}" for p in self.projections),
-                        ReconnectGrace.name, SubscriptionSweeper.name, WEBHOOKS]
+                        ReconnectGrace.name, SubscriptionSweeper.name, WEBHOOKS,
+                        VodPublisher.name, Thumbnailer.name]
             if self.settings.runs_worker(w)]
         for name in wanted:
             if name.startswith("projector:"):
@@ -211,6 +229,16 @@ class Services(ApiServices):
         if ReconnectGrace.name in wanted:  # ingest: safe on any number of nodes
             grace = ReconnectGrace(self.store, self.db)
             self.spawn(grace.name, grace.run)
+        if VodPublisher.name in wanted:  # media: needs ffmpeg and the recordings' disk
+            vods = VodPublisher(self.store, self.db, open_recordings(self.settings),
+                                self.storage, work_dir=self.settings.var / "media")
+            self.spawn(vods.name, vods.run)
+        if Thumbnailer.name in wanted:
+            thumbnails = Thumbnailer(
+                self.store, self.db, self.storage,
+                interval_s=self.settings.ingest_thumbnail_interval_s,
+                source_template=self.settings.ingest_internal_playback_template)
+            self.spawn(thumbnails.name, thumbnails.run)
         if SubscriptionSweeper.name in wanted:  # as safe on any number of nodes
             sweeper = SubscriptionSweeper(self.store, self.db,
                                           poll_s=self.settings.subscription_sweep_s)

@@ -97,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("migrate", help="create the event store and read-model tables")
     sub.add_parser("relay", help="run the relay: event store -> bus")
     sub.add_parser("webhooks", help="run the webhook sender: event log -> receivers")
+    sub.add_parser("media", help="run the media workers: whole-stream VODs, live thumbnails")
     project = sub.add_parser("project", help="run projectors (all, or the named ones)")
     project.add_argument("names", nargs="*")
     from entrypoints import cli_events, cli_projections  # operators
@@ -128,6 +129,9 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     if args.command == "webhooks":
         uvloop.run(_run_workers(settings, ["webhooks"]))
+        return 0
+    if args.command == "media":
+        uvloop.run(_run_workers(settings, ["vod_publisher", "thumbnailer"]))
         return 0
     if getattr(args, "run", None) is not None:  # events, replay, projections
         return int(args.run(settings, args))

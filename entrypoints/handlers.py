@@ -33,6 +33,7 @@ from commands.ingest_disconnected import IngestDisconnected, ingest_disconnected
 from commands.ingest_lifecycle import ApplySignal, IngestLifecycle, apply_signal
 from commands.onboard_user import OnboardUser, onboard_user
 from commands.ports import PasswordHasher, SecretBox, Store
+from commands.refuse_ingest import RefuseIngest, refuse_ingest
 from commands.register_user import RegisterUser, register_user
 from commands.report import FileReport, file_report
 from commands.resolve_report import ResolveReport, resolve_report
@@ -98,6 +99,7 @@ def command_bus(store: Store, hasher: PasswordHasher,
     bus.register(IgnoreUser, ignore_user, store)
     bus.register(IngestConnected, ingest_connected, store)
     bus.register(IngestDisconnected, ingest_disconnected, store)
+    bus.register(RefuseIngest, refuse_ingest, store)
     bus.register(OnboardUser, onboard_user, store)
     bus.register(RegisterUser, register_user, store, hasher)
     bus.register(RemoveMessages, remove_messages, store)

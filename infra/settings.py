@@ -77,6 +77,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     s3_access_key_id: str | None = None
     s3_secret_access_key: str | None = None
     s3_public_url: str | None = None
+    s3_archive_bucket: str | None = None  # recordings and VODs; unset: s3_bucket
+    s3_archive_public_url: str | None = None
     upload_avatar_max_bytes: int = 2 * 1024 * 1024
     upload_banner_max_bytes: int = 8 * 1024 * 1024
     upload_max_pixels: int = 40_000_000
@@ -95,13 +97,26 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     ingest_vod_template: str = "http://127.0.0.1:8080/recordings/{recording}"
     ingest_qualities: str = "source"
     ingest_reconnect_grace_s: float = 10.0
+    ingest_thumbnail_interval_s: float = 30.0
+    # A publisher far above the top rendition: `cap` (the ladder's renditions cap what
+    # viewers get) or `refuse` (nginx drops it, measured on its statistics page)
+    ingest_over_bitrate: Literal["cap", "refuse"] = "cap"
+    ingest_max_bitrate_kbps: int = 0  # 0: ingest_max_bitrate_factor x the top rendition
+    ingest_max_bitrate_factor: float = 2.0
+    ingest_nginx_stat_url: str | None = None
+    ingest_internal_playback_template: str | None = None  # where the media worker reads HLS
     subscription_sweep_s: float = 60.0
     ingest_hook_token: str | None = None
     mux_webhook_secret: str | None = None
     mux_playback_template: str = "https://stream.mux.com/{playback_id}.m3u8"
-    cloudflare_webhook_secret: str | None = None
+    mux_thumbnail_template: str = "https://image.mux.com/{playback_id}/thumbnail.jpg"
+    cloudflare_webhook_secret: str | None = None  # video webhooks: Webhook-Signature HMAC
+    cloudflare_notification_secret: str | None = None  # live inputs: cf-webhook-auth
     cloudflare_playback_template: str = (
         "https://videodelivery.net/{playback_id}/manifest/video.m3u8")
+    cloudflare_thumbnail_template: str = (
+        "https://videodelivery.net/{playback_id}/thumbnails/thumbnail.jpg")
+    cloudflare_recording_timeout_s: float = 0.0
     webhook_tolerance_s: int = 300
     # outbound webhooks (docs/webhooks.md) and bot tokens
     webhook_secret_key: str | None = None
@@ -118,6 +133,31 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", self.namespace):
             raise SettingsError("AETHEX_NAMESPACE must be 1-63 of a-z, 0-9 and _, "
                                 "not starting with a digit")
+        from infra.ingest.ladder import parse_qualities
+
+        try:
+            ladder = parse_qualities(self.ingest_qualities)
+        except ValueError as e:
+            raise SettingsError(f"AETHEX_INGEST_QUALITIES: {e}") from None
+        if self.ingest_over_bitrate == "refuse":
+            if not self.ingest_nginx_stat_url:
+                raise SettingsError("AETHEX_INGEST_OVER_BITRATE=refuse needs "
+                                    "AETHEX_INGEST_NGINX_STAT_URL (nginx's rtmp_stat page)")
+            if not ladder and self.ingest_max_bitrate_kbps <= 0:
+                raise SettingsError("AETHEX_INGEST_OVER_BITRATE=refuse needs a limit: "
+                                    "renditions in AETHEX_INGEST_QUALITIES or "
+                                    "AETHEX_INGEST_MAX_BITRATE_KBPS")
+
+    def max_ingest_kbps(self) -> float | None:
+        """The most a publisher may send before it is refused (None: no limit)."""
+        from infra.ingest.ladder import parse_qualities
+
+        if self.ingest_max_bitrate_kbps > 0:
+            return float(self.ingest_max_bitrate_kbps)
+        ladder = parse_qualities(self.ingest_qualities)
+        if not ladder:
+            return None
+        return self.ingest_max_bitrate_factor * ladder[0].bandwidth / 1000
 
     @property
     def production(self) -> bool:

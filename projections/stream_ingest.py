@@ -9,7 +9,7 @@ from typing import Any
 from projections.ports import Database, EventEnvelope, Tx
 
 INGEST_TYPES = ("Stream.PlaybackAssigned", "Stream.IngestDisconnected",
-                "Stream.IngestReconnected", "Stream.RecordingReady")
+                "Stream.IngestReconnected", "Stream.RecordingReady", "Stream.IngestStarting")
 INGEST_TABLE = "stream_ingest"
 RECORDINGS_TABLE = "stream_recordings"
 INGEST_DDL = [
@@ -37,7 +37,17 @@ INGEST_DDL = [
         updated_at TEXT NOT NULL
     )""",
     "CREATE INDEX IF NOT EXISTS stream_ingest_state ON stream_ingest (state, grace_until)",
+    # The whole broadcast as one video, once its parts are joined and stored.
+    """CREATE TABLE IF NOT EXISTS stream_vods (
+        stream_id TEXT PRIMARY KEY,
+        recording_path TEXT NOT NULL,
+        vod_url TEXT NOT NULL,
+        duration_s DOUBLE PRECISION NOT NULL,
+        parts INTEGER NOT NULL,
+        published_at TEXT NOT NULL
+    )""",
 ]
+VODS_TABLE = "stream_vods"
 _UPSERT = (
     "INSERT INTO stream_ingest (stream_id, channel_id, state, updated_at) VALUES (?, ?, ?, ?) "
     "ON CONFLICT (stream_id) DO NOTHING"
@@ -52,8 +62,13 @@ def apply_ingest(tx: Tx, e: EventEnvelope) -> None:
                    "updated_at = ? WHERE stream_id = ?", (ts, sid))
         return
     tx.execute(_UPSERT, (sid, d["channel_id"], "connected", ts))
-    if e.type == "Stream.PlaybackAssigned":
+    if e.type == "Stream.IngestStarting":
+        tx.execute("UPDATE stream_ingest SET provider = ?, state = 'starting', updated_at = ? "
+                   "WHERE stream_id = ?", (d["provider"], ts, sid))
+    elif e.type == "Stream.PlaybackAssigned":
+        # A provider that was still starting is playable from here on.
         tx.execute("UPDATE stream_ingest SET provider = ?, playback_id = ?, hls_url = ?, "
+                   "state = CASE WHEN state = 'starting' THEN 'connected' ELSE state END, "
                    "updated_at = ? WHERE stream_id = ?",
                    (d["provider"], d["playback_id"], d["hls_url"], ts, sid))
     elif e.type == "Stream.IngestDisconnected":
@@ -121,9 +136,52 @@ def with_ingest(tx_or_db: Tx | Database, view: dict[str, Any]) -> dict[str, Any]
     return {**view, **fields}
 
 
+def publish_vod(tx: Tx, e: EventEnvelope) -> None:
+    """The joined VOD replaces the last part as the stream's recording; parts moved to the
+    archive are shown where they went."""
+    d = e.data
+    rows = tx.fetch_all("SELECT position FROM stream_recordings WHERE stream_id = ? "
+                        "AND recording_path IS NOT NULL ORDER BY position", (e.aggregate_id,))
+    moved = zip(rows, d.get("part_paths") or [], d.get("part_urls") or [], strict=False)
+    for row, path, url in moved:
+        tx.execute("UPDATE stream_recordings SET recording_path = ?, vod_url = ? "
+                   "WHERE stream_id = ? AND position = ?",
+                   (path, url, e.aggregate_id, row["position"]))
+    tx.execute("UPDATE streams SET recording_path = ?, vod_url = ?, updated_at = ?, "
+               "position = ? WHERE id = ?",
+               (d["recording_path"], d["vod_url"], e.timestamp, e.position, e.aggregate_id))
+    tx.execute("INSERT INTO stream_vods (stream_id, recording_path, vod_url, duration_s, parts, "
+               "published_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (stream_id) DO NOTHING",
+               (e.aggregate_id, d["recording_path"], d["vod_url"], float(d["duration_s"]),
+                int(d["parts"]), e.timestamp))
+
+
 def pending_graces(db: Database) -> list[dict[str, Any]]:
-    """Streams whose encoder is gone and whose grace has not been acted on, soonest first."""
+    """Streams whose encoder is gone and whose grace (ours: a provider that ends the stream
+    itself sets none) has not been acted on, soonest first."""
     return db.fetch_all(
         "SELECT i.stream_id, i.grace_until FROM stream_ingest i JOIN streams s "
         "ON s.id = i.stream_id WHERE i.state = 'disconnected' AND s.status = 'LIVE' "
-        "ORDER BY i.grace_until")
+        "AND i.grace_until IS NOT NULL ORDER BY i.grace_until")
+
+
+def vods_to_publish(db: Database, provider: str) -> list[dict[str, Any]]:
+    """Archived streams of `provider` with recording parts and no joined VOD yet, oldest
+    first, each with its parts in order."""
+    rows = db.fetch_all(
+        "SELECT s.id FROM streams s JOIN stream_ingest i ON i.stream_id = s.id "
+        "WHERE s.status = 'ARCHIVED' AND i.provider = ? AND NOT EXISTS "
+        "(SELECT 1 FROM stream_vods v WHERE v.stream_id = s.id) AND EXISTS "
+        "(SELECT 1 FROM stream_recordings r WHERE r.stream_id = s.id "
+        "AND r.recording_path IS NOT NULL) ORDER BY s.updated_at", (provider,))
+    return [{"stream_id": r["id"], "parts": [p["recordingPath"] for p in recordings(db, r["id"])
+                                             if p["recordingPath"]]} for r in rows]
+
+
+def live_streams_of(db: Database, provider: str) -> list[dict[str, Any]]:
+    """LIVE streams of `provider` that have a playlist, with their current thumbnail."""
+    return db.fetch_all(
+        "SELECT s.id, i.hls_url, d.thumbnail_url FROM streams s JOIN stream_ingest i "
+        "ON i.stream_id = s.id LEFT JOIN stream_details d ON d.stream_id = s.id "
+        "WHERE s.status = 'LIVE' AND i.provider = ? AND i.hls_url IS NOT NULL "
+        "AND i.state = 'connected'", (provider,))

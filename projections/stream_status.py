@@ -13,8 +13,10 @@ from projections.stream_ingest import (
     INGEST_TABLE,
     INGEST_TYPES,
     RECORDINGS_TABLE,
+    VODS_TABLE,
     add_recording,
     apply_ingest,
+    publish_vod,
     with_ingest,
 )
 
@@ -61,9 +63,9 @@ class StreamStatusProjection(Projection):
     name = "stream_status"
     types = ("Stream.Created", "Stream.Started", "Stream.Ended", "Stream.Archived",
              "Stream.ViewerCountSampled", "Stream.Discarded", "Channel.StreamPrepared",
-             *INGEST_TYPES)  # ingest
+             "Stream.ThumbnailChanged", "Stream.VodPublished", *INGEST_TYPES)  # ingest
     tables = ("streams", "channel_status", INGEST_TABLE, RECORDINGS_TABLE, DETAILS_TABLE,
-              "channel_prepared_streams")
+              "channel_prepared_streams", VODS_TABLE)
     ddl = [
         """CREATE TABLE IF NOT EXISTS streams (
             id TEXT PRIMARY KEY,
@@ -110,6 +112,15 @@ class StreamStatusProjection(Projection):
             d, sid, ts = e.data, e.aggregate_id, e.timestamp
             if e.type in INGEST_TYPES or e.type == "Stream.Ended":
                 apply_ingest(tx, e)
+            if e.type == "Stream.ThumbnailChanged":
+                tx.execute(f"UPDATE {DETAILS_TABLE} SET thumbnail_url = ? WHERE stream_id = ?",
+                           (d["thumbnail_url"], sid))
+                tx.execute("UPDATE streams SET updated_at = ?, position = ? WHERE id = ?",
+                           (ts, e.position, sid))
+                continue
+            if e.type == "Stream.VodPublished":
+                publish_vod(tx, e)
+                continue
             if e.type == "Stream.Created":
                 tx.execute(
                     "INSERT INTO streams (id, channel_id, owner_id, title, status, created_at, "

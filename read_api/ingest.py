@@ -17,6 +17,7 @@ from commands.rotate_stream_key import RotateStreamKey
 from domain.channel import Channel
 from domain.errors import NotFound
 from infra.identity.auth import Principal
+from infra.ingest.ladder import parse_qualities
 from infra.readstore.database import Database
 from infra.settings import Settings
 from projections.stream_ingest import recordings
@@ -40,6 +41,12 @@ class BindInputBody(msgspec.Struct, rename="camel"):
     input_id: Annotated[str, Meta(min_length=1, max_length=128)]
 
 
+def quality_names(settings: Settings) -> list[str]:
+    """The renditions viewers can pick, highest first (`source`: the encoder's own)."""
+    ladder = parse_qualities(settings.ingest_qualities)
+    return [r.name for r in ladder] if ladder else ["source"]
+
+
 def streaming_config(settings: Settings) -> dict[str, Any]:
     """The plan's `streamingConfig`: where encoders publish and how viewers play."""
     template = {"mux": settings.mux_playback_template,
@@ -49,7 +56,7 @@ def streaming_config(settings: Settings) -> dict[str, Any]:
         "provider": settings.ingest_provider,
         "ingestUrl": settings.ingest_rtmp_url,
         "playbackTemplate": template,
-        "qualities": [q.strip() for q in settings.ingest_qualities.split(",") if q.strip()],
+        "qualities": quality_names(settings),
         "reconnectGraceSeconds": settings.ingest_reconnect_grace_s,
     }
 

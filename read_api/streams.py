@@ -33,6 +33,7 @@ from read_api.bots import acting_owner
 from read_api.deps import bot_scope, parse_id, provide_principal
 from read_api.http_cache import LIVE
 from read_api.ignores import hide_ignored, provide_viewer
+from read_api.ingest import quality_names
 from read_api.openapi import BEARER, problems
 from read_api.paging import Before, Cursor, Limit, page_cursor
 from read_api.reads import Aggregates, ReadModels
@@ -78,7 +79,7 @@ def _stream_row(stream: Stream) -> dict[str, Any]:
         if ended else None,
         "viewer_count": stream.viewer_count if stream.is_live else 0,
         "peak_viewers": stream.peak_viewers, "recording_path": stream.recording_path,
-        "vod_url": stream.vod_url, "thumbnail_url": None,
+        "vod_url": stream.vod_url, "thumbnail_url": stream.thumbnail_url,
         "created_at": stream.created_on.isoformat(),
         "updated_at": stream.modified_on.isoformat(),
     }
@@ -129,14 +130,17 @@ async def stream_playback(stream_id: str, reads: ReadModels, settings: Settings,
         raise Conflict(f"the stream is {view['status']}, not LIVE: nothing to play",
                        field="status", code="stream_offline")
     if not view["hlsUrl"]:
+        if (view.get("ingest") or {}).get("state") == "starting":
+            raise Conflict("the stream is starting: the provider has the encoder, and the "
+                           "playlist is offered once it is playable", field="status",
+                           code="starting")
         raise Conflict("the stream is LIVE but no encoder has published to it yet",
                        field="status", code="no_playback")
     ingest = view.get("ingest") or {}
     return {"streamId": view["id"], "channelId": view["channelId"], "status": view["status"],
             "hlsUrl": view["hlsUrl"], "provider": ingest.get("provider"),
             "playbackId": ingest.get("playbackId"),
-            "qualities": [q.strip() for q in settings.ingest_qualities.split(",")
-                          if q.strip()]}
+            "qualities": quality_names(settings)}
 
 
 async def require_staff(aggregates: Aggregates, viewer: Principal | None,

@@ -19,6 +19,7 @@ from typing import Any
 import msgspec
 
 from domain.errors import Invalid
+from infra.ingest.ladder import template_values
 
 PROVIDER = "nginx-rtmp"
 TEMPLATE = Path(__file__).with_name("nginx") / "nginx.conf.template"
@@ -80,10 +81,12 @@ class NginxRtmp:
     """nginx with the RTMP module on loopback ports, its files under `root`."""
 
     def __init__(self, root: Path, hook_base: str = "", *, hook_token: str | None = None,
-                 hls_fragment: str = "1s", user: str = "root") -> None:
+                 hls_fragment: str = "1s", user: str = "root", qualities: str = "source",
+                 update_interval: str = "5s") -> None:
         self.root = root
         self.rtmp_port = free_port()
         self.http_port = free_port()
+        self.stat_port = free_port()
         self.hook_token = hook_token
         self.hls_dir = root / "hls"
         self.record_dir = root / "recordings"
@@ -93,11 +96,14 @@ class NginxRtmp:
             "NGINX_PREFIX": str(root),
             "RTMP_LISTEN": f"127.0.0.1:{self.rtmp_port}",
             "HTTP_LISTEN": f"127.0.0.1:{self.http_port}",
+            "STAT_LISTEN": f"127.0.0.1:{self.stat_port}",
+            "UPDATE_INTERVAL": update_interval,
             "HOOK_BASE": hook_base.rstrip("/"),
             "HLS_DIR": str(self.hls_dir),
             "RECORD_DIR": str(self.record_dir),
             "HLS_FRAGMENT": hls_fragment,
             "HLS_PLAYLIST_LENGTH": "10s",
+            **template_values(qualities, f"127.0.0.1:{self.rtmp_port}"),
         }
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -113,6 +119,11 @@ class NginxRtmp:
     @property
     def http_url(self) -> str:
         return f"http://127.0.0.1:{self.http_port}"
+
+    @property
+    def stat_url(self) -> str:
+        """nginx-rtmp's statistics page (XML)."""
+        return f"http://127.0.0.1:{self.stat_port}/stat"
 
     def start(self, hook_base: str | None = None, timeout_s: float = 10.0) -> None:
         """Writes the config and starts nginx; `hook_base` (the API's nginx-rtmp webhook
@@ -156,10 +167,15 @@ class NginxRtmp:
         self.process = None
 
 
-def publish_command(url: str, seconds: float = 6.0) -> list[str]:
-    """ffmpeg publishing a generated test pattern and tone, as an encoder would."""
+def publish_command(url: str, seconds: float = 6.0, *, size: str = "320x240",
+                    cbr_kbps: int | None = None) -> list[str]:
+    """ffmpeg publishing a generated test pattern and tone, as an encoder would; with
+    `cbr_kbps`, at that constant video bitrate (filler included, as a CBR encoder sends)."""
+    rate = (["-b:v", f"{cbr_kbps}k", "-minrate", f"{cbr_kbps}k", "-maxrate", f"{cbr_kbps}k",
+             "-bufsize", f"{cbr_kbps // 2}k", "-x264-params", "nal-hrd=cbr"]
+            if cbr_kbps else [])
     return ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-re",
-            "-f", "lavfi", "-i", "testsrc=size=320x240:rate=30",
+            "-f", "lavfi", "-i", f"testsrc=size={size}:rate=30",
             "-f", "lavfi", "-i", "sine", "-t", str(seconds),
-            "-c:v", "libx264", "-preset", "ultrafast", "-g", "30", "-c:a", "aac",
+            "-c:v", "libx264", "-preset", "ultrafast", "-g", "30", *rate, "-c:a", "aac",
             "-f", "flv", url]

@@ -23,6 +23,15 @@ class PublishRedirect(WebhookOutcome, kw_only=True):
     location: str
 
 
+class BitrateCheck(msgspec.Struct, rename="camel", kw_only=True):
+    """nginx-rtmp's periodic update of a publisher: what its bitrate was found to be (none
+    when not checked: the policy is `cap`, a relay's update, or too early to tell)."""
+
+    checked: bool
+    bitrate_kbps: float | None = None
+    limit_kbps: float | None = None
+
+
 class ClerkOutcome(msgspec.Struct, rename="camel", kw_only=True):
     """A Clerk delivery: event types other than the user ones are not handled."""
 

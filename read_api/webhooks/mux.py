@@ -36,5 +36,6 @@ class MuxWebhooks(Controller):
         raw = bytes(body)
         MUX.verify(settings.mux_webhook_secret, request.headers.get(MUX.header), raw,
                    tolerance_s=settings.webhook_tolerance_s)
-        signal = mux.parse(raw, vod_template=settings.mux_playback_template)
+        signal = mux.parse(raw, vod_template=settings.mux_playback_template,
+                           thumbnail_template=settings.mux_thumbnail_template)
         return outcome_view(await commands.execute(ApplySignal(signal=signal)))

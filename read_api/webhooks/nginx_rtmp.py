@@ -1,6 +1,8 @@
 """nginx-rtmp hooks: `on_publish` checks the stream key (2xx allows, 403 refuses) and
 starts or resumes the stream, redirecting nginx to relay it under the stream's public id;
-`on_publish_done` starts the reconnect grace; `on_record_done` archives with the file.
+`on_publish_done` starts the reconnect grace; `on_record_done` archives with the file;
+`on_update` (every few seconds while a publisher is on) drops, with 403, one far above
+the top rendition's bitrate when AETHEX_INGEST_OVER_BITRATE is `refuse`.
 
 Hooks come from our own nginx: with AETHEX_INGEST_HOOK_TOKEN set they must carry it as
 `?token=`, otherwise only loopback callers are accepted.
@@ -14,20 +16,26 @@ from pathlib import PurePosixPath
 from typing import Any
 from uuid import UUID
 
+import structlog
 from litestar import Controller, Request, Response, post
 from litestar.di import NamedDependency
 
+from commands.actors import SystemActor
 from commands.bus import CommandBus
 from commands.ingest_key import channel_for_key
 from commands.ingest_lifecycle import ApplySignal, nginx_event_id
 from commands.ports import IngestSignal
+from commands.refuse_ingest import RefuseIngest
 from domain.errors import Conflict, Forbidden, Invalid, Unauthenticated
 from infra.ingest.nginx_rtmp import PROVIDER, parse_hook
+from infra.ingest.nginx_stat import StatUnavailable, fetch_publisher_kbps
 from infra.settings import Settings
 from read_api.openapi import problems
 from read_api.reads import Aggregates
-from read_api.views.webhook import PublishRedirect, WebhookOutcome
+from read_api.views.webhook import BitrateCheck, PublishRedirect, WebhookOutcome
 from read_api.webhooks import outcome_view
+
+log = structlog.get_logger(__name__)
 
 
 def check_caller(request: Request[Any, Any, Any], settings: Settings) -> None:
@@ -95,6 +103,39 @@ class NginxRtmpHooks(Controller):
                               event_type="publish_done", kind="disconnected")
         outcome = await commands.execute(ApplySignal(signal=signal, channel_id=channel.id))
         return outcome_view(outcome)
+
+    @post("/on_update", status_code=200, operation_id="handleNginxUpdate",
+          responses=problems(401, 403, 404, 422))
+    async def on_update(
+        self, request: Request[Any, Any, Any], settings: NamedDependency[Settings],
+        commands: NamedDependency[CommandBus], aggregates: NamedDependency[Aggregates],
+    ) -> BitrateCheck:
+        """A publisher is still on: with the `refuse` policy, its bitrate so far (nginx's
+        statistics) over the limit gets 403, and nginx drops it."""
+        check_caller(request, settings)
+        form = await _form(request)
+        limit = settings.max_ingest_kbps()
+        if (settings.ingest_over_bitrate != "refuse" or limit is None
+                or not settings.ingest_nginx_stat_url or form.get("call") != "update_publish"):
+            return {"checked": False}  # relays (update_play) and the `cap` policy pass
+        hook = parse_hook(form, "update_publish")
+        if not hook.clientid:
+            raise Invalid("the client id is missing", field="clientid")
+        try:
+            kbps = await fetch_publisher_kbps(settings.ingest_nginx_stat_url, hook.clientid)
+        except StatUnavailable as e:
+            # Any answer but 2xx drops the publisher: a check we could not make is no
+            # reason to.
+            log.warning("ingest.stat_unavailable", error=str(e)[:200])
+            return {"checked": False}
+        if kbps is None or kbps <= limit:
+            return {"checked": kbps is not None, "bitrateKbps": kbps, "limitKbps": limit}
+        channel = await aggregates.query(channel_for_key, hook.name, current_only=False)
+        await commands.execute(RefuseIngest(
+            actor_id=SystemActor(f"ingest:{PROVIDER}"), channel_id=channel.id,
+            provider=PROVIDER, bitrate_kbps=kbps, limit_kbps=limit))
+        raise Forbidden(f"the encoder sends {kbps:.0f} kbps, over this server's limit of "
+                        f"{limit:.0f} kbps: lower its bitrate", field="bitrate")
 
     @post("/on_record_done", status_code=200, operation_id="handleNginxRecordDone",
           responses=problems(401, 403, 404, 409, 422))

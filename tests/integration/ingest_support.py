@@ -19,27 +19,36 @@ from tests.harness import (
 
 MUX_SECRET = "mux-test-signing-secret"
 CLOUDFLARE_SECRET = "cloudflare-test-signing-secret"
+CLOUDFLARE_NOTIFY_SECRET = "cloudflare-notifications-destination-secret"
 GRACE_S = 1.0
 
 
 @contextmanager
 def ingest_server(mode: str, tmp_path: Path, **overrides: Any) -> Iterator[LiveServer]:
     settings_overrides = {"ingest_reconnect_grace_s": GRACE_S, "mux_webhook_secret": MUX_SECRET,
-                          "cloudflare_webhook_secret": CLOUDFLARE_SECRET, **overrides}
+                          "cloudflare_webhook_secret": CLOUDFLARE_SECRET,
+                          "cloudflare_notification_secret": CLOUDFLARE_NOTIFY_SECRET, **overrides}
     with serving(mode, tmp_path, **settings_overrides) as live:
         yield live
 
 
 @contextmanager
-def with_nginx(mode: str, tmp_path: Path) -> Iterator[tuple[LiveServer, NginxRtmp]]:
-    """nginx-rtmp on loopback ports, its hooks pointing at the service, and the service
-    configured with nginx's URLs. nginx is always stopped afterwards."""
+def with_nginx(mode: str, tmp_path: Path, *, qualities: str = "source",
+               update_interval: str = "5s", **extra: Any
+               ) -> Iterator[tuple[LiveServer, NginxRtmp]]:
+    """nginx-rtmp on loopback ports (transcoding into `qualities`), its hooks pointing at
+    the service, and the service configured with nginx's URLs. nginx is always stopped
+    afterwards."""
     missing = available()
     if missing:  # CI installs them (.ci/run); a missing one is a failure, not a skip
         pytest.fail(f"the real-video test needs {missing} (apt-get install -y nginx "
                     "libnginx-mod-rtmp ffmpeg)")
-    nginx = NginxRtmp(tmp_path / "nginx")
+    nginx = NginxRtmp(tmp_path / "nginx", qualities=qualities,
+                      update_interval=update_interval)
     overrides = {
+        "ingest_qualities": qualities,
+        "ingest_nginx_stat_url": nginx.stat_url,
+        **extra,
         "ingest_rtmp_url": nginx.ingest_url,
         "ingest_nginx_push_url": nginx.push_url,
         "ingest_playback_template": f"{nginx.http_url}/hls/{{playback_id}}.m3u8",
@@ -54,16 +63,18 @@ def with_nginx(mode: str, tmp_path: Path) -> Iterator[tuple[LiveServer, NginxRtm
 
 
 class Encoder:
-    """ffmpeg publishing a test pattern; always killed at the end."""
+    """ffmpeg publishing a test pattern (at `cbr_kbps` if given); always killed at the
+    end."""
 
-    def __init__(self, url: str, seconds: float) -> None:
+    def __init__(self, url: str, seconds: float, cbr_kbps: int | None = None) -> None:
         self.url = url
         self.seconds = seconds
+        self.cbr_kbps = cbr_kbps
         self.process: asyncio.subprocess.Process | None = None
 
     async def __aenter__(self) -> Encoder:
         self.process = await asyncio.create_subprocess_exec(
-            *publish_command(self.url, self.seconds),
+            *publish_command(self.url, self.seconds, cbr_kbps=self.cbr_kbps),
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE)
         return self
 

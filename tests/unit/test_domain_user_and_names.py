@@ -166,6 +166,8 @@ def test_catalogue_names_every_event_type_once() -> None:
         # ingest
         "Stream.PlaybackAssigned", "Stream.IngestDisconnected", "Stream.IngestReconnected",
         "Stream.RecordingReady", "StreamKeyClaim.Claimed", "WebhookReceipt.Received",
+        "Stream.IngestStarting", "Stream.ThumbnailChanged", "Stream.VodPublished",
+        "Stream.IngestRefused",
         # moderation
         "Channel.UserBanned", "Channel.UserUnbanned", "Channel.FiltersChanged",
         "Report.Filed", "Report.Resolved", "Ignore.Started", "Ignore.Stopped", "Ignore.Restarted",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import msgspec
 import pytest
 
 from commands.actors import SystemActor
@@ -127,3 +128,88 @@ def test_system_actor_drives_the_same_commands_but_users_stay_owner_checked(
                            store)
     assert done.outcome == "archived"
     assert store.get(stream.id, Stream).status is StreamStatus.ARCHIVED
+
+
+MUX_PLAN = PlaybackPlan(provider="mux", hls_template="https://stream/{playback_id}.m3u8",
+                        playback_id="pb", thumbnail_template="https://img/{playback_id}.jpg")
+
+
+def test_a_provider_that_keeps_its_own_window_sets_no_grace_of_ours() -> None:
+    stream = live_stream()
+    assert stream.ingest_disconnect("mux", NOW, None, provider_window_s=60)
+    assert stream.grace_until is None and stream.status is StreamStatus.LIVE
+    assert not stream.grace_expired(NOW + timedelta(days=1))  # only the provider ends it
+    with pytest.raises(Conflict):
+        stream.end_after_grace(NOW + timedelta(days=1))
+    [event] = stream.collect_events()
+    assert event.provider_window_s == 60 and event.grace_until is None
+
+
+def test_the_old_disconnect_event_loads_with_no_provider_window() -> None:
+    state = {"grace_until": NOW, "provider": "mux"}
+    Stream.IngestDisconnected.upcast_v1_v2(state)
+    assert state == {"grace_until": NOW, "provider": "mux", "provider_window_s": None}
+
+
+def test_starting_goes_live_without_a_playlist_until_the_provider_is_active(
+    store: EventStore, channel: Channel
+) -> None:
+    starting = ingest_connected(IngestConnected(
+        actor_id=SYSTEM, channel_id=channel.id,
+        playback=PlaybackPlan(**{**msgspec.structs.asdict(MUX_PLAN), "ready": False})), store)
+    stream = starting.stream
+    assert starting.outcome == "starting" and stream is not None
+    assert stream.status is StreamStatus.LIVE and stream.hls_url is None
+    assert stream.ingest_state == "starting" and stream.thumbnail_url is None
+    again = ingest_connected(IngestConnected(  # `recording` after `connected`: no new fact
+        actor_id=SYSTEM, channel_id=channel.id,
+        playback=PlaybackPlan(**{**msgspec.structs.asdict(MUX_PLAN), "ready": False})), store)
+    assert again.outcome == "unchanged" and again.position == 0
+    active = ingest_connected(IngestConnected(actor_id=SYSTEM, channel_id=channel.id,
+                                              playback=MUX_PLAN), store)
+    assert active.outcome == "attached" and active.stream is not None
+    assert active.stream.hls_url == "https://stream/pb.m3u8"
+    assert active.stream.thumbnail_url == "https://img/pb.jpg"
+    assert active.stream.ingest_state == "connected"
+    # a late `connected` (webhooks come in any order) does not take the playlist away
+    late = ingest_connected(IngestConnected(
+        actor_id=SYSTEM, channel_id=channel.id,
+        playback=PlaybackPlan(**{**msgspec.structs.asdict(MUX_PLAN), "ready": False})), store)
+    assert late.outcome == "unchanged"
+    assert store.get(stream.id, Stream).hls_url == "https://stream/pb.m3u8"
+
+
+def test_thumbnails_change_only_when_new_and_never_before_going_live() -> None:
+    from uuid import uuid4
+
+    prepared = Stream(channel_id=uuid4(), owner_id=uuid4(), title="t")
+    with pytest.raises(Conflict):
+        prepared.change_thumbnail("https://img/a.jpg")
+    stream = live_stream()
+    assert stream.change_thumbnail("https://img/a.jpg")
+    assert not stream.change_thumbnail("https://img/a.jpg") and not stream.change_thumbnail("")
+    stream.end(NOW)
+    stream.archive("/r.flv", "http://v/r.flv")
+    assert stream.change_thumbnail("https://img/vod.jpg")  # the VOD's own picture
+
+
+def test_the_whole_vod_is_published_once_and_only_for_an_archived_stream() -> None:
+    stream = live_stream()
+    with pytest.raises(Conflict):
+        stream.publish_vod("/v.mp4", "http://v/v.mp4", 12.0, 2)
+    stream.end(NOW)
+    stream.archive("/r2.flv", "http://v/r2.flv")
+    stream.publish_vod("/v.mp4", "http://v/v.mp4", 12.0, 2)
+    assert (stream.recording_path, stream.vod_url) == ("/v.mp4", "http://v/v.mp4")
+    with pytest.raises(Conflict):
+        stream.publish_vod("/v.mp4", "http://v/v.mp4", 12.0, 2)
+
+
+def test_a_refused_encoder_is_recorded_only_on_a_live_stream() -> None:
+    stream = live_stream()
+    stream.refuse_ingest("nginx-rtmp", 1500.04, 492.0)
+    [event] = stream.collect_events()
+    assert (event.bitrate_kbps, event.limit_kbps) == (1500.0, 492.0)
+    stream.end(NOW)
+    with pytest.raises(Conflict):
+        stream.refuse_ingest("nginx-rtmp", 1500, 492)
