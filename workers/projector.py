@@ -35,6 +35,10 @@ log = structlog.get_logger(__name__)
 
 class ProjectorRunner:
     RESET_CHECK_S = 1.0
+    # The relay marks every projector's queue within a fraction of a second whenever the log
+    # moves: a consumer that hears nothing this long while the log is ahead of it has been
+    # lost without a word (a broker that went away under it) and is made again.
+    STARVED_S = 5.0
 
     def __init__(
         self,
@@ -162,19 +166,28 @@ class ProjectorRunner:
                     await consumer.close()
 
     async def _consume(self, consumer: Consumer, stopping: asyncio.Event) -> None:
-        checked = time.monotonic()
+        """Returns on stop, after a reset, or when the consumer went quiet while the log
+        moved on (the caller then subscribes again and catches up from the store)."""
+        checked = heard = time.monotonic()
         while not stopping.is_set():
             deliveries = await consumer.get_batch(self.prefetch, timeout=0.25)
             if not deliveries:
                 # Idle: notice a reset (`aethex projections reset`) without waiting for
                 # the next event, and replay the log from the store.
-                if time.monotonic() - checked >= self.RESET_CHECK_S:
-                    checked = time.monotonic()
+                now = time.monotonic()
+                if now - checked >= self.RESET_CHECK_S:
+                    checked = now
                     stored = await asyncio.to_thread(tracking.position, self.db, self.name)
                     if stored < self.position:
                         log.info("projector.reset_detected", projection=self.name)
                         self.position = stored
                         return
+                    if now - heard >= self.STARVED_S and \
+                            await asyncio.to_thread(self.store.head) > self.position:
+                        log.warning("projector.starved", projection=self.name,
+                                    position=self.position, quiet_s=round(now - heard, 1))
+                        return
                 continue
+            heard = time.monotonic()
             await self.handle(deliveries)
             await consumer.ack(deliveries)

@@ -31,6 +31,7 @@ import pytest
 
 from commands.send_message import Author, SendMessage, send_messages
 from entrypoints.bootstrap import Services
+from infra.messaging.bus import WATERMARK_KEY
 from infra.messaging.rabbitmq import RabbitBus
 from infra.readstore.database import PostgresDatabase
 from infra.runtime.supervisor import Supervisor
@@ -173,6 +174,47 @@ async def test_a_projector_whose_consumer_broke_rebuilds_it_and_reaches_the_head
         assert counted(services) == 310
         assert runner.last_error is None and counter_error(services.db) is None
         print(f"{how}: back at the head {took:.2f} s after the break")
+    finally:
+        await services.stop()
+        services.close()
+
+
+async def test_a_projector_whose_consumer_went_silent_subscribes_again(prod: Settings) -> None:
+    """A consumer that is lost without a word (here its queue is unbound from the exchange
+    behind its back: the channel stays open, nothing fails, nothing more arrives) is
+    noticed by the projector itself: it hears nothing while the log moves on, subscribes
+    again (binding its queue anew) and catches up from the store, with no failure."""
+    services = Services(prod)
+    try:
+        migrate(services.db, [Counter()])
+        stream_id = seed_messages(services, 50, batch=50)
+        await services.start(workers=["relay"])
+        runner = ProjectorRunner(Counter(), services.store, services.db, services.bus,
+                                 batch_size=50, prefetch=10)
+        runner.STARVED_S = 1.0
+        services.spawn("projector:counter", runner.run)
+        task = services.supervisor.task("projector:counter")
+        await until(lambda: tracking.position(services.db, "counter") == services.store.head(),
+                    20, "the projector did not catch up at first")
+
+        connection = await aio_pika.connect(RABBITMQ_URL)
+        async with connection:  # unbind every routing key: silence, not an error
+            channel = await connection.channel()
+            queue = await channel.declare_queue(f"{prod.namespace}.projector.counter",
+                                                passive=True)
+            for key in [*Counter().bindings, WATERMARK_KEY]:
+                await queue.unbind(f"{prod.namespace}.events", routing_key=key)
+        more_messages(services, stream_id, 30, "unheard")
+        head = services.store.head()
+        await until(lambda: tracking.position(services.db, "counter") == head, RECOVERY_S,
+                    "a silent consumer was never noticed")
+        assert counted(services) == 80  # nothing lost, nothing applied twice
+        more_messages(services, stream_id, 10, "heard")  # the new subscription delivers
+        head = services.store.head()
+        await until(lambda: tracking.position(services.db, "counter") == head, RECOVERY_S,
+                    "the new subscription does not deliver")
+        assert counted(services) == 90
+        assert task.failures == 0 and runner.last_error is None  # silence is not an error
     finally:
         await services.stop()
         services.close()
