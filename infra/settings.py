@@ -63,6 +63,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     ws_coalesce_ms: float = 10.0
     typing_interval_s: float = 2.0
     cors_origins: str = "*"
+    web_dir: str = ""  # the web client's folder; empty: the repository's web/
     # identity and uploads
     oidc_issuer: str | None = None
     oidc_audience: str | None = None
@@ -108,6 +109,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", self.namespace):
             raise SettingsError("AETHEX_NAMESPACE must be 1-63 of a-z, 0-9 and _, "
                                 "not starting with a digit")
+        if self.web_dir and not (Path(self.web_dir) / "pages").is_dir():
+            raise SettingsError(f"AETHEX_WEB_DIR={self.web_dir!r} is not the web client's "
+                                "folder (it has no pages/ folder)")
 
     @property
     def production(self) -> bool:
