@@ -282,7 +282,7 @@ async function reports() {
       modAction("Dismiss", () => resolve(r, "dismiss")),
       r.messageId ? modAction("Delete message", () => resolve(r, "delete_message")) : null,
       modAction("Timeout", () => resolve(r, "timeout")),
-      modAction("Ban", () => resolve(r, "ban"))))));
+      modAction("Ban", () => resolve(r, "ban")))))));
   return table(["Filed", "User", "What", "Actions"], rows, "No open reports.");
 }
 
