@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from litestar import Request, Router, get
 from litestar.openapi.plugins import JsonRenderPlugin, OpenAPIRenderPlugin, YamlRenderPlugin
+from litestar.params import FromPath
 from litestar.response import Response
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -118,7 +119,7 @@ def web_client_router(files: WebClientFiles) -> Router:
         return page("home")
 
     @get("/streams/{channel_slug:str}", name="page-stream", **options)
-    def stream(channel_slug: str) -> Response[bytes]:
+    def stream(channel_slug: FromPath[str]) -> Response[bytes]:
         return page("stream")
 
     @get("/dashboard", name="page-dashboard", **options)
@@ -142,14 +143,14 @@ def web_client_router(files: WebClientFiles) -> Router:
         return page("onboarding")
 
     @get("/assets/{path:path}", name="web-asset", **options)
-    def asset(path: str) -> Response[bytes]:
+    def asset(path: FromPath[str]) -> Response[bytes]:
         found = files.asset(path.lstrip("/"))
         if found is None:
             raise NotFound(f"no asset {path!r}")
         return Response(found.read_bytes(), media_type=media_type(found))
 
     @get("/vendor/{name:str}", name="web-vendor", **options)
-    def vendor(name: str) -> Response[bytes]:
+    def vendor(name: FromPath[str]) -> Response[bytes]:
         found = files.vendor(name)
         if found is None:
             raise NotFound(f"no package file {name!r}" + (
