@@ -68,7 +68,7 @@ class ChannelFollowController(Controller):
         return await set_following(commands, principal, "channel", channel_id, False)
 
     @get("/{channel_id:str}/follow", dependencies=auth, operation_id="getChannelFollow",
-         security=BEARER, responses=problems(403, 422, 503, auth=True))
+         security=BEARER, responses=problems(403, 404, 422, 503, auth=True))
     async def follow_state(
         self, channel_id: FromPath[str], principal: NamedDependency[Principal],
         reads: NamedDependency[ReadModels], after: FromQuery[int | None] = None,

@@ -146,7 +146,7 @@ class ProfileController(Controller):
         return await _update(commands, tokens, principal, principal.user_id, data)
 
     @get("/channels", dependencies=auth, operation_id="listMyChannels", security=BEARER,
-         responses=problems(403, 503, auth=True))
+         responses=problems(403, 422, 503, auth=True))
     async def my_channels(
         self, principal: NamedDependency[Principal], reads: NamedDependency[ReadModels],
         settings: NamedDependency[Settings], after: FromQuery[int | None] = None,

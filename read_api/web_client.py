@@ -95,13 +95,17 @@ def security_headers_middleware(app: ASGIApp, policy: str) -> ASGIApp:
     return middleware
 
 
-def _not_installed(what: str) -> Response[bytes]:
-    body = (f"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>AeThex "
+def _not_installed_page(what: str) -> bytes:
+    """What stands in for a page while its browser packages are not installed."""
+    return (f"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>AeThex "
             f"Live: {html.escape(what)} unavailable</title></head><body><main><h1>"
             f"{html.escape(what)} is not available yet</h1><p>{html.escape(INSTALL_HINT)}."
             "</p><p>The API works without it: <a href=\"/schema/openapi.json\">"
-            "/schema/openapi.json</a>.</p></main></body></html>")
-    return Response(body.encode(), status_code=503, media_type=HTML)
+            "/schema/openapi.json</a>.</p></main></body></html>").encode()
+
+
+def _not_installed(what: str) -> Response[bytes]:
+    return Response(_not_installed_page(what), status_code=503, media_type=HTML)
 
 
 def web_client_router(files: WebClientFiles) -> Router:
@@ -171,7 +175,7 @@ class LocalSwaggerUI(OpenAPIRenderPlugin):
 
     def render(self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]) -> bytes:
         if self.files.missing():
-            return bytes(_not_installed("The API docs page").body)
+            return _not_installed_page("The API docs page")
         title = html.escape(str(openapi_schema["info"]["title"]))
         spec = html.escape(self.get_openapi_json_route(request))
         return (

@@ -75,7 +75,7 @@ const createForm = $("#create-form");
 createForm.name.addEventListener("input", () => {
   if (createForm.slug.dataset.edited) return;
   createForm.slug.value = createForm.name.value.toLowerCase().normalize("NFKD")
-    .replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 48);
+    .replace(/[^a-z0-9]+/g, "-").slice(0, 40).replace(/^-+|-+$/g, "");
 });
 createForm.slug.addEventListener("input", () => { createForm.slug.dataset.edited = "1"; });
 bindForm(createForm, async (values) => {

@@ -12,7 +12,7 @@ if (!token()) {
 } else if (account?.onboarded) {
   location.replace("/dashboard");
 } else if (account?.email && !form.username.value) {
-  form.username.value = account.email.split("@")[0].replace(/[^A-Za-z0-9_-]/g, "").slice(0, 32);
+  form.username.value = account.email.split("@")[0].toLowerCase().replace(/[^a-z0-9_]/g, "").slice(0, 25);
 }
 
 bindForm(form, async (values) => {
