@@ -276,9 +276,21 @@ def test_a_creator_goes_live_viewers_watch_and_chat_and_the_end_lists_the_vod(
         view.locator("#chat-error", has_text="contains a word this channel blocks").wait_for()
         assert view.input_value("#chat-input") == "who likes pineapple"
 
-        # The live page, checked and pictured at both sizes (the drawer open on a phone).
-        watch.fill("#chat-input", "")
+        # The live page, checked and pictured at both sizes, and the chat drawer a phone
+        # opens from its Chat button.
+        for text in ("Welcome to the lab!", "Today: colour bars"):
+            watch.fill("#chat-input", text)
+            watch.press("#chat-input", "Enter")
+            view.locator("#chat-log li", has_text=text).wait_for()
         check_page(watch, site, "stream")
+        view.set_viewport_size({"width": SIZES["mobile"][0], "height": SIZES["mobile"][1]})
+        assert view.locator("#chat").is_hidden()
+        view.click("#chat-toggle")
+        view.locator("#chat-log li", has_text="Today: colour bars").wait_for()
+        assert serious_violations(view) == []
+        view.screenshot(path=str(site.shots / "stream-chat-mobile.png"))
+        view.keyboard.press("Escape")
+        assert view.locator("#chat").is_hidden()
 
         # The owner ends it from the dashboard, then stops the encoder.
         dash.locator("#end-stream").click()

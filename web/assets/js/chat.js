@@ -36,7 +36,7 @@ const BADGE_NAMES = { broadcaster: "Broadcaster", moderator: "Moderator", subscr
 
 export class Chat {
   /**
-   * `els`: the log, jump button, form, input, counter, error slot, typing line, user list,
+   * `els`: the log (a list) and the box it scrolls in, the jump button, form, input, counter, error slot, typing line, user list,
    * user count, sign-in hint. `hooks.onStatus(stream)`, `hooks.onViewers({count, peak})`.
    */
   constructor(els, { account, channel, hooks = {} }) {
@@ -52,7 +52,7 @@ export class Chat {
     this.ignored = new Set();
     this.socket = null;
     this.bindForm();
-    els.log.addEventListener("scroll", () => {
+    els.scroll.addEventListener("scroll", () => {
       if (this.atBottom()) els.jump.hidden = true;
     });
     els.jump.addEventListener("click", () => this.scrollToEnd());
@@ -128,12 +128,12 @@ export class Chat {
   }
 
   atBottom() {
-    const log = this.els.log;
-    return log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+    const box = this.els.scroll;
+    return box.scrollHeight - box.scrollTop - box.clientHeight < 40;
   }
 
   scrollToEnd() {
-    this.els.log.scrollTop = this.els.log.scrollHeight;
+    this.els.scroll.scrollTop = this.els.scroll.scrollHeight;
     this.els.jump.hidden = true;
   }
 

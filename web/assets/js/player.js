@@ -83,7 +83,8 @@ export class Player {
   }
 
   levelName(level) {
-    return level.height ? `${level.height}p` : `${Math.round((level.bitrate || 0) / 1000)} kbps`;
+    if (level.height) return `${level.height}p`;
+    return level.bitrate ? `${Math.round(level.bitrate / 1000)} kbps` : "Source";
   }
 
   fillQualities(levels) {

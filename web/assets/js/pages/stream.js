@@ -27,7 +27,7 @@ const player = new Player({
   status: $("#player-status"), frame: $("#player"),
 });
 const chat = new Chat({
-  log: $("#chat-log"), jump: $("#jump"), form: $("#chat-form"), input: $("#chat-input"),
+  log: $("#chat-log"), scroll: $("#chat-scroll"), jump: $("#jump"), form: $("#chat-form"), input: $("#chat-input"),
   send: $("#chat-send"), counter: $("#chat-counter"), error: $("#chat-error"),
   typing: $("#typing"), userList: $("#user-list"), userCount: $("#users-count"),
   signIn: $("#chat-signin"),
