@@ -51,7 +51,7 @@ class Site:
     http: httpx.Client
     shots: Path
     # What the pages did that they must not: CSP violations, script errors, dialogs,
-    # requests to an origin other than ours and the HLS server's.
+    # requests to an origin other than ours and the HLS server's, tokens in URLs.
     faults: list[str] = field(default_factory=list)
 
     @property
@@ -125,6 +125,9 @@ def new_context(browser: Any, site: Site, size: str = "desktop") -> Any:
         page.on("request", lambda r: urlsplit(r.url).scheme in ("http", "https")
                 and urlsplit(r.url).netloc not in allowed
                 and site.faults.append(f"request elsewhere: {r.url}"))
+        # A token (a JWT: "eyJ...") never rides in a URL, navigation or not.
+        page.on("request", lambda r: "eyJ" in r.url
+                and site.faults.append(f"token in a URL: {r.url}"))
 
     context.on("page", watch)
     return context
@@ -230,6 +233,12 @@ def test_a_creator_goes_live_viewers_watch_and_chat_and_the_end_lists_the_vod(
         before = video_time(watch)
         watch.wait_for_timeout(1500)
         assert video_time(watch) > before + 0.5, "the video does not advance"
+        # The keyboard drives the player: k pauses and plays again.
+        watch.focus("#video")
+        watch.keyboard.press("k")
+        watch.wait_for_function("() => document.querySelector('#video').paused")
+        watch.keyboard.press("k")
+        watch.wait_for_function("() => !document.querySelector('#video').paused")
 
         # A viewer signs in through the login page and lands on the stream.
         site.register("grace")
@@ -265,6 +274,19 @@ def test_a_creator_goes_live_viewers_watch_and_chat_and_the_end_lists_the_vod(
         view.locator("#chat-log li", has_text=XSS).wait_for(state="detached", timeout=5000)
         watch.locator("#chat-log li", has_text=XSS).wait_for(state="detached", timeout=5000)
 
+        # The viewer follows from the creator card; both are in the viewers list.
+        view.click("#follow")
+        view.locator("#follow[aria-pressed='true']", has_text="Following").wait_for()
+        assert view.inner_text("#follower-count") == "1 follower"
+        view.click("#users-toggle")
+        for name in ("Ada", "Grace"):
+            view.locator("#user-list li", has_text=name).wait_for()
+        view.click("#users-toggle")
+        view.fill("#chat-input", "hello there")
+        view.press("#chat-input", "Enter")
+        hello = watch.locator("#chat-log li", has_text="hello there")
+        hello.wait_for()
+
         # A filter set on the dashboard refuses a message; the viewer reads why, in
         # words, and keeps the text.
         dash.click("#tab-filters")
@@ -291,6 +313,29 @@ def test_a_creator_goes_live_viewers_watch_and_chat_and_the_end_lists_the_vod(
         view.screenshot(path=str(site.shots / "stream-chat-mobile.png"))
         view.keyboard.press("Escape")
         assert view.locator("#chat").is_hidden()
+        view.set_viewport_size({"width": SIZES["desktop"][0], "height": SIZES["desktop"][1]})
+
+        # The viewer reports a message; it is in the dashboard's queue, and dismissed.
+        welcome = view.locator("#chat-log li", has_text="Welcome to the lab!")
+        welcome.locator("summary").click()
+        welcome.get_by_role("button", name="Report").click()
+        view.locator("#chat-log li.system", has_text="Thanks").wait_for()
+        dash.click("#tab-reports")
+        report = dash.locator("#panel-reports tr", has_text="Welcome to the lab!")
+        report.wait_for()
+        report.get_by_role("button", name="Dismiss").click()
+        dash.locator("#panel-reports", has_text="No open reports").wait_for()
+
+        # The owner times the viewer out from the chat: their next message is refused,
+        # in words; the dashboard lists the timeout and lifts it.
+        hello.locator("summary").click()
+        hello.get_by_role("button", name="Timeout 10 min").click()
+        view.locator("#chat-error", has_text="You are banned from this chat").wait_for()
+        dash.click("#tab-bans")
+        ban = dash.locator("#panel-bans tr", has_text="Grace")
+        ban.wait_for()
+        ban.get_by_role("button", name="Lift").click()
+        dash.locator("#panel-bans", has_text="Nobody is banned").wait_for()
 
         # The owner ends it from the dashboard, then stops the encoder.
         dash.locator("#end-stream").click()
@@ -302,6 +347,16 @@ def test_a_creator_goes_live_viewers_watch_and_chat_and_the_end_lists_the_vod(
     href = view.get_attribute("#vod-list a", "href")
     assert href and href.startswith(site.nginx.http_url + "/recordings/")
     dash.locator("#vod-table a", has_text="Recording").wait_for(timeout=10000)
+    # Rotating the key asks first; the new key replaces the old on the page.
+    dash.click("#rotate-key")
+    dash.locator("#rotate-dialog").wait_for()
+    dash.click("#rotate-cancel")
+    dash.click("#rotate-key")
+    dash.click("#rotate-confirm")
+    dash.locator("#key-status", has_text="new stream key").wait_for()
+    dash.click("#toggle-key")
+    assert dash.inner_text("#stream-key") not in (key, hidden)
+    dash.click("#toggle-key")
     check_page(dash, site, "dashboard")
     viewer_context.close()
     owner_context.close()

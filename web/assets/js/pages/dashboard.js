@@ -221,6 +221,9 @@ function selectTab(tab) {
     t.tabIndex = on ? 0 : -1;
     $(`#${t.getAttribute("aria-controls")}`).hidden = !on;
   }
+  // What is new since it was last shown (the filters form keeps what is being typed).
+  const id = `#${tab.getAttribute("aria-controls")}`;
+  if (PANELS[id]) showPanel(id);
 }
 tabs.forEach((tab, i) => {
   tab.addEventListener("click", () => selectTab(tab));
@@ -317,17 +320,24 @@ bindForm(filtersForm, async (v) => {
   notice(filtersForm, "Filters saved.");
 });
 
+const PANELS = { "#panel-messages": recentMessages, "#panel-bans": bans,
+  "#panel-reports": reports, "#panel-moderators": moderators };
+
+async function showPanel(id) {
+  if (!channel) return;
+  if (id === "#panel-filters") {
+    await loadFilters().catch((e) => { $("#mod-error").textContent = problemText(e); });
+    return;
+  }
+  try {
+    fill($(id), await PANELS[id]());
+  } catch (e) {
+    fill($(id), h("p", { class: "form-error" }, problemText(e)));
+  }
+}
+
 async function showModeration() {
-  const panels = [["#panel-messages", recentMessages], ["#panel-bans", bans],
-    ["#panel-reports", reports], ["#panel-moderators", moderators]];
-  await Promise.all([loadFilters().catch((e) => { $("#mod-error").textContent = problemText(e); }),
-    ...panels.map(async ([id, build]) => {
-      try {
-        fill($(id), await build());
-      } catch (e) {
-        fill($(id), h("p", { class: "form-error" }, problemText(e)));
-      }
-    })]);
+  await Promise.all(["#panel-filters", ...Object.keys(PANELS)].map(showPanel));
 }
 
 // -- past streams ----------------------------------------------------------------------
