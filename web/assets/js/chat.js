@@ -98,7 +98,7 @@ export class Chat {
     this.lastId = null;
     this.els.log.replaceChildren();
     this.setUsers({ items: [], count: 0, anonymous: 0 });
-    this.setEnabled(!!streamId);
+    this.setEnabled(false); // until the join is answered with the history
     if (!streamId) {
       this.system("The chat opens when the stream goes live.");
       return;
@@ -122,6 +122,7 @@ export class Chat {
   // -- messages ------------------------------------------------------------------------
 
   history(messages) {
+    this.setEnabled(true);
     if (!this.lastId) this.els.log.replaceChildren();
     for (const m of messages) this.add(m, { scroll: false });
     this.scrollToEnd();

@@ -145,6 +145,7 @@ setInterval(() => { if (channel) refreshChannel().catch(() => {}); }, 3000);
 // -- stream key ------------------------------------------------------------------------
 
 function showKey() {
+  for (const id of ["#toggle-key", "#copy-key", "#rotate-key"]) $(id).disabled = !key;
   $("#ingest-url").textContent = key ? key.ingestUrl : "…";
   $("#stream-key").textContent = key && keyShown ? key.streamKey : "••••••••••••••••";
   $("#toggle-key").textContent = keyShown ? "Hide key" : "Show key";
@@ -152,6 +153,8 @@ function showKey() {
 }
 
 async function loadKey() {
+  key = null;
+  showKey(); // its buttons wait for it
   key = await get(`/api/channels/${channel.id}/stream-key`);
   keyShown = false;
   showKey();
@@ -309,6 +312,7 @@ async function loadFilters() {
   filtersForm.slowModeSeconds.value = f.slowModeSeconds;
   filtersForm.followersOnly.checked = f.followersOnly;
   filtersForm.followMinAgeSeconds.value = f.followMinAgeSeconds;
+  $("#filters-fields").disabled = false; // editable once it holds the channel's filters
 }
 bindForm(filtersForm, async (v) => {
   await put(`/api/channels/${channel.id}/filters`, {

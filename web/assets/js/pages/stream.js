@@ -128,7 +128,6 @@ async function showCreator() {
   }
   const button = $("#follow");
   if (account && account.id === creator.id) return; // no following oneself
-  button.hidden = false;
   let following = false;
   const render = () => {
     button.textContent = following ? "Following" : "Follow";
@@ -159,6 +158,7 @@ async function showCreator() {
       button.disabled = false;
     }
   });
+  button.hidden = false; // once it knows the state and answers clicks
 }
 
 // -- share, drawer, viewers ------------------------------------------------------------
