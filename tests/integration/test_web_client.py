@@ -482,3 +482,49 @@ def test_home_lists_live_channels_then_the_others(browser: Any, site: Site) -> N
     check_page(page, site, "home")
     context.close()
     assert site.faults == []
+
+
+def test_dashboard_settings_prepare_the_next_stream_and_go_live(
+        browser: Any, site: Site) -> None:
+    owner = site.register("hal")
+    r = site.http.post("/api/channels", json={"slug": "hals-room", "name": "Hal's room"},
+                       headers={"Authorization": f"Bearer {owner['token']}"})
+    assert r.status_code == 201, r.text
+    context = new_context(browser, site)
+    page = context.new_page()
+    sign_in_as(page, site, owner)
+    page.goto(site.url + "/dashboard")
+    page.locator("#dash-title", has_text="Hal's room").wait_for()
+
+    # Offline, the settings prepare the next stream; the channel keeps category and tags.
+    page.fill("#settings-title", "Late night <code>")
+    page.fill("#settings-description", "Talking about compilers")
+    page.fill("#settings-category", "science")
+    page.fill("#settings-tags", "compilers, llvm")
+    page.click("#settings-form button[type=submit]")
+    page.locator("#settings-form .notice", has_text="Settings saved").wait_for()
+    page.locator("#status-detail", has_text="Ready to go live as “Late night <code>”").wait_for()
+
+    # Go live from the button: the prepared stream, with its title, on the stream page.
+    page.click("#go-live")
+    page.locator("#status-line", has_text="Late night <code>").wait_for()
+    assert page.locator("#settings-title").is_disabled()
+    stream = context.new_page()
+    stream.goto(site.url + "/streams/hals-room")
+    stream.locator("#stream-title", has_text="Late night <code>").wait_for()
+    assert "#compilers" in stream.inner_text("#stream-meta")
+    assert "science" in stream.inner_text("#stream-meta")
+
+    # The chat's counter, and a message over the limit refused in words before sending.
+    stream.locator("#chat-input:enabled").wait_for()
+    stream.fill("#chat-input", "x" * 501)
+    assert stream.inner_text("#chat-counter") == "501 / 500: 1 too many"
+    stream.press("#chat-input", "Enter")
+    stream.locator("#chat-error", has_text="at most 500 characters").wait_for()
+    assert stream.input_value("#chat-input") == "x" * 501
+
+    page.click("#end-stream")
+    stream.locator("#offline", has_text="The stream has ended").wait_for(timeout=10000)
+    page.locator("#go-live").wait_for()
+    context.close()
+    assert site.faults == []
