@@ -114,7 +114,7 @@ def web_client_router(files: WebClientFiles) -> Router:
     def page(name: str) -> Response[bytes]:
         if files.missing():
             return _not_installed("The web client")
-        return Response(files.page(name).read_bytes(), media_type=HTML)
+        return Response(files.read(files.page(name)), media_type=HTML)
 
     options: dict[str, Any] = {"include_in_schema": False, "opt": PUBLIC, "sync_to_thread": False}
 
@@ -151,7 +151,7 @@ def web_client_router(files: WebClientFiles) -> Router:
         found = files.asset(path.lstrip("/"))
         if found is None:
             raise NotFound(f"no asset {path!r}")
-        return Response(found.read_bytes(), media_type=media_type(found))
+        return Response(files.read(found), media_type=media_type(found))
 
     @get("/vendor/{name:str}", name="web-vendor", **options)
     def vendor(name: FromPath[str]) -> Response[bytes]:
@@ -159,7 +159,7 @@ def web_client_router(files: WebClientFiles) -> Router:
         if found is None:
             raise NotFound(f"no package file {name!r}" + (
                 f" ({INSTALL_HINT})" if name in files.missing() else ""))
-        return Response(found.read_bytes(), media_type=media_type(found))
+        return Response(files.read(found), media_type=media_type(found))
 
     return Router(path="/", route_handlers=[home, stream, dashboard, profile, register, login,
                                             onboarding, asset, vendor])

@@ -44,6 +44,18 @@ class WebClientFiles:
         self.root = Path(root) if root else default_web_dir()
         self.assets = self.root / "assets"
         self.packages = self.root / "node_modules"
+        self._read: dict[Path, tuple[int, int, bytes]] = {}
+
+    def read(self, path: Path) -> bytes:
+        """The file's bytes, read once and kept while its size and modification time stay
+        the same (the vendor bundles are a megabyte or more; an edited page is read anew)."""
+        stat = path.stat()
+        kept = self._read.get(path)
+        if kept is not None and kept[:2] == (stat.st_mtime_ns, stat.st_size):
+            return kept[2]
+        data = path.read_bytes()
+        self._read[path] = (stat.st_mtime_ns, stat.st_size, data)
+        return data
 
     def page(self, name: str) -> Path:
         if name not in PAGES:

@@ -265,7 +265,7 @@ def test_a_creator_goes_live_viewers_watch_and_chat_and_the_end_lists_the_vod(
         assert time.monotonic() - sent < 1.0
         assert line.locator(".content").inner_text() == XSS
         assert watch.locator("#chat-log img").count() == 0
-        assert view.input_value("#chat-input") == ""
+        view.wait_for_function("() => document.querySelector('#chat-input').value === ''")
 
         # The owner deletes it from the page: it disappears for the viewer.
         view.locator("#chat-log li", has_text=XSS).wait_for()

@@ -50,6 +50,9 @@ def test_only_the_named_package_files_and_assets_are_served(tmp_path: Path) -> N
     installed.write_text("export default 1")
     (installed.parent / "hls.mjs.map").write_text("{}")
     assert files.vendor("hls.mjs") == installed
+    assert files.read(installed) == b"export default 1"
+    installed.write_text("export default 22")  # changed on disk: read anew
+    assert files.read(installed) == b"export default 22"
     assert files.vendor("hls.mjs.map") is None and files.vendor("../package.json") is None
     assert "hls.mjs" not in files.missing()
     assert files.asset("app.css") == (root / "assets" / "app.css").resolve()
