@@ -1,11 +1,19 @@
 # AeThex Live application image: one image for every role (api, relay, projectors, migrate).
+
+# The web client's browser packages, pinned in web/package.json (no lock file: web/.npmrc).
+FROM node:20-slim AS web
+WORKDIR /web
+COPY web/package.json web/.npmrc ./
+RUN npm install --omit=dev --no-audit --no-fund
+
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    AETHEX_DATA_DIR=/app/var
+    AETHEX_DATA_DIR=/app/var \
+    AETHEX_WEB_DIR=/app/web
 
 # ffmpeg: the media worker joins a stream's recordings into its VOD and grabs thumbnails.
 RUN apt-get update \
@@ -23,10 +31,14 @@ RUN python -c "import tomllib; print('\\n'.join(tomllib.load(open('/src/pyprojec
 # site-packages and the sources are dropped.
 COPY . /src
 RUN pip install --no-deps /src \
+    && mkdir -p /app \
+    && cp -r /src/web /app/web \
     && rm -rf /src \
     && useradd --system --uid 10001 --user-group --home-dir /app --no-create-home aethex \
     && mkdir -p /app/var \
     && chown -R aethex:aethex /app
+
+COPY --from=web /web/node_modules /app/web/node_modules
 
 WORKDIR /app
 USER aethex

@@ -38,6 +38,6 @@ def end_stream(cmd: EndStream, store: Store) -> StreamEnded:
         stream.discard(datetime.now(UTC))
         channel.discard_prepared(stream.id)
     else:
-        stream.end(datetime.now(UTC))
+        stream.end_by_owner(datetime.now(UTC))
     channel.go_offline(stream.id)
     return StreamEnded(stream=stream, position=store.save(stream, channel))

@@ -257,6 +257,15 @@ class Stream(Aggregate):
         self.trigger_event(self.Ended, channel_id=self.channel_id, duration_s=duration,
                            timestamp=now)
 
+    def end_by_owner(self, now: datetime) -> None:
+        """Ends a live stream on its owner's word. When its encoder has already gone (a
+        reconnect grace is running) and its recording is known, no other part can come:
+        archived at once, as the grace's end would."""
+        self.end(now)
+        if self.grace_until is not None and (self.recording_path is not None
+                                             or self.vod_url is not None):
+            self.archive(self.recording_path, self.vod_url)
+
     def discard(self, now: datetime) -> None:
         """Ends a stream that was prepared and never went live (OFFLINE -> ARCHIVED)."""
         if self.status is not StreamStatus.OFFLINE:

@@ -19,6 +19,7 @@ from entrypoints.bootstrap import Services
 from infra.eventstore.envelope import EventBatch
 from infra.runtime import heap
 from infra.shared_state.rate_limit import LoginThrottle
+from infra.web.client_files import INSTALL_HINT, WebClientFiles
 from infra.web.ws_direct import capture_send
 from projections.stream_status import current_stream_of, get_stream
 from read_api.admin import AdminController
@@ -52,6 +53,12 @@ from read_api.stream_aliases import StreamAliasController
 from read_api.streams import StreamController
 from read_api.uploads import UploadController, UploadFiles
 from read_api.users import ProfileController, UserController
+from read_api.web_client import (
+    content_security_policy,
+    docs_plugins,
+    security_headers_middleware,
+    web_client_router,
+)
 from read_api.webhooks.clerk import ClerkWebhookController
 from read_api.webhooks.cloudflare import CloudflareWebhooks
 from read_api.webhooks.mux import MuxWebhooks
@@ -88,6 +95,7 @@ def create_app(services: Services, *, announce: bool = False, settle_heap: bool 
         history_size=settings.chat_history_size)
     gateway.recent = feed.recent
     sampler = PresenceSampler(services, node_id(services))
+    web_files = WebClientFiles(settings.web_dir or None)
     services.positions.bind_head(services.store.head)
 
     @asynccontextmanager
@@ -120,6 +128,10 @@ def create_app(services: Services, *, announce: bool = False, settle_heap: bool 
             s = services.settings
             print(f"AeThex Live is up: http://{s.host}:{s.port}  (API docs: "
                   f"http://{s.host}:{s.port}/schema)", file=sys.stdout, flush=True)
+            if web_files.missing():
+                print(f"AeThex Live: the pages and the API docs page need their browser "
+                      f"packages: {INSTALL_HINT}; the API works without them",
+                      file=sys.stdout, flush=True)
         try:
             yield
         finally:
@@ -137,7 +149,8 @@ def create_app(services: Services, *, announce: bool = False, settle_heap: bool 
                         ModerationController, ReportController,  # moderation
                         ChannelReportController, IgnoreController,
                         *INTEGRATION_ROUTES,  # webhooks, bot tokens
-                        ChatterController, *DISCOVERY_ROUTES],  # after the controllers
+                        ChatterController, *DISCOVERY_ROUTES,  # after the controllers
+                        web_client_router(web_files)],  # the pages, their assets
         dependencies=app_dependencies(services),
         exception_handlers=EXCEPTION_HANDLERS,
         # The request id is not here but around the whole app (`create_asgi`): answers
@@ -147,6 +160,7 @@ def create_app(services: Services, *, announce: bool = False, settle_heap: bool 
         request_class=AppRequest,
         lifespan=[lifespan],
         openapi_config=OpenAPIConfig(title="AeThex Live", version="0.1.0", path="/schema",
+                                     render_plugins=docs_plugins(web_files),
                                      **openapi_extras()),
         logging_config=None,
         debug=False,
@@ -156,6 +170,7 @@ def create_app(services: Services, *, announce: bool = False, settle_heap: bool 
     app.state.gateway = gateway
     app.state.feed = feed
     app.state.sampler = sampler
+    app.state.web_files = web_files
     app.state.login_throttle = LoginThrottle(
         settings.login_failures_per_account, settings.login_failures_per_address,
         settings.redis_url, settings.namespace)
@@ -169,8 +184,10 @@ def create_asgi(services: Services, *, announce: bool = False, settle_heap: bool
     sio = create_socketio(app.state.gateway, services.authenticator,
                           services.settings.cors_origins)
     app.state.sio = sio
-    # CORS inside the request id: a preflight answered by it carries an id too.
-    http = request_id_middleware(cors_middleware(app, services.settings.cors_origins))
+    # CORS inside the request id: a preflight answered by it carries an id too; the pages'
+    # headers (CSP) on every HTML answer, the router's own included.
+    pages = security_headers_middleware(app, content_security_policy(services.settings))
+    http = request_id_middleware(cors_middleware(pages, services.settings.cors_origins))
     asgi = capture_send(socketio.ASGIApp(sio, other_asgi_app=http, socketio_path="socket.io"))
     asgi.litestar = app  # type: ignore[attr-defined]
     return asgi

@@ -64,6 +64,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     ws_room_writes_per_s: float = 10000.0
     typing_interval_s: float = 2.0
     cors_origins: str = "*"
+    web_dir: str = ""  # the web client's folder; empty: the repository's web/
     # identity and uploads
     oidc_issuer: str | None = None
     oidc_audience: str | None = None
@@ -147,6 +148,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 raise SettingsError("AETHEX_INGEST_OVER_BITRATE=refuse needs a limit: "
                                     "renditions in AETHEX_INGEST_QUALITIES or "
                                     "AETHEX_INGEST_MAX_BITRATE_KBPS")
+        if self.web_dir and not (Path(self.web_dir) / "pages").is_dir():
+            raise SettingsError(f"AETHEX_WEB_DIR={self.web_dir!r} is not the web client's "
+                                "folder (it has no pages/ folder)")
 
     def max_ingest_kbps(self) -> float | None:
         """The most a publisher may send before it is refused (None: no limit)."""

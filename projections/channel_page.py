@@ -179,3 +179,11 @@ def channel_views(db: Database, ids: Sequence[str], *,
                         tuple(ids))
     by_id = {row["id"]: row for row in rows}
     return [channel_view(db, by_id[i], stream_url=stream_url) for i in ids if i in by_id]
+
+
+def channels_of_owner(db: Database, owner_id: str, *,
+                      stream_url: str | None = None) -> list[dict[str, Any]]:
+    """Every channel a user owns, public or not, oldest first (their dashboard's list)."""
+    rows = db.fetch_all(_CHANNEL_SQL + "WHERE c.owner_id = ? ORDER BY c.created_at, c.id",
+                        (owner_id,))
+    return [channel_view(db, row, stream_url=stream_url) for row in rows]

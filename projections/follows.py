@@ -109,3 +109,11 @@ def list_following(db: Database, follower_id: str, target_kind: str, *, cursor: 
         items = [{"id": r["target_id"], "slug": r["name"], "name": r["title"],
                   "followedAt": r["followed_at"]} for r in rows]
     return items, next_cursor
+
+
+def followed_at(db: Database, follower_id: str, target_kind: str,
+                target_id: str) -> str | None:
+    """When `follower_id` followed the user or channel, or None when they do not."""
+    row = db.fetch_one("SELECT followed_at FROM follows WHERE follower_id = ? AND "
+                       "target_kind = ? AND target_id = ?", (follower_id, target_kind, target_id))
+    return row["followed_at"] if row else None

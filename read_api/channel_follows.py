@@ -16,13 +16,14 @@ from commands.cancel_subscription import CancelSubscription
 from commands.subscribe import Subscribe
 from domain.subscription import Subscription
 from infra.identity.auth import Principal
+from projections.follows import followed_at
 from projections.subscriptions import list_subscriptions
 from read_api.deps import parse_id, provide_principal
 from read_api.following import followers_page, set_following
 from read_api.openapi import BEARER, problems
 from read_api.paging import Cursor, Limit
 from read_api.reads import ReadModels
-from read_api.views.follow import ChannelFollowChange, FollowerPage
+from read_api.views.follow import ChannelFollowChange, ChannelFollowState, FollowerPage
 from read_api.views.subscription import SubscriptionChange, SubscriptionList
 
 auth = {"principal": Provide(provide_principal)}
@@ -65,6 +66,19 @@ class ChannelFollowController(Controller):
     ) -> ChannelFollowChange:
         """Stops following a channel (not following: no change)."""
         return await set_following(commands, principal, "channel", channel_id, False)
+
+    @get("/{channel_id:str}/follow", dependencies=auth, operation_id="getChannelFollow",
+         security=BEARER, responses=problems(403, 404, 422, 503, auth=True))
+    async def follow_state(
+        self, channel_id: FromPath[str], principal: NamedDependency[Principal],
+        reads: NamedDependency[ReadModels], after: FromQuery[int | None] = None,
+    ) -> ChannelFollowState:
+        """Whether the caller follows the channel (a follow button's state); `?after=`
+        the position of a follow or unfollow just made to see it."""
+        cid = parse_id(channel_id, "channel")
+        await reads.caught_up(("follows",), after)
+        since = await reads.query(followed_at, str(principal.user_id), "channel", str(cid))
+        return {"channelId": str(cid), "following": since is not None, "followedAt": since}
 
     @get("/{channel_id:str}/followers", operation_id="listChannelFollowers",
          responses=problems(404, 422, 503))

@@ -187,7 +187,23 @@ def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[
     if status == 400 and "multipart" in str(exc.detail):  # uploads
         return problem(request, 400, "the body must be multipart/form-data with a part "
                        "named 'file'", code="malformed", field="body")
+    if status == 413:  # the whole body over the route's limit, before a handler saw it
+        return too_large_body(request)
     return problem(request, status, str(exc.detail), code=code, headers=exc.headers)
+
+
+def too_large_body(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+    """A body past the server's limit: for an upload the field is its file (a form shows
+    the problem beside the file input), else the body."""
+    try:
+        limit = request.route_handler.resolve_request_max_body_size()
+    except Exception:  # no handler: the app's default
+        limit = None
+    upload = request.headers.get("content-type", "").startswith("multipart/")
+    what = "the file is" if upload else "the request body is"
+    detail = f"{what} too large: this server takes at most {limit} bytes" if limit else \
+        f"{what} too large for this server"
+    return problem(request, 413, detail, code="too_large", field="file" if upload else "body")
 
 
 def internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:

@@ -53,8 +53,11 @@ ALWAYS = (400, 500, 503)
 
 def problems(*statuses: int, auth: bool = False) -> dict[int, ResponseSpec]:
     """The problem+json answers a route can give: `statuses`, plus 401 when it needs a
-    token, plus the ones any route can give."""
+    token, plus the ones any route can give; a route that takes a body (it lists 415) can
+    also get one past the server's size limit (413)."""
     codes = set(statuses) | set(ALWAYS) | ({401} if auth else set())
+    if 415 in codes:
+        codes.add(413)
     return {status: ResponseSpec(data_container=Problem, media_type=PROBLEM,
                                  description=TITLES.get(status, "Error"),
                                  generate_examples=False)

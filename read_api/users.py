@@ -18,14 +18,18 @@ from commands.update_profile import UpdateProfile
 from domain.errors import Forbidden, Invalid, NotFound
 from domain.user import User
 from infra.identity.auth import LocalTokens, Principal
+from infra.settings import Settings
 from projections.base import page_limit
+from projections.channel_page import channels_of_owner
 from projections.follows import list_following
 from projections.profiles import get_profile
+from read_api.channels import CHANNEL_READ_MODELS
 from read_api.deps import parse_id, provide_identity, provide_principal
 from read_api.following import followers_page, set_following
 from read_api.openapi import BEARER, problems
 from read_api.paging import Cursor, Limit
 from read_api.reads import Aggregates, ReadModels
+from read_api.views.channel import OwnChannelList
 from read_api.views.follow import FollowedPage, FollowerPage, UserFollowChange
 from read_api.views.user import AccountChange, Profile
 
@@ -140,6 +144,19 @@ class ProfileController(Controller):
     ) -> AccountChange:
         """Changes the caller's profile."""
         return await _update(commands, tokens, principal, principal.user_id, data)
+
+    @get("/channels", dependencies=auth, operation_id="listMyChannels", security=BEARER,
+         responses=problems(403, 422, 503, auth=True))
+    async def my_channels(
+        self, principal: NamedDependency[Principal], reads: NamedDependency[ReadModels],
+        settings: NamedDependency[Settings], after: FromQuery[int | None] = None,
+    ) -> OwnChannelList:
+        """The caller's channels, private ones too, each as its page answers it (a
+        dashboard's list); `?after=` the position of a channel just created to see it."""
+        await reads.caught_up(CHANNEL_READ_MODELS, after)
+        items = await reads.query(channels_of_owner, str(principal.user_id),
+                                  stream_url=settings.ingest_rtmp_url)
+        return {"items": items}
 
 
 class UserController(Controller):

@@ -48,6 +48,12 @@ class ChannelChange(ChannelPage, kw_only=True):
     position: int
 
 
+class OwnChannelList(msgspec.Struct, rename="camel", kw_only=True):
+    """Every channel the caller owns, public or not, oldest first."""
+
+    items: list[ChannelPage]
+
+
 class ModeratorChange(msgspec.Struct, rename="camel", kw_only=True):
     """A moderator granted or revoked (`position` 0: nothing changed)."""
 

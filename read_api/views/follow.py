@@ -22,6 +22,14 @@ class ChannelFollowChange(msgspec.Struct, rename="camel", kw_only=True):
     position: int
 
 
+class ChannelFollowState(msgspec.Struct, rename="camel", kw_only=True):
+    """Whether the caller follows the channel, and since when (null: not following)."""
+
+    channel_id: str
+    following: bool
+    followed_at: str | None
+
+
 class Follower(msgspec.Struct, rename="camel", kw_only=True):
     """A follower; name fields are null until the users read model has the account."""
 

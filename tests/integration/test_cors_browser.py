@@ -5,8 +5,6 @@ browser blocks them, and a call that needs a preflight never reaches the route."
 
 from __future__ import annotations
 
-import os
-import shutil
 import threading
 from collections.abc import AsyncIterator, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from tests.harness import REQUIRED, LiveServer, serving
+from tests.harness import LiveServer, serving
+from tests.integration.browser_support import chromium
 from tests.integration.client import Api
 
-CHROMIUM = os.environ.get("AETHEX_TEST_CHROMIUM", "/usr/bin/chromium")
 PAGE = b"<!doctype html><title>frontend</title><p>a frontend on its own origin</p>"
 
 # What the page runs: a fetch, its outcome as data (a blocked call rejects with TypeError).
@@ -31,18 +29,6 @@ CALL = """async ([url, init]) => {
     return {ok: false, error: String(e)};
   }
 }"""
-
-
-def chromium() -> str:
-    """The browser's path; without one the test fails in CI (or with services required)
-    and is skipped elsewhere."""
-    found = shutil.which(CHROMIUM)
-    if found is None:
-        message = f"no Chromium at {CHROMIUM} (Debian's `chromium` package)"
-        if REQUIRED or os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return found
 
 
 def port(origin: str) -> str:

@@ -153,6 +153,9 @@ async def test_bad_files_are_refused_and_nothing_is_stored(api: Api, target: Tar
         "text named .png": (b"just some text, honest", 422),
         "bmp": (image_bytes("BMP"), 422),
         "empty": (b"", 422),
+        # Past the server's whole-body limit (10 MB): refused before any handler runs,
+        # still naming the file, so a form shows it beside its file input.
+        "ten megabytes": (b"\x89PNG" + b"\0" * 10_000_000, 413),
     }
     for name, (content, status) in cases.items():
         r = await upload(api, user, "avatar", content)
@@ -167,6 +170,9 @@ async def test_bad_files_are_refused_and_nothing_is_stored(api: Api, target: Tar
     not_multipart = await api.http.post("/api/upload/avatar", headers=user["headers"],
                                         json={"file": "aGVsbG8="})
     assert_problem(not_multipart, 400, "body")
+    huge_json = await api.http.put("/api/auth/profile", headers=user["headers"],
+                                   content=b'{"bio": "' + b"x" * 10_000_000 + b'"}')
+    assert "at most" in assert_problem(huge_json, 413, "body")["detail"]
     assert target.stored() == []
     me = await api.http.get("/api/auth/user", headers=user["headers"])
     assert me.json()["avatar"] is None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 import pytest
@@ -225,3 +225,24 @@ def test_title_over_140_characters_is_invalid() -> None:
     with pytest.raises(Invalid) as info:
         clean_title("x" * 141)
     assert info.value.field == "title"
+
+
+def test_the_owner_ending_a_stream_whose_encoder_left_archives_it_with_its_recording() -> None:
+    stream = given("start")
+    now = datetime.now(UTC)
+    stream.ingest_disconnect("nginx-rtmp", now, grace_s=30)
+    stream.recording_ready("rec/1.flv", None)
+    stream.collect_events()
+    stream.end_by_owner(now + timedelta(seconds=2))
+    assert [type(e).__name__ for e in stream.collect_events()] == ["Ended", "Archived"]
+    assert stream.status is S.ARCHIVED and stream.recording_path == "rec/1.flv"
+
+
+def test_the_owner_ending_a_stream_still_publishing_waits_for_its_recording() -> None:
+    # Connected (no grace running): another part may still come, so only ENDING.
+    stream = given("start")
+    stream.recording_ready("rec/part1.flv", None)
+    stream.collect_events()
+    stream.end_by_owner(datetime.now(UTC))
+    assert [type(e).__name__ for e in stream.collect_events()] == ["Ended"]
+    assert stream.status is S.ENDING
