@@ -463,6 +463,23 @@ class Stack:
             proc.wait()
         self.launch(role)
 
+    def dump_stacks(self, role: str) -> str | None:
+        """Every thread's and task's Python stack of a process that may be stuck, by py-spy
+        (a dev tool; None without it), also kept beside the logs as `<role>.stacks.txt`."""
+        spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+        proc = self.procs.get(role)
+        if proc is None or proc.poll() is not None or not Path(spy).exists():
+            return None
+        try:
+            out = subprocess.run([spy, "dump", "--pid", str(proc.pid), "--locals"],
+                                 capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            return f"py-spy dump failed: {e}"
+        text = out.stdout + out.stderr
+        with open(self.root / f"{role}.stacks.txt", "a") as f:
+            f.write(f"--- {time.strftime('%H:%M:%S')}\n{text}\n")
+        return text
+
     def relaunch_exited(self) -> list[str]:
         """Like compose's `restart: unless-stopped`: any process that exited is started
         again. Returns the roles relaunched."""
@@ -489,7 +506,7 @@ class Stack:
 
     def copy_logs(self, target: Path) -> None:
         target.mkdir(parents=True, exist_ok=True)
-        for path in [*self.root.glob("*.log"), self.postgres.log,
+        for path in [*self.root.glob("*.log"), *self.root.glob("*.stacks.txt"), self.postgres.log,
                      self.rabbitmq.root / "server.out", self.redis.root / "server.log"]:
             if path.exists():
                 shutil.copy(path, target / f"{path.parent.name}-{path.name}"
@@ -776,6 +793,7 @@ class RoundResult:
     caught_up: bool  # every projection at the head once the load ended
     behind: dict[str, int]
     notes: list[str] = field(default_factory=list)
+    stacks: dict[str, str] = field(default_factory=dict)  # a failed round's worker stacks
 
     @property
     def ok(self) -> bool:
@@ -1003,6 +1021,11 @@ async def run_suite(stack: Stack, faults: Sequence[Fault], *, seconds: float, ra
             for n, fault in enumerate(faults, 1):
                 result = await run_round(stack, table, load, viewer, http, fault, f"{run_id}r{n}",
                                          seconds, recovery_timeout, log_offsets)
+                if not result.ok:  # where the workers stand, before anyone restarts them
+                    for role in ("projectors", "relay"):
+                        dump = await asyncio.to_thread(stack.dump_stacks, role)
+                        if dump:
+                            result.stacks[role] = dump
                 if not result.ok and reset_after_failure:
                     healed = await reset_workers(stack, table)
                     result.notes.append("relay+projectors restarted by hand afterwards"

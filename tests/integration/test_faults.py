@@ -72,6 +72,9 @@ def test_fault_is_survived(stack: faults.Stack, fault: str, rounds: int) -> None
         f"{r.fault}: {'; '.join(r.notes)}" for r in results)
     if not all(r.ok for r in results):  # CI keeps only the output: add what the processes said
         summary += "\n" + _log_lines(stack)
+        for r in results:  # and where the workers stood when the round failed (py-spy)
+            for role, dump in r.stacks.items():
+                summary += f"\n--- {role} stacks after {r.fault}:\n{dump}"
     for result in results:
         assert result.accepted > SECONDS * RATE / 3, summary  # the load did run
         assert result.lost == 0, summary
