@@ -17,7 +17,7 @@ from litestar.openapi import OpenAPIConfig
 
 from entrypoints.bootstrap import Services
 from infra.eventstore.envelope import EventBatch
-from infra.runtime import heap
+from infra.runtime import heap, task_dump
 from infra.shared_state.rate_limit import LoginThrottle
 from infra.web.client_files import INSTALL_HINT, WebClientFiles
 from infra.web.ws_direct import capture_send
@@ -120,6 +120,7 @@ def create_app(services: Services, *, announce: bool = False, settle_heap: bool 
 
         services.chat_listeners.append(on_commit)
         app.state.loop = loop
+        task_dump.install(loop)  # kill -USR1: where each task waits, in the log
         services.spawn("presence-heartbeat", gateway.heartbeat)
         services.spawn("viewer-sampler", sampler.run)
         if settle_heap:

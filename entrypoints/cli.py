@@ -12,7 +12,7 @@ import sys
 import uvloop  # the workers' event loop, as uvicorn's for the API
 
 from infra.observability.logging import configure_logging
-from infra.runtime import heap
+from infra.runtime import heap, task_dump
 from infra.settings import Settings, SettingsError, load_settings
 
 
@@ -70,6 +70,7 @@ async def _run_workers(settings: Settings, workers: list[str]) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
+    task_dump.install(loop)  # kill -USR1: where each task waits, in the log
     # The orchestrator's liveness probe (and /metrics) for a process that has no API.
     health = (HealthServer(services, settings.host, settings.health_port)
               if settings.health_port else None)

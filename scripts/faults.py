@@ -464,18 +464,32 @@ class Stack:
         self.launch(role)
 
     def dump_stacks(self, role: str) -> str | None:
-        """Every thread's and task's Python stack of a process that may be stuck, by py-spy
-        (a dev tool; None without it), also kept beside the logs as `<role>.stacks.txt`."""
-        spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+        """Where a process that may be stuck stands: its asyncio tasks' await chains (the
+        `process.tasks` line SIGUSR1 makes it log) and its threads' stacks (py-spy, a dev
+        tool, when installed); also kept beside the logs as `<role>.stacks.txt`."""
         proc = self.procs.get(role)
-        if proc is None or proc.poll() is not None or not Path(spy).exists():
+        if proc is None or proc.poll() is not None:
             return None
-        try:
-            out = subprocess.run([spy, "dump", "--pid", str(proc.pid), "--locals"],
-                                 capture_output=True, text=True, timeout=30)
-        except (OSError, subprocess.TimeoutExpired) as e:
-            return f"py-spy dump failed: {e}"
-        text = out.stdout + out.stderr
+        log_path = self.log_path(role)
+        offset = log_path.stat().st_size if log_path.exists() else 0
+        os.kill(proc.pid, signal.SIGUSR1)
+        tasks = ""
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not tasks:
+            time.sleep(0.2)
+            with open(log_path, "rb") as f:
+                f.seek(offset)
+                tasks = "".join(line for line in f.read().decode(errors="replace")
+                                .splitlines(keepends=True) if "process.tasks" in line)
+        text = "tasks: " + (tasks or "(no process.tasks line within 5 s)\n")
+        spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+        if Path(spy).exists():
+            try:
+                out = subprocess.run([spy, "dump", "--pid", str(proc.pid)],
+                                     capture_output=True, text=True, timeout=30)
+                text += "threads:\n" + out.stdout + out.stderr
+            except (OSError, subprocess.TimeoutExpired) as e:
+                text += f"threads: py-spy dump failed: {e}\n"
         with open(self.root / f"{role}.stacks.txt", "a") as f:
             f.write(f"--- {time.strftime('%H:%M:%S')}\n{text}\n")
         return text

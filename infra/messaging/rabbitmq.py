@@ -55,6 +55,7 @@ class ConsumerBroken(ConnectionError):
 
 class _AmqpConsumer:
     CLOSE_TIMEOUT_S = 5.0
+    ACK_TIMEOUT_S = 5.0
 
     def __init__(self, channel: AbstractChannel, queue: AbstractQueue,
                  on_closed: Callable[[_AmqpConsumer], None] | None = None) -> None:
@@ -100,7 +101,15 @@ class _AmqpConsumer:
     async def ack(self, deliveries: Sequence[Delivery]) -> None:
         if deliveries:
             self.check()
-            await deliveries[-1].tag.ack(multiple=True)
+            # An acknowledgement queued as the connection closes may wait for a write that
+            # never happens (its drain is never answered): a consumer stuck there would
+            # look alive and hear nothing more.
+            try:
+                await asyncio.wait_for(deliveries[-1].tag.ack(multiple=True),
+                                       self.ACK_TIMEOUT_S)
+            except TimeoutError:
+                raise ConsumerBroken(f"an acknowledgement on {self.queue.name} was never "
+                                     "written (the connection went away)") from None
 
     async def close(self) -> None:
         # Closing the channel hands every unacknowledged message back to the queue. It is
