@@ -19,13 +19,14 @@ from commands.subscribers import SubscriberCache
 from commands.webhooks import WebhookRules
 from domain.errors import DomainError
 from entrypoints.handlers import caught_up_recent, command_bus
+from entrypoints.observability import TracedGroupCommitter, trace_commands
 from infra.eventstore.event_store import EventStore
 from infra.eventstore.log_watcher import LogWatcher
 from infra.identity.auth import Argon2Hasher, Authenticator, LocalTokens
 from infra.identity.authenticators import build_authenticator, open_storage
 from infra.messaging.bus import EventBus, InProcessBus, LiveHandler
 from infra.messaging.rabbitmq import RabbitBus
-from infra.observability import metrics
+from infra.observability import metrics, tracing
 from infra.readstore.database import Database, PostgresDatabase, SqliteDatabase
 from infra.readstore.schema_lock import schema_lock
 from infra.runtime.supervisor import Supervisor
@@ -119,7 +120,9 @@ class Services(ApiServices):
         # Told of every batch of messages as soon as its transaction has committed (on the
         # writer thread): the API node pushes them to its rooms from there.
         self.chat_listeners: list[Callable[[list[MessageSent]], None]] = []
-        self.chat: GroupCommitter[SendMessage, MessageSent | DomainError] = GroupCommitter(
+        # Traced only when tracing is on (entrypoints/observability.py), so off costs nothing.
+        committer = TracedGroupCommitter if tracing.ON else GroupCommitter
+        self.chat: GroupCommitter[SendMessage, MessageSent | DomainError] = committer(
             self._send_batch,
             window_s=settings.group_commit_window_ms / 1000.0,
             max_batch=settings.group_commit_max_batch, name="chat-group-commit",
@@ -132,6 +135,8 @@ class Services(ApiServices):
                                     box=self.secret_box, webhook_rules=WebhookRules(
                                         limit=settings.webhooks_per_channel,
                                         allow_insecure=settings.webhook_allow_private))
+        if tracing.ON:
+            trace_commands(self.commands)
         self.reads = ReadModels(self.db, self.positions, wait_s=settings.read_wait_timeout_s)
         self.aggregates = Aggregates(self.store, self.store.head)
         self.identities = Identities(self.authenticator)

@@ -11,6 +11,7 @@ import sys
 
 import uvloop  # the workers' event loop, as uvicorn's for the API
 
+from entrypoints import observability
 from infra.observability.logging import configure_logging
 from infra.runtime import heap
 from infra.settings import Settings, SettingsError, load_settings
@@ -111,11 +112,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"aethex: {e}", file=sys.stderr)
         return 2
     configure_logging(json_logs=settings.json_logs, level=settings.log_level)
+    role = _ROLES.get(args.command)
+    if role is not None:
+        observability.start(settings, role)
     try:
         return _dispatch(args, settings)
     except SettingsError as e:  # found while building the services (a missing key)
         print(f"aethex: {e}", file=sys.stderr)
         return 2
+    finally:
+        if role is not None:
+            observability.stop()
+
+
+# The processes that report errors and traces, by command, and the name each reports as.
+_ROLES = {"serve": "api", "relay": "relay", "project": "projector", "webhooks": "webhooks",
+          "product-events": "product-events"}
 
 
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:

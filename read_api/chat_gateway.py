@@ -25,6 +25,7 @@ from domain.errors import DomainError
 from domain.stream import Stream
 from infra.identity.auth import Principal
 from infra.messaging.bus import LiveUpdate
+from infra.observability import tracing
 from infra.runtime.outages import is_outage
 from infra.shared_state.presence import member_of
 from projections.chat_history import history_for_join
@@ -300,6 +301,9 @@ class ChatGateway:
             if event == "chat:join":
                 return await self._join(session, data)
             if event == "chat:send":
+                if tracing.ON:
+                    with tracing.span("socket chat:send", kind="server"):
+                        return await self._send(session, data)
                 return await self._send(session, data)
             if event == "chat:leave":
                 await self._leave(session)

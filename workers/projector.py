@@ -23,7 +23,7 @@ import structlog
 from infra.eventstore.envelope import EventEnvelope
 from infra.eventstore.event_store import EventStore
 from infra.messaging.bus import WATERMARK_KEY, Consumer, Delivery, EventBus
-from infra.observability import metrics
+from infra.observability import metrics, tracing
 from infra.readstore.database import Database
 from infra.runtime.supervisor import working
 from projections import tracking
@@ -134,6 +134,12 @@ class ProjectorRunner:
         if upto <= self.position:
             return
         events = [e for d in deliveries for e in d.batch.events if e.position > self.position]
+        if tracing.ON and events:  # the child of the relay's span, linked to the events'
+            with tracing.span(f"projector {self.name}", kind="consumer", parents=[
+                    *(d.trace for d in deliveries), *(e.trace for e in events)],
+                    attributes={"aethex.events": len(events), "aethex.upto": upto}):
+                await asyncio.to_thread(self.commit, events, upto)
+            return
         await asyncio.to_thread(self.commit, events, upto)
 
     async def run(self, stopping: asyncio.Event) -> None:

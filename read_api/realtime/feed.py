@@ -23,6 +23,7 @@ import structlog
 from commands.send_message import MessageSent
 from infra.eventstore.envelope import EventBatch
 from infra.messaging.bus import EventBus, LiveUpdate
+from infra.observability import tracing
 from infra.runtime.supervisor import Supervised, Supervisor
 from read_api.realtime.presenters import (
     BAN_TYPES,
@@ -77,7 +78,11 @@ class LiveFeed:
         """Messages this node has just committed (on the loop, once per batch)."""
         fresh = self._admit(committed_updates(results), "fast")
         if fresh:
-            self._deliver(fresh)
+            if tracing.ON:
+                with tracing.span("live push", attributes={"aethex.updates": len(fresh)}):
+                    self._deliver(fresh)
+            else:
+                self._deliver(fresh)
             self._outbox.put_nowait(fresh)
 
     async def on_live(self, updates: list[LiveUpdate]) -> None:
