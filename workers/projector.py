@@ -136,7 +136,8 @@ class ProjectorRunner:
         events = [e for d in deliveries for e in d.batch.events if e.position > self.position]
         if tracing.ON and events:  # the child of the relay's span, linked to the events'
             with tracing.span(f"projector {self.name}", kind="consumer", parents=[
-                    *(d.trace for d in deliveries), *(e.trace for e in events)],
+                    *(d.trace for d in deliveries if d.batch.events),
+                    *(e.trace for e in events)],
                     attributes={"aethex.events": len(events), "aethex.upto": upto}):
                 await asyncio.to_thread(self.commit, events, upto)
             return
