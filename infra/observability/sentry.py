@@ -91,7 +91,6 @@ def start_sentry(settings: Settings, role: str) -> bool:
         dsn=settings.sentry_dsn,
         environment=settings.deployment,
         release=settings.version,
-        send_default_pii=False,
         include_local_variables=False,  # locals hold bodies, passwords, keys
         max_request_body_size="never",
         before_send=scrub,  # type: ignore[arg-type]
