@@ -100,10 +100,11 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("webhooks", help="run the webhook sender: event log -> receivers")
     project = sub.add_parser("project", help="run projectors (all, or the named ones)")
     project.add_argument("names", nargs="*")
-    from entrypoints import cli_events, cli_projections  # operators
+    from entrypoints import cli_events, cli_projections, probe  # operators
 
     cli_events.add_parsers(sub)
     cli_projections.add_parsers(sub)
+    probe.add_parser(sub)
     args = parser.parse_args(argv)
 
     try:

@@ -121,6 +121,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     posthog_key: str | None = None
     posthog_host: str = "https://us.i.posthog.com"
     posthog_batch_size: int = 500
+    probe_email: str = "probe@aethex.invalid"
+    probe_password: str | None = None
 
     def __post_init__(self) -> None:
         # It names a PostgreSQL schema (unquoted in search_path) and RabbitMQ objects.
