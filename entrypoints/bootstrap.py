@@ -20,6 +20,7 @@ from commands.webhooks import WebhookRules
 from domain.errors import DomainError
 from entrypoints.handlers import caught_up_recent, command_bus
 from entrypoints.observability import TracedGroupCommitter, trace_commands
+from infra.analytics.posthog import PostHogSink
 from infra.eventstore.event_store import EventStore
 from infra.eventstore.log_watcher import LogWatcher
 from infra.identity.auth import Argon2Hasher, Authenticator, LocalTokens
@@ -46,6 +47,7 @@ from read_api.consistency import PositionBoard
 from read_api.operations import ProcessState
 from read_api.reads import Aggregates, ReadModels
 from read_api.services import Services as ApiServices
+from workers.product_events import ProductEvents
 from workers.projector import ProjectorRunner
 from workers.reconnect_grace import ReconnectGrace
 from workers.relay import Relay
@@ -55,6 +57,7 @@ from workers.webhook_sender import Policy, WebhookSender
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
 WEBHOOKS = "webhooks"  # the webhook sender's name in AETHEX_WORKERS
+PRODUCT_EVENTS = "product_events"  # PostHog's, when AETHEX_POSTHOG_KEY is set
 
 
 def open_read_db(settings: Settings) -> Database:
@@ -147,6 +150,8 @@ class Services(ApiServices):
             runs_relay=lambda: self.relay is not None)
         self.relay: Relay | None = None
         self.webhook_sender: WebhookSender | None = None
+        self.product_events: ProductEvents | None = None
+        self.posthog: PostHogSink | None = None
         self.runners: dict[str, ProjectorRunner] = {}
         self.started = False
 
@@ -199,7 +204,8 @@ class Services(ApiServices):
             await self.bus.subscribe_live(live)
         wanted = workers if workers is not None else [
             w for w in ["relay", *(f"projector:{p.name}" for p in self.projections),
-                        ReconnectGrace.name, SubscriptionSweeper.name, WEBHOOKS]
+                        ReconnectGrace.name, SubscriptionSweeper.name, WEBHOOKS,
+                        *([PRODUCT_EVENTS] if self.settings.posthog_key else [])]
             if self.settings.runs_worker(w)]
         for name in wanted:
             if name.startswith("projector:"):
@@ -229,6 +235,14 @@ class Services(ApiServices):
                        retry_max_s=s.webhook_retry_max_s, give_up_s=s.webhook_give_up_s),
                 batch_size=s.webhook_batch_size)
             self.spawn(WEBHOOKS, self.webhook_sender.run)
+        if PRODUCT_EVENTS in wanted:  # one at a time across processes (a leader lock)
+            if not self.settings.posthog_key:
+                raise SettingsError("the product-events worker needs AETHEX_POSTHOG_KEY")
+            self.posthog = PostHogSink(self.settings.posthog_key, self.settings.posthog_host)
+            self.product_events = ProductEvents(
+                self.store, self.db, self.log_watcher(PRODUCT_EVENTS), self.posthog.send,
+                batch_size=self.settings.posthog_batch_size)
+            self.spawn(PRODUCT_EVENTS, self.product_events.run)
         self.started = True
         log.info("services.started", production=self.settings.production, workers=wanted)
 
@@ -241,6 +255,8 @@ class Services(ApiServices):
         await self.supervisor.stop(timeout=5)
         if self.webhook_sender is not None:
             await self.webhook_sender.poster.close()
+        if self.posthog is not None:
+            await asyncio.to_thread(self.posthog.close)
         await self.bus.close()
         await self.presence.close()
         self.started = False

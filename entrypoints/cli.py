@@ -98,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("migrate", help="create the event store and read-model tables")
     sub.add_parser("relay", help="run the relay: event store -> bus")
     sub.add_parser("webhooks", help="run the webhook sender: event log -> receivers")
+    sub.add_parser("product-events",
+                   help="run the product-events worker: event log -> PostHog")
     project = sub.add_parser("project", help="run projectors (all, or the named ones)")
     project.add_argument("names", nargs="*")
     from entrypoints import cli_events, cli_projections, probe  # operators
@@ -141,6 +143,12 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     if args.command == "webhooks":
         uvloop.run(_run_workers(settings, ["webhooks"]))
+        return 0
+    if args.command == "product-events":
+        if not settings.posthog_key:
+            print("aethex: product-events needs AETHEX_POSTHOG_KEY", file=sys.stderr)
+            return 2
+        uvloop.run(_run_workers(settings, ["product_events"]))
         return 0
     if getattr(args, "run", None) is not None:  # events, replay, projections
         return int(args.run(settings, args))
