@@ -111,8 +111,9 @@ def latency_middleware(app: ASGIApp) -> ASGIApp:
             if tracing.ON:
                 with tracing.server_span(f"{scope.get('method', '')} {scope['path']}",
                                          scope.get("headers", ())) as span:
-                    await app(scope, receive, send_with_status)
-                    if span is not None:
+                    try:
+                        await app(scope, receive, send_with_status)
+                    finally:  # named by the route template, as the latency metric is
                         route = scope.get("path_template")  # type: ignore[typeddict-item]
                         span.update_name(f"{scope.get('method', '')} {route or 'unmatched'}")
                         span.set_attribute("http.response.status_code", status)
