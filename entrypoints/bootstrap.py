@@ -139,7 +139,7 @@ class Services(ApiServices):
                                         limit=settings.webhooks_per_channel,
                                         allow_insecure=settings.webhook_allow_private))
         if tracing.ON:
-            trace_commands(self.commands)
+            trace_commands(self.commands, batched=(SendMessage,))
         self.reads = ReadModels(self.db, self.positions, wait_s=settings.read_wait_timeout_s)
         self.aggregates = Aggregates(self.store, self.store.head)
         self.identities = Identities(self.authenticator)

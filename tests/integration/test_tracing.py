@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
+import socketio
 
 from infra.settings import postgres_params
 from tests.harness import (
@@ -92,6 +93,14 @@ async def test_one_message_is_one_trace_across_three_processes(
             headers={"Authorization": f"Bearer {owner['token']}",
                      "traceparent": f"00-{trace_id}-{caller}-01"})
         assert sent.status_code == 201, sent.text
+        # The same over Socket.IO: the socket event is the root of its message's trace.
+        sio = socketio.AsyncClient(reconnection=False)
+        await sio.connect(url, auth={"token": owner["token"]}, transports=["websocket"])
+        try:
+            assert (await sio.call("chat:join", {"streamId": stream["id"]}))["ok"]
+            assert (await sio.call("chat:send", {"content": "over the socket"}))["ok"]
+        finally:
+            await sio.disconnect()
     finally:
         await api.close()
 
@@ -101,8 +110,7 @@ async def test_one_message_is_one_trace_across_three_processes(
     def complete() -> list[Span] | None:
         spans = trace()
         names = {s.name for s in spans}
-        wanted = {"command SendMessage", "group commit", "live push", "relay publish",
-                  "projector chat_history"}
+        wanted = {"group commit", "live push", "relay publish", "projector chat_history"}
         return spans if wanted <= names else None
 
     spans = receiver.wait_for(complete, timeout=30, what="the message's spans")
@@ -110,10 +118,9 @@ async def test_one_message_is_one_trace_across_three_processes(
     request = next(s for s in spans if s.parent_id == caller)
     assert request.kind == SERVER and request.service == "aethex-api"
     assert request.name.startswith("POST /api/streams/")
-    command, batch = by_name["command SendMessage"], by_name["group commit"]
+    batch = by_name["group commit"]  # the command's handler: it decides the batch
     relay, projector = by_name["relay publish"], by_name["projector chat_history"]
-    assert command.parent_id == request.span_id
-    assert batch.parent_id == command.span_id
+    assert batch.parent_id == request.span_id
     assert by_name["live push"].parent_id == batch.span_id
     assert relay.parent_id == batch.span_id and relay.kind == PRODUCER
     assert projector.parent_id == relay.span_id and projector.kind == CONSUMER
@@ -122,10 +129,36 @@ async def test_one_message_is_one_trace_across_three_processes(
         "aethex-api", "aethex-relay", "aethex-projector")
     assert len({request.instance, relay.instance, projector.instance}) == 3
 
+    def socket_trace() -> list[Span] | None:
+        spans = otlp_spans(receiver)
+        roots = [s for s in spans if s.name == "socket chat:send"]
+        if not roots:
+            return None
+        same = [s for s in spans if s.trace_id == roots[0].trace_id]
+        names = {s.name for s in same}
+        return same if {"group commit", "relay publish", "projector chat_history"} <= names \
+            else None
+
+    over_socket = {s.name: s for s in receiver.wait_for(socket_trace, timeout=30,
+                                                         what="the socket message's spans")}
+    root = over_socket["socket chat:send"]
+    assert root.kind == SERVER and root.parent_id == ""
+    assert over_socket["group commit"].parent_id == root.span_id
+    assert over_socket["relay publish"].parent_id == over_socket["group commit"].span_id
+    assert over_socket["projector chat_history"].parent_id == \
+        over_socket["relay publish"].span_id
+
+    # Other commands have a span of their own, under their request.
+    spans = otlp_spans(receiver)
+    go_live = next(s for s in spans if s.name == "command GoLive")
+    parent = next(s for s in spans if s.span_id == go_live.parent_id)
+    assert parent.kind == SERVER and parent.name.startswith("POST /api/streams/")
+    assert parent.name.endswith("/start")
+
     # The context is stored with the event: a replay can tell where it came from.
     with psycopg.connect(**postgres_params(DATABASE_URL)) as conn:
         states = [bytes(row[0]) for row in conn.execute(
             psycopg.sql.SQL("SELECT state FROM {}.aethex_events WHERE topic LIKE %s").format(
                 psycopg.sql.Identifier(namespace)), ("%ChatMessage.Sent",))]
-    assert len(states) == 1
-    assert f'"traceparent":"00-{trace_id}-{batch.span_id}-' in states[0].decode()
+    assert len(states) == 2
+    assert any(f'"traceparent":"00-{trace_id}-{batch.span_id}-' in s.decode() for s in states)
