@@ -17,6 +17,7 @@ from litestar.openapi import OpenAPIConfig
 
 from entrypoints.bootstrap import Services
 from infra.eventstore.envelope import EventBatch
+from infra.observability import sentry
 from infra.runtime import heap
 from infra.shared_state.rate_limit import LoginThrottle
 from infra.web.ws_direct import capture_send
@@ -171,6 +172,7 @@ def create_asgi(services: Services, *, announce: bool = False, settle_heap: bool
     app.state.sio = sio
     # CORS inside the request id: a preflight answered by it carries an id too.
     http = request_id_middleware(cors_middleware(app, services.settings.cors_origins))
+    http = sentry.around_asgi(http)  # the request on each error reported (when reporting)
     asgi = capture_send(socketio.ASGIApp(sio, other_asgi_app=http, socketio_path="socket.io"))
     asgi.litestar = app  # type: ignore[attr-defined]
     return asgi

@@ -1,13 +1,20 @@
 """Errors to Sentry with `sentry-sdk`, when `AETHEX_SENTRY_DSN` is set.
 
-What is reported: a route's unexpected failure (its Litestar integration, once per
-request), and a supervised task's failure (the relay, a projector, any worker: `report`,
-called by the supervisor), each once. What is not: a client's error (a DomainError, a 4xx),
-a database or broker away for a moment (503, retried), and anything secret. `scrub` runs
-on every event before it leaves: secret-named keys (passwords, tokens, stream keys,
-Authorization and cookie headers, webhook secrets, signatures) lose their values and every
-string loses what looks like a token, a JWT or a stream key, wherever it is in the event;
-request bodies and local variables are never collected at all.
+What is reported, each once: a route's unexpected failure (reported by the handler that
+turns it into the 500 answer, inside the SDK's ASGI middleware, which adds the request to
+the event), a socket event's, and a supervised task's (the relay, a projector, any worker:
+reported by the supervisor).
+
+Not the SDK's Litestar integration, nor any other it would enable by itself: that one
+parses every request's body before the route runs (a body that is not JSON then fails as a
+500 instead of the route's 400) and wraps every middleware in a span.
+
+What is not reported: a client's error (a DomainError, a 4xx), a database or broker away
+for a moment (503, retried), and anything secret. `scrub` runs on every event before it
+leaves: secret-named keys (passwords, tokens, stream keys, Authorization and cookie headers,
+webhook secrets, signatures) lose their values and every string loses what looks like a
+token, a JWT or a stream key, wherever it is in the event; request bodies and local
+variables are never collected at all.
 """
 
 from __future__ import annotations
@@ -84,7 +91,6 @@ def start_sentry(settings: Settings, role: str) -> bool:
         return False
     import sentry_sdk
     from sentry_sdk.integrations.asyncio import AsyncioIntegration
-    from sentry_sdk.integrations.litestar import LitestarIntegration
     from sentry_sdk.integrations.logging import LoggingIntegration
 
     sentry_sdk.init(
@@ -96,8 +102,8 @@ def start_sentry(settings: Settings, role: str) -> bool:
         before_send=scrub,  # type: ignore[arg-type]
         before_breadcrumb=scrub_breadcrumb,  # type: ignore[arg-type]
         traces_sample_rate=None,  # traces go to OpenTelemetry (tracing.py)
+        auto_enabling_integrations=False,  # see the module's docstring
         integrations=[
-            LitestarIntegration(),
             AsyncioIntegration(),
             # Log lines are breadcrumbs, not events: failures are reported where they
             # are handled, once (a logged failure would be a second copy).
@@ -107,6 +113,21 @@ def start_sentry(settings: Settings, role: str) -> bool:
     sentry_sdk.set_tag("process", role)
     _active = True
     return True
+
+
+def active() -> bool:
+    """Whether this process reports to Sentry."""
+    return _active
+
+
+def around_asgi(app: Any) -> Any:
+    """`app` inside the SDK's ASGI middleware (the request on every event reported while
+    it runs), when reporting; else `app` itself."""
+    if not _active:
+        return app
+    from sentry_sdk.integrations.asgi import SentryAsgiMiddleware
+
+    return SentryAsgiMiddleware(app, transaction_style="url", mechanism_type="asgi")
 
 
 def stop_sentry(timeout_s: float = 5.0) -> None:

@@ -82,7 +82,7 @@ async def test_one_message_is_one_trace_across_three_processes(
         channel = await api.channel(owner)
         stream = await api.go_live(owner, channel["id"])
         # The projectors (another process) have applied the go-live: the relay is idle.
-        deadline = time.monotonic() + 30  # the projector process may still be starting
+        deadline = time.monotonic() + 60  # the projector process may still be starting
         while (seen := await api.http.get(f"/api/streams/{stream['id']}", params={
                 "after": stream["position"]})).status_code == 503 and time.monotonic() < deadline:
             pass  # each try waits up to AETHEX_READ_WAIT_TIMEOUT_S
