@@ -123,7 +123,12 @@ class ProjectorRunner:
             events, upto = await page
             page = asyncio.ensure_future(asyncio.to_thread(read, upto)) if upto < head else None
             try:
-                await asyncio.to_thread(self.commit, events, upto)
+                if tracing.ON and events:  # read from the store: the events' own contexts
+                    with tracing.span(f"projector {self.name} catch-up", kind="consumer",
+                                      parents=[e.trace for e in events]):
+                        await asyncio.to_thread(self.commit, events, upto)
+                else:
+                    await asyncio.to_thread(self.commit, events, upto)
             except BaseException:
                 if page is not None:
                     page.cancel()

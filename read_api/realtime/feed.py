@@ -76,13 +76,16 @@ class LiveFeed:
 
     def committed(self, results: Sequence[MessageSent]) -> None:
         """Messages this node has just committed (on the loop, once per batch)."""
+        if tracing.ON:  # inside the batch's span (its context came with the callback)
+            with tracing.span("live push", attributes={"aethex.messages": len(results)}):
+                self._committed(results)
+            return
+        self._committed(results)
+
+    def _committed(self, results: Sequence[MessageSent]) -> None:
         fresh = self._admit(committed_updates(results), "fast")
         if fresh:
-            if tracing.ON:
-                with tracing.span("live push", attributes={"aethex.updates": len(fresh)}):
-                    self._deliver(fresh)
-            else:
-                self._deliver(fresh)
+            self._deliver(fresh)
             self._outbox.put_nowait(fresh)
 
     async def on_live(self, updates: list[LiveUpdate]) -> None:

@@ -113,7 +113,10 @@ async def test_one_message_is_one_trace_across_three_processes(
         wanted = {"group commit", "live push", "relay publish", "projector chat_history"}
         return spans if wanted <= names else None
 
-    spans = receiver.wait_for(complete, timeout=30, what="the message's spans")
+    try:
+        spans = receiver.wait_for(complete, timeout=30, what="the message's spans")
+    except AssertionError as e:
+        raise AssertionError(f"{e}; in the trace: {sorted(s.name for s in trace())}") from None
     by_name = {s.name: s for s in spans}
     request = next(s for s in spans if s.parent_id == caller)
     assert request.kind == SERVER and request.service == "aethex-api"
