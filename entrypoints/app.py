@@ -17,6 +17,7 @@ from litestar.openapi import OpenAPIConfig
 
 from entrypoints.bootstrap import Services
 from infra.eventstore.envelope import EventBatch
+from infra.observability import sentry
 from infra.runtime import heap, task_dump
 from infra.shared_state.rate_limit import LoginThrottle
 from infra.web.client_files import INSTALL_HINT, WebClientFiles
@@ -189,6 +190,7 @@ def create_asgi(services: Services, *, announce: bool = False, settle_heap: bool
     # headers (CSP) on every HTML answer, the router's own included.
     pages = security_headers_middleware(app, content_security_policy(services.settings))
     http = request_id_middleware(cors_middleware(pages, services.settings.cors_origins))
+    http = sentry.around_asgi(http)  # the request on each error reported (when reporting)
     asgi = capture_send(socketio.ASGIApp(sio, other_asgi_app=http, socketio_path="socket.io"))
     asgi.litestar = app  # type: ignore[attr-defined]
     return asgi

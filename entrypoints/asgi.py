@@ -7,6 +7,7 @@ from __future__ import annotations
 import atexit
 from typing import Any
 
+from entrypoints import observability
 from infra.observability.logging import configure_logging
 from infra.settings import load_settings
 
@@ -18,6 +19,8 @@ def create() -> Any:
 
     settings = load_settings()
     configure_logging(json_logs=settings.json_logs, level=settings.log_level)
+    observability.start(settings, "api")
     services = Services(settings)
+    atexit.register(observability.stop)
     atexit.register(services.close)
     return create_asgi(services, settle_heap=True)

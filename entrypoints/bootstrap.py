@@ -19,13 +19,15 @@ from commands.subscribers import SubscriberCache
 from commands.webhooks import WebhookRules
 from domain.errors import DomainError
 from entrypoints.handlers import caught_up_recent, command_bus
+from entrypoints.observability import TracedGroupCommitter, trace_commands
+from infra.analytics.posthog import PostHogSink
 from infra.eventstore.event_store import EventStore
 from infra.eventstore.log_watcher import LogWatcher
 from infra.identity.auth import Argon2Hasher, Authenticator, LocalTokens
 from infra.identity.authenticators import build_authenticator, open_storage
 from infra.messaging.bus import EventBus, InProcessBus, LiveHandler
 from infra.messaging.rabbitmq import RabbitBus
-from infra.observability import metrics
+from infra.observability import metrics, tracing
 from infra.readstore.database import Database, PostgresDatabase, SqliteDatabase
 from infra.readstore.schema_lock import schema_lock
 from infra.runtime.supervisor import Supervisor
@@ -46,6 +48,7 @@ from read_api.consistency import PositionBoard
 from read_api.operations import ProcessState
 from read_api.reads import Aggregates, ReadModels
 from read_api.services import Services as ApiServices
+from workers.product_events import ProductEvents
 from workers.projector import ProjectorRunner
 from workers.reconnect_grace import ReconnectGrace
 from workers.relay import Relay
@@ -57,6 +60,7 @@ from workers.webhook_sender import Policy, WebhookSender
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
 WEBHOOKS = "webhooks"  # the webhook sender's name in AETHEX_WORKERS
+PRODUCT_EVENTS = "product_events"  # PostHog's, when AETHEX_POSTHOG_KEY is set
 
 
 def open_read_db(settings: Settings) -> Database:
@@ -136,7 +140,9 @@ class Services(ApiServices):
         # Told of every batch of messages as soon as its transaction has committed (on the
         # writer thread): the API node pushes them to its rooms from there.
         self.chat_listeners: list[Callable[[list[MessageSent]], None]] = []
-        self.chat: GroupCommitter[SendMessage, MessageSent | DomainError] = GroupCommitter(
+        # Traced only when tracing is on (entrypoints/observability.py), so off costs nothing.
+        committer = TracedGroupCommitter if tracing.ON else GroupCommitter
+        self.chat: GroupCommitter[SendMessage, MessageSent | DomainError] = committer(
             self._send_batch,
             window_s=settings.group_commit_window_ms / 1000.0,
             max_batch=settings.group_commit_max_batch, name="chat-group-commit",
@@ -149,6 +155,8 @@ class Services(ApiServices):
                                     box=self.secret_box, webhook_rules=WebhookRules(
                                         limit=settings.webhooks_per_channel,
                                         allow_insecure=settings.webhook_allow_private))
+        if tracing.ON:
+            trace_commands(self.commands, batched=(SendMessage,))
         self.reads = ReadModels(self.db, self.positions, wait_s=settings.read_wait_timeout_s)
         self.aggregates = Aggregates(self.store, self.store.head)
         self.identities = Identities(self.authenticator)
@@ -159,6 +167,8 @@ class Services(ApiServices):
             runs_relay=lambda: self.relay is not None)
         self.relay: Relay | None = None
         self.webhook_sender: WebhookSender | None = None
+        self.product_events: ProductEvents | None = None
+        self.posthog: PostHogSink | None = None
         self.runners: dict[str, ProjectorRunner] = {}
         self.started = False
 
@@ -212,7 +222,8 @@ class Services(ApiServices):
         wanted = workers if workers is not None else [
             w for w in ["relay", *(f"projector:{p.name}" for p in self.projections),
                         ReconnectGrace.name, SubscriptionSweeper.name, WEBHOOKS,
-                        VodPublisher.name, Thumbnailer.name]
+                        VodPublisher.name, Thumbnailer.name,
+                        *([PRODUCT_EVENTS] if self.settings.posthog_key else [])]
             if self.settings.runs_worker(w)]
         for name in wanted:
             if name.startswith("projector:"):
@@ -252,6 +263,14 @@ class Services(ApiServices):
                        retry_max_s=s.webhook_retry_max_s, give_up_s=s.webhook_give_up_s),
                 batch_size=s.webhook_batch_size)
             self.spawn(WEBHOOKS, self.webhook_sender.run)
+        if PRODUCT_EVENTS in wanted:  # one at a time across processes (a leader lock)
+            if not self.settings.posthog_key:
+                raise SettingsError("the product-events worker needs AETHEX_POSTHOG_KEY")
+            self.posthog = PostHogSink(self.settings.posthog_key, self.settings.posthog_host)
+            self.product_events = ProductEvents(
+                self.store, self.db, self.log_watcher(PRODUCT_EVENTS), self.posthog.send,
+                batch_size=self.settings.posthog_batch_size)
+            self.spawn(PRODUCT_EVENTS, self.product_events.run)
         self.started = True
         log.info("services.started", production=self.settings.production, workers=wanted)
 
@@ -264,6 +283,8 @@ class Services(ApiServices):
         await self.supervisor.stop(timeout=5)
         if self.webhook_sender is not None:
             await self.webhook_sender.poster.close()
+        if self.posthog is not None:
+            await asyncio.to_thread(self.posthog.close)
         await self.bus.close()
         await self.presence.close()
         self.started = False

@@ -11,6 +11,7 @@ import sys
 
 import uvloop  # the workers' event loop, as uvicorn's for the API
 
+from entrypoints import observability
 from infra.observability.logging import configure_logging
 from infra.runtime import heap, task_dump
 from infra.settings import Settings, SettingsError, load_settings
@@ -99,12 +100,15 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("relay", help="run the relay: event store -> bus")
     sub.add_parser("webhooks", help="run the webhook sender: event log -> receivers")
     sub.add_parser("media", help="run the media workers: whole-stream VODs, live thumbnails")
+    sub.add_parser("product-events",
+                   help="run the product-events worker: event log -> PostHog")
     project = sub.add_parser("project", help="run projectors (all, or the named ones)")
     project.add_argument("names", nargs="*")
-    from entrypoints import cli_events, cli_projections  # operators
+    from entrypoints import cli_events, cli_projections, probe  # operators
 
     cli_events.add_parsers(sub)
     cli_projections.add_parsers(sub)
+    probe.add_parser(sub)
     args = parser.parse_args(argv)
 
     try:
@@ -113,11 +117,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"aethex: {e}", file=sys.stderr)
         return 2
     configure_logging(json_logs=settings.json_logs, level=settings.log_level)
+    role = _ROLES.get(args.command)
+    if role is not None:
+        observability.start(settings, role)
     try:
         return _dispatch(args, settings)
     except SettingsError as e:  # found while building the services (a missing key)
         print(f"aethex: {e}", file=sys.stderr)
         return 2
+    finally:
+        if role is not None:
+            observability.stop()
+
+
+# The processes that report errors and traces, by command, and the name each reports as.
+_ROLES = {"serve": "api", "relay": "relay", "project": "projector", "webhooks": "webhooks",
+          "product-events": "product-events"}
 
 
 def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
@@ -133,6 +148,12 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     if args.command == "media":
         uvloop.run(_run_workers(settings, ["vod_publisher", "thumbnailer"]))
+        return 0
+    if args.command == "product-events":
+        if not settings.posthog_key:
+            print("aethex: product-events needs AETHEX_POSTHOG_KEY", file=sys.stderr)
+            return 2
+        uvloop.run(_run_workers(settings, ["product_events"]))
         return 0
     if getattr(args, "run", None) is not None:  # events, replay, projections
         return int(args.run(settings, args))

@@ -128,6 +128,17 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     webhook_retry_max_s: float = 3600.0
     webhook_give_up_s: float = 86400.0
     webhook_batch_size: int = 2000
+    # observability (docs/observability.md): each part is off until configured
+    environment: str = ""
+    release: str = ""
+    sentry_dsn: str | None = None
+    otlp_endpoint: str | None = None
+    otlp_sample_ratio: float = 1.0
+    posthog_key: str | None = None
+    posthog_host: str = "https://us.i.posthog.com"
+    posthog_batch_size: int = 500
+    probe_email: str = "probe@aethex.invalid"
+    probe_password: str | None = None
 
     def __post_init__(self) -> None:
         # It names a PostgreSQL schema (unquoted in search_path) and RabbitMQ objects.
@@ -151,6 +162,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         if self.web_dir and not (Path(self.web_dir) / "pages").is_dir():
             raise SettingsError(f"AETHEX_WEB_DIR={self.web_dir!r} is not the web client's "
                                 "folder (it has no pages/ folder)")
+        if self.sentry_dsn is not None:
+            check_sentry_dsn(self.sentry_dsn)
+        if self.otlp_endpoint is not None:
+            check_http_url("AETHEX_OTLP_ENDPOINT", self.otlp_endpoint)
+        if not 0.0 <= self.otlp_sample_ratio <= 1.0:
+            raise SettingsError("AETHEX_OTLP_SAMPLE_RATIO must lie between 0 and 1")
+        if self.posthog_key is not None:
+            check_http_url("AETHEX_POSTHOG_HOST", self.posthog_host)
 
     def max_ingest_kbps(self) -> float | None:
         """The most a publisher may send before it is refused (None: no limit)."""
@@ -173,6 +192,23 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         if self.log_format == "auto":
             return self.production
         return self.log_format == "json"
+
+    @property
+    def deployment(self) -> str:
+        """The environment errors and traces are tagged with."""
+        return self.environment or ("production" if self.production else "development")
+
+    @property
+    def version(self) -> str:
+        """The release errors and traces are tagged with: set, else the package's."""
+        if self.release:
+            return self.release
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return f"aethex-live@{version('aethex-live')}"
+        except PackageNotFoundError:
+            return "aethex-live@unknown"
 
     @property
     def var(self) -> Path:
@@ -252,6 +288,34 @@ def _key_file(path: Path) -> str:
     with os.fdopen(fd, "w") as f:
         f.write(key)
     return key
+
+
+def check_http_url(name: str, url: str) -> None:
+    """An http(s) URL with a host, or a SettingsError naming the variable."""
+    try:
+        parsed = urlparse(url)
+        port = parsed.port  # raises on a port that is not a number
+    except ValueError as e:
+        raise SettingsError(f"{name} is not a valid URL ({e}): {url!r}") from None
+    if parsed.scheme not in {"http", "https"} or not parsed.hostname:
+        raise SettingsError(f"{name} must be an http:// or https:// URL with a host, "
+                            f"not {url!r}")
+    if port == 0:
+        raise SettingsError(f"{name} has port 0: {url!r}")
+
+
+def check_sentry_dsn(dsn: str) -> None:
+    """A Sentry DSN as the SDK reads it: `https://KEY@HOST/PROJECT_ID`. The SDK's own
+    check comes only when it starts sending; a typo must stop the process at start."""
+    check_http_url("AETHEX_SENTRY_DSN", dsn)
+    parsed = urlparse(dsn)
+    project = parsed.path.rstrip("/").rsplit("/", 1)[-1]
+    if not parsed.username:
+        raise SettingsError("AETHEX_SENTRY_DSN has no public key (the part before @): "
+                            "it looks like https://KEY@HOST/PROJECT_ID")
+    if not project.isdigit():
+        raise SettingsError("AETHEX_SENTRY_DSN must end in a numeric project id: "
+                            "https://KEY@HOST/PROJECT_ID")
 
 
 def postgres_params(url: str) -> dict[str, str]:

@@ -34,7 +34,7 @@ class Database(Protocol):
     def close(self) -> None: ...
 
 
-class EventEnvelope(msgspec.Struct, frozen=True, gc=False, kw_only=True):
+class EventEnvelope(msgspec.Struct, frozen=True, gc=False, kw_only=True, omit_defaults=True):
     """One event at one position of the log."""
 
     position: int
@@ -46,6 +46,8 @@ class EventEnvelope(msgspec.Struct, frozen=True, gc=False, kw_only=True):
     timestamp: str
     channel_id: str | None
     data: dict[str, Any]
+    # The W3C trace context of what stored it (tracing on); None for older events.
+    trace: str | None = None
 
     @property
     def routing_key(self) -> str:

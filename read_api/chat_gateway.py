@@ -25,6 +25,7 @@ from domain.errors import DomainError
 from domain.stream import Stream
 from infra.identity.auth import Principal
 from infra.messaging.bus import LiveUpdate
+from infra.observability import sentry, tracing
 from infra.runtime.outages import is_outage
 from infra.shared_state.presence import member_of
 from projections.chat_history import history_for_join
@@ -300,6 +301,9 @@ class ChatGateway:
             if event == "chat:join":
                 return await self._join(session, data)
             if event == "chat:send":
+                if tracing.ON:
+                    with tracing.span("socket chat:send", kind="server"):
+                        return await self._send(session, data)
                 return await self._send(session, data)
             if event == "chat:leave":
                 await self._leave(session)
@@ -326,6 +330,7 @@ class ChatGateway:
                     "try again"
             else:
                 log.exception("chat.failed", chat_event=event)
+                sentry.report(e, socket_event=event)
                 code, message = "internal", "something went wrong on our side"
             session.emit("chat:error", {"code": code, "message": message})
             return {"ok": False, "code": code, "message": message}

@@ -24,6 +24,7 @@ from domain.errors import (
     TooLarge,
     Unauthenticated,
 )
+from infra.observability import sentry
 from infra.runtime.outages import is_outage
 from read_api.consistency import NotCaughtUp, PositionAhead
 from read_api.requests import UnsupportedMediaType
@@ -172,6 +173,7 @@ def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[
         # signature): ours to fix, so it is logged as loudly as any other
         log.error("request.failed", path=request.url.path, error=repr(exc),
                   detail=str(exc.detail), exc_info=exc)
+        sentry.report(exc, route=_route(request))
     code = "not_found" if status == 404 else "http_error"
     # Litestar reports an undecodable body as a bare ClientException carrying msgspec's or
     # the multipart parser's text, with no type or code of its own: for the framework's
@@ -212,7 +214,12 @@ def internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[
         return problem(request, 503, "a service we depend on is unavailable for a moment; "
                        "try again", code="unavailable", headers={"Retry-After": "1"})
     log.exception("request.failed", path=request.url.path, error=repr(exc))
+    sentry.report(exc, route=_route(request))
     return problem(request, 500, "something went wrong on our side", code="internal")
+
+
+def _route(request: Request[Any, Any, Any]) -> str:
+    return request.scope.get("path_template") or "unmatched"  # type: ignore[return-value]
 
 
 EXCEPTION_HANDLERS: dict[Any, Any] = {

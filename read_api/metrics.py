@@ -19,7 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from infra.observability import metrics
+from infra.observability import metrics, tracing
 from read_api.operations import ProcessState
 
 
@@ -108,7 +108,17 @@ def latency_middleware(app: ASGIApp) -> ASGIApp:
             await send(message)
 
         try:
-            await app(scope, receive, send_with_status)
+            if tracing.ON:
+                with tracing.server_span(f"{scope.get('method', '')} {scope['path']}",
+                                         scope.get("headers", ())) as span:
+                    try:
+                        await app(scope, receive, send_with_status)
+                    finally:  # named by the route template, as the latency metric is
+                        route = scope.get("path_template")  # type: ignore[typeddict-item]
+                        span.update_name(f"{scope.get('method', '')} {route or 'unmatched'}")
+                        span.set_attribute("http.response.status_code", status)
+            else:
+                await app(scope, receive, send_with_status)
         finally:
             route = scope.get("path_template") or "unmatched"  # type: ignore[typeddict-item]
             metrics.REQUEST_LATENCY.labels(scope.get("method", ""), route, str(status)).observe(

@@ -23,7 +23,7 @@ import structlog
 from infra.eventstore.envelope import EventEnvelope
 from infra.eventstore.event_store import EventStore
 from infra.messaging.bus import WATERMARK_KEY, Consumer, Delivery, EventBus
-from infra.observability import metrics
+from infra.observability import metrics, tracing
 from infra.readstore.database import Database
 from infra.runtime.supervisor import working
 from projections import tracking
@@ -127,7 +127,12 @@ class ProjectorRunner:
             events, upto = await page
             page = asyncio.ensure_future(asyncio.to_thread(read, upto)) if upto < head else None
             try:
-                await asyncio.to_thread(self.commit, events, upto)
+                if tracing.ON and events:  # read from the store: the events' own contexts
+                    with tracing.span(f"projector {self.name} catch-up", kind="consumer",
+                                      parents=[e.trace for e in events]):
+                        await asyncio.to_thread(self.commit, events, upto)
+                else:
+                    await asyncio.to_thread(self.commit, events, upto)
             except BaseException:
                 if page is not None:
                     page.cancel()
@@ -138,6 +143,13 @@ class ProjectorRunner:
         if upto <= self.position:
             return
         events = [e for d in deliveries for e in d.batch.events if e.position > self.position]
+        if tracing.ON and events:  # the child of the relay's span, linked to the events'
+            with tracing.span(f"projector {self.name}", kind="consumer", parents=[
+                    *(d.trace for d in deliveries if d.batch.events),
+                    *(e.trace for e in events)],
+                    attributes={"aethex.events": len(events), "aethex.upto": upto}):
+                await asyncio.to_thread(self.commit, events, upto)
+            return
         await asyncio.to_thread(self.commit, events, upto)
 
     async def run(self, stopping: asyncio.Event) -> None:

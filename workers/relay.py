@@ -22,7 +22,7 @@ from infra.eventstore.envelope import EventBatch, runs
 from infra.eventstore.event_store import EventStore
 from infra.eventstore.log_watcher import LogWatcher
 from infra.messaging.bus import WATERMARK_KEY, EventBus
-from infra.observability import metrics
+from infra.observability import metrics, tracing
 from infra.readstore.database import Database
 from infra.runtime.supervisor import working
 
@@ -76,7 +76,13 @@ class Relay:
         if now - self._marked_at >= self.MARK_EVERY_S:
             batches.append((WATERMARK_KEY, EventBatch([], upto)))
             self._marked, self._marked_at = upto, now
-        await self.bus.publish(batches)
+        if tracing.ON:  # the child of the first event's trace, linked to the others
+            with tracing.span("relay publish", kind="producer",
+                              parents=(e.trace for e in events),
+                              attributes={"aethex.events": len(events)}):
+                await self.bus.publish(batches)
+        else:
+            await self.bus.publish(batches)
         metrics.EVENTS_RELAYED.inc(len(events))
         self.position = upto
         if now - self._saved_at >= self.SAVE_EVERY_S:

@@ -20,6 +20,7 @@ from eventsourcing.utils import get_topic
 from domain.catalogue import AGGREGATES, EVENT_CLASSES, FORMER_TYPES, SECRET_FIELDS
 from infra.eventstore.envelope import EventEnvelope
 from infra.eventstore.event_store import EventStore
+from infra.observability.tracing import TRACE_KEY
 from infra.readstore.bulk_tx import bulk
 from infra.readstore.database import Database, PostgresDatabase, SqliteDatabase
 from infra.settings import Settings
@@ -108,6 +109,8 @@ def to_stored_event(envelope: EventEnvelope, store: EventStore) -> StoredEvent:
     state["timestamp"] = datetime.fromisoformat(envelope.timestamp)
     if issubclass(cls, Aggregate.Created):
         state["originator_topic"] = get_topic(_aggregate_of(cls.__qualname__))
+    if envelope.trace is not None:  # where it came from travels with it
+        state[TRACE_KEY] = envelope.trace
     event = object.__new__(cls)
     object.__setattr__(event, "__dict__", state)
     return store.app.mapper.to_stored_event(event)  # type: ignore[arg-type]

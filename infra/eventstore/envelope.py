@@ -12,6 +12,7 @@ import msgspec
 from eventsourcing.persistence import Mapper, StoredEvent
 
 from domain.catalogue import EVENT_CLASSES, SECRET_FIELDS, TYPE_BY_TOPIC
+from infra.observability.tracing import TRACE_KEY
 from projections.ports import EventEnvelope
 
 
@@ -128,9 +129,10 @@ def _untag(value: Any) -> Any:
     return value
 
 
-# Fields never in an envelope's data: the envelope has them itself, or they are secrets.
+# Fields never in an envelope's data: the envelope has them itself (the trace context is
+# metadata, infra/observability/tracing.py), or they are secrets.
 _SKIP = frozenset({"originator_id", "originator_version", "timestamp", "originator_topic",
-                   "class_version"}) | SECRET_FIELDS
+                   "class_version", TRACE_KEY}) | SECRET_FIELDS
 
 # topic -> (type name, class version, whether the aggregate is the channel it routes by)
 _KNOWN: dict[str, tuple[str, int, bool]] = {
@@ -139,9 +141,9 @@ _KNOWN: dict[str, tuple[str, int, bool]] = {
     for topic, name in TYPE_BY_TOPIC.items()}
 
 
-def _direct(state: bytes, version: int) -> tuple[str, dict[str, Any]] | None:
-    """The timestamp and data of an event stored at `version`, straight from its JSON;
-    None when the mapper has to read it."""
+def _direct(state: bytes, version: int) -> tuple[str, dict[str, Any], Any] | None:
+    """The timestamp, data and trace context of an event stored at `version`, straight
+    from its JSON; None when the mapper has to read it."""
     try:
         fields = _decode_flat(state)
     except msgspec.ValidationError:  # objects nested in the values: the slower walk
@@ -163,10 +165,10 @@ def _direct(state: bytes, version: int) -> tuple[str, dict[str, Any]] | None:
         elif kind is _Datetime or kind is _Decimal:
             v = v.data
         data[k] = v
-    return stamp.data, data
+    return stamp.data, data, fields.get(TRACE_KEY)
 
 
-def _walked(state: bytes, version: int) -> tuple[str, dict[str, Any]] | None:
+def _walked(state: bytes, version: int) -> tuple[str, dict[str, Any], Any] | None:
     """`_direct` for JSON the flat decoding does not take."""
     try:
         fields = _decode_any(state)
@@ -176,20 +178,21 @@ def _walked(state: bytes, version: int) -> tuple[str, dict[str, Any]] | None:
         timestamp = _untag(stamp) if type(stamp) is dict else None
         if type(timestamp) is not str or stamp.get("_type_") != "datetime_iso":
             return None
-        return timestamp, {k: _untag(v) for k, v in fields.items() if k not in _SKIP}
+        return (timestamp, {k: _untag(v) for k, v in fields.items() if k not in _SKIP},
+                fields.get(TRACE_KEY))
     except (_NotPlain, msgspec.DecodeError):
         return None
 
 
 def _via_mapper(topic: str, state: bytes, originator_id: Any, originator_version: int,
-                mapper: Mapper[Any]) -> tuple[str, dict[str, Any]]:
+                mapper: Mapper[Any]) -> tuple[str, dict[str, Any], Any]:
     """The library's way: decrypt and decompress if configured, decode, upcast an older
     version (its upcasters are written against the decoded values), then JSON types."""
     event = vars(mapper.to_domain_event(StoredEvent(
         originator_id=originator_id, originator_version=originator_version, topic=topic,
         state=state)))
-    return event["timestamp"].isoformat(), {k: _plain(v) for k, v in event.items()
-                                            if k not in _SKIP}
+    return (event["timestamp"].isoformat(),
+            {k: _plain(v) for k, v in event.items() if k not in _SKIP}, event.get(TRACE_KEY))
 
 
 def decode_event(topic: str, state: bytes, position: int, originator_id: Any,
@@ -211,7 +214,7 @@ def decode_event(topic: str, state: bytes, position: int, originator_id: Any,
         decoded = _direct(state, version)
     if decoded is None:
         decoded = _via_mapper(topic, state, originator_id, originator_version, mapper)
-    timestamp, data = decoded
+    timestamp, data, trace = decoded
     aggregate_id = str(originator_id)
     channel_id = data.get("channel_id")
     if channel_id is None and routes_by_itself:
@@ -226,6 +229,7 @@ def decode_event(topic: str, state: bytes, position: int, originator_id: Any,
         timestamp=timestamp,
         channel_id=channel_id,
         data=data,
+        trace=trace if type(trace) is str else None,
     )
 
 

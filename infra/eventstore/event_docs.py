@@ -87,7 +87,10 @@ def render() -> str:
     for name, hint in typing.get_type_hints(EventEnvelope).items():
         lines.append(f"| `{name}` | `{_cell(_type_name(hint))}` |")
     lines += ["", "`data` holds the event's own fields below (secrets left out);",
-              "`schema_version` is the class version the event was upcast to.", ""]
+              "`schema_version` is the class version the event was upcast to;",
+              "`trace` is the W3C `traceparent` of what stored the event, when tracing was on",
+              "(stored beside its fields, left out when there is none: docs/observability.md).",
+              ""]
     for aggregate in AGGREGATES:
         prefix = aggregate.__qualname__ + "."
         names = sorted(n for n in EVENT_CLASSES if n.startswith(prefix))

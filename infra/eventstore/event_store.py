@@ -15,7 +15,7 @@ from eventsourcing.persistence import IntegrityError, Recording
 from domain.catalogue import topics_for
 from domain.errors import ConcurrentChange, NotFound
 from infra.eventstore.envelope import EventEnvelope, decode_event
-from infra.observability import metrics
+from infra.observability import metrics, tracing
 
 A = TypeVar("A", bound=Aggregate)
 
@@ -44,6 +44,8 @@ class AeThex(Application[UUID]):
             elif obj is not None:
                 processing_event.collect_events(obj)
         processing_event.saved_kwargs.update(kwargs)
+        if tracing.ON:  # where the events came from, stored with them
+            tracing.stamp(processing_event.events)
         recordings = self._record(processing_event)
         self._take_snapshots(processing_event)
         self._notify(recordings)

@@ -41,6 +41,7 @@ class Delivery(msgspec.Struct):
 
     batch: EventBatch
     tag: Any = None
+    trace: str | None = None  # the publisher's trace context (AMQP header `traceparent`)
 
 
 class Consumer(Protocol):

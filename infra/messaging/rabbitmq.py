@@ -33,6 +33,7 @@ from aio_pika.abc import (
 
 from infra.eventstore.envelope import EventBatch
 from infra.messaging.bus import BatchHandler, Consumer, Delivery, LiveHandler, LiveUpdate
+from infra.observability import tracing
 from infra.runtime.supervisor import Supervised, Supervisor, working
 
 _batch_decoder = msgspec.json.Decoder(EventBatch)
@@ -96,7 +97,9 @@ class _AmqpConsumer:
         messages = [first]
         while len(messages) < max_messages and not self.inbox.empty():
             messages.append(self.inbox.get_nowait())
-        return [Delivery(batch=_batch_decoder.decode(m.body), tag=m) for m in messages]
+        return [Delivery(batch=_batch_decoder.decode(m.body), tag=m,
+                         trace=m.headers.get(tracing.TRACE_KEY) if m.headers else None)
+                for m in messages]
 
     async def ack(self, deliveries: Sequence[Delivery]) -> None:
         if deliveries:
@@ -202,10 +205,14 @@ class RabbitBus:
     async def publish(self, batches: Sequence[tuple[str, EventBatch]]) -> None:
         """Publishes in order and returns once the broker has confirmed every message."""
         assert self.events is not None, "connect() first"
+        # One AMQP message holds events of many traces: its header is the publisher's span
+        # (the relay's), which links to them; each event keeps its own in `trace`.
+        headers = tracing.headers() if tracing.ON else None
         confirmations = [
             self.events.publish(
                 aio_pika.Message(_encoder.encode(batch), content_type="application/json",
-                                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+                                 delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                                 headers=headers),
                 routing_key=key, timeout=self.RPC_TIMEOUT_S,
             )
             for key, batch in batches

@@ -34,6 +34,16 @@ def _scrub(value: str) -> str:
     return _SECRET_TEXT.sub(lambda m: _mask(m.group()), value)
 
 
+def scrub_text(value: str) -> str:
+    """`value` with whatever looks like a token, a JWT or a stream key masked."""
+    return _scrub(value)
+
+
+def secret_name(key: str) -> bool:
+    """Whether a field of this name holds a secret whatever its value looks like."""
+    return bool(_SECRET_KEY.search(key))
+
+
 def _mask(found: str) -> str:
     """Keeps what names the secret (`token=`, `"password": `), masks the secret itself."""
     for sep in ("=", ":"):

@@ -30,7 +30,7 @@ from typing import Any
 
 import structlog
 
-from infra.observability import metrics
+from infra.observability import metrics, sentry
 
 log = structlog.get_logger(__name__)
 
@@ -205,6 +205,7 @@ class Supervisor:
                 metrics.TASK_FAILURES.labels(t.name, type(error).__name__).inc()
                 log.error("supervisor.task_failed", task=t.name, error=t.last_error,
                           restart_in_s=round(delay, 3), failures=t.failures, exc_info=error)
+                sentry.report(error, task=t.name)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), delay)
             if stopping.is_set():

@@ -23,6 +23,7 @@ import structlog
 from commands.send_message import MessageSent
 from infra.eventstore.envelope import EventBatch
 from infra.messaging.bus import EventBus, LiveUpdate
+from infra.observability import tracing
 from infra.runtime.supervisor import Supervised, Supervisor
 from read_api.realtime.presenters import (
     BAN_TYPES,
@@ -75,6 +76,13 @@ class LiveFeed:
 
     def committed(self, results: Sequence[MessageSent]) -> None:
         """Messages this node has just committed (on the loop, once per batch)."""
+        if tracing.ON:  # inside the batch's span (its context came with the callback)
+            with tracing.span("live push", attributes={"aethex.messages": len(results)}):
+                self._committed(results)
+            return
+        self._committed(results)
+
+    def _committed(self, results: Sequence[MessageSent]) -> None:
         fresh = self._admit(committed_updates(results), "fast")
         if fresh:
             self._deliver(fresh)

@@ -278,13 +278,13 @@ def test_nested_values_decode_as_the_mapper_decodes_them(store: EventStore) -> N
     decoded = _direct(stored, 3)
     assert decoded == (when.isoformat(), {
         "ids": [str(a), str(b)], "nested": {"at": when.isoformat(), "id": str(a), "n": [1, "x"]},
-        "amount": "1.50", "plain": {"k": "v"}})
+        "amount": "1.50", "plain": {"k": "v"}}, None)  # no trace context stored
     by_mapper = {k: _plain(v) for k, v in transcoder.decode(stored).items()
                  if k not in {"timestamp", "class_version", "amount"}}
     assert by_mapper == {k: v for k, v in decoded[1].items() if k != "amount"}
     assert _direct(stored, 4) is None  # an older version: the upcasters, via the mapper
     flat = transcoder.encode({"timestamp": when, "id": a, "amount": Decimal("2"), "n": None})
-    assert _direct(flat, 1) == (when.isoformat(), {"id": str(a), "amount": "2", "n": None})
+    assert _direct(flat, 1) == (when.isoformat(), {"id": str(a), "amount": "2", "n": None}, None)
     other = b'{"timestamp":{"_type_":"datetime_iso","_data_":"2024-05-01T12:00:00+00:00"},' \
             b'"x":{"_type_":"point","_data_":[1,2]}}'
     assert _direct(other, 1) is None

@@ -1,0 +1,1 @@
+"""Product analytics: the PostHog adapter the product-events worker sends through."""
