@@ -128,8 +128,8 @@ class ProjectorRunner:
             page = asyncio.ensure_future(asyncio.to_thread(read, upto)) if upto < head else None
             try:
                 if tracing.ON and events:  # read from the store: the events' own contexts
-                    with tracing.span(f"projector {self.name} catch-up", kind="consumer",
-                                      parents=[e.trace for e in events]):
+                    with tracing.spans(f"projector {self.name} catch-up", kind="consumer",
+                                       parents=[e.trace for e in events]):
                         await asyncio.to_thread(self.commit, events, upto)
                 else:
                     await asyncio.to_thread(self.commit, events, upto)
@@ -143,11 +143,11 @@ class ProjectorRunner:
         if upto <= self.position:
             return
         events = [e for d in deliveries for e in d.batch.events if e.position > self.position]
-        if tracing.ON and events:  # the child of the relay's span, linked to the events'
-            with tracing.span(f"projector {self.name}", kind="consumer", parents=[
-                    *(d.trace for d in deliveries if d.batch.events),
-                    *(e.trace for e in events)],
-                    attributes={"aethex.events": len(events), "aethex.upto": upto}):
+        if tracing.ON and events:  # a span in each trace: under the relay's span in it
+            relayed = [t for d in deliveries if d.batch.events for t in d.traces]
+            with tracing.spans(f"projector {self.name}", kind="consumer",
+                               parents=relayed or [e.trace for e in events],
+                               attributes={"aethex.events": len(events), "aethex.upto": upto}):
                 await asyncio.to_thread(self.commit, events, upto)
             return
         await asyncio.to_thread(self.commit, events, upto)

@@ -76,11 +76,13 @@ class Relay:
         if now - self._marked_at >= self.MARK_EVERY_S:
             batches.append((WATERMARK_KEY, EventBatch([], upto)))
             self._marked, self._marked_at = upto, now
-        if tracing.ON:  # the child of the first event's trace, linked to the others
-            with tracing.span("relay publish", kind="producer",
-                              parents=(e.trace for e in events),
-                              attributes={"aethex.events": len(events)}):
-                await self.bus.publish(batches)
+        if tracing.ON:  # a span in each trace the events carry; each message names its own
+            with tracing.spans("relay publish", kind="producer",
+                               parents=(e.trace for e in events),
+                               attributes={"aethex.events": len(events)}) as made:
+                traces = [list(dict.fromkeys(made[e.trace] for e in batch.events
+                                             if e.trace in made)) for _, batch in batches]
+                await self.bus.publish(batches, traces=traces)
         else:
             await self.bus.publish(batches)
         metrics.EVENTS_RELAYED.inc(len(events))

@@ -41,7 +41,8 @@ class Delivery(msgspec.Struct):
 
     batch: EventBatch
     tag: Any = None
-    trace: str | None = None  # the publisher's trace context (AMQP header `traceparent`)
+    # The publisher's span in each trace the batch holds (AMQP header `aethex-traces`).
+    traces: list[str] = msgspec.field(default_factory=list)
 
 
 class Consumer(Protocol):
@@ -53,7 +54,11 @@ class Consumer(Protocol):
 class EventBus(Protocol):
     async def connect(self) -> None: ...
     async def close(self) -> None: ...
-    async def publish(self, batches: Sequence[tuple[str, EventBatch]]) -> None: ...
+    async def publish(self, batches: Sequence[tuple[str, EventBatch]],
+                      traces: Sequence[list[str]] | None = None) -> None:
+        """Each batch to the queues its key matches; `traces`, one list per batch: the
+        publisher's span in each trace the batch holds (when tracing)."""
+        ...
     async def consumer(self, queue: str, bindings: Sequence[str], prefetch: int) -> Consumer: ...
     async def delete_queue(self, queue: str) -> None: ...
     async def publish_live(self, updates: Sequence[LiveUpdate], *,
@@ -113,7 +118,7 @@ class _LocalConsumer:
         while q.ready and len(out) < max_messages:
             d = q.ready.popleft()
             q.next_tag += 1
-            d = Delivery(batch=d.batch, tag=q.next_tag)
+            d = Delivery(batch=d.batch, tag=q.next_tag, traces=d.traces)
             q.unacked[d.tag] = d
             self.mine.add(d.tag)
             out.append(d)
@@ -129,7 +134,7 @@ class _LocalConsumer:
         back = [self.queue.unacked.pop(t) for t in sorted(self.mine) if t in self.queue.unacked]
         self.mine.clear()
         for d in reversed(back):
-            self.queue.ready.appendleft(Delivery(batch=d.batch))
+            self.queue.ready.appendleft(Delivery(batch=d.batch, traces=d.traces))
         if back:
             self.queue.signal.set()
 
@@ -150,11 +155,12 @@ class InProcessBus:
         self.live_handlers.clear()
         self.event_handlers.clear()
 
-    async def publish(self, batches: Sequence[tuple[str, EventBatch]]) -> None:
-        for key, batch in batches:
+    async def publish(self, batches: Sequence[tuple[str, EventBatch]],
+                      traces: Sequence[list[str]] | None = None) -> None:
+        for n, (key, batch) in enumerate(batches):
             for q in self.queues.values():
                 if q.matches(key):
-                    q.ready.append(Delivery(batch=batch))
+                    q.ready.append(Delivery(batch=batch, traces=traces[n] if traces else []))
                     q.signal.set()
             for bindings, handler in list(self.event_handlers):
                 if any(topic_matches(b, key) for b in bindings):

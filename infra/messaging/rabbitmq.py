@@ -98,7 +98,7 @@ class _AmqpConsumer:
         while len(messages) < max_messages and not self.inbox.empty():
             messages.append(self.inbox.get_nowait())
         return [Delivery(batch=_batch_decoder.decode(m.body), tag=m,
-                         trace=m.headers.get(tracing.TRACE_KEY) if m.headers else None)
+                         traces=tracing.header_traces(m.headers))
                 for m in messages]
 
     async def ack(self, deliveries: Sequence[Delivery]) -> None:
@@ -202,20 +202,21 @@ class RabbitBus:
             await self.connection.close()
             self.connection = None
 
-    async def publish(self, batches: Sequence[tuple[str, EventBatch]]) -> None:
+    async def publish(self, batches: Sequence[tuple[str, EventBatch]],
+                      traces: Sequence[list[str]] | None = None) -> None:
         """Publishes in order and returns once the broker has confirmed every message."""
         assert self.events is not None, "connect() first"
-        # One AMQP message holds events of many traces: its header is the publisher's span
-        # (the relay's), which links to them; each event keeps its own in `trace`.
-        headers = tracing.headers() if tracing.ON else None
+        # One AMQP message holds events of many traces: its headers name the publisher's
+        # span in each of them; each event keeps its own context in `trace`.
         confirmations = [
             self.events.publish(
                 aio_pika.Message(_encoder.encode(batch), content_type="application/json",
                                  delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                                 headers=headers),
+                                 headers=tracing.message_headers(traces[n]) if traces
+                                 else None),
                 routing_key=key, timeout=self.RPC_TIMEOUT_S,
             )
-            for key, batch in batches
+            for n, (key, batch) in enumerate(batches)
         ]
         await asyncio.gather(*confirmations)
 

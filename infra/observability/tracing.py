@@ -6,8 +6,10 @@ the request (or socket event) and the group-commit batch on the API node, then t
 publish and the projector's transaction in their own processes. The context crosses
 processes twice: in the stored event (a `traceparent` beside its fields, written by
 `stamp` at save time, so a replay can show where an event came from) and in the AMQP
-headers of each relayed message. A span that serves several traces at once (a batch of
-messages, a relayed run of events) is the child of the first and links to the others.
+headers of each relayed message. Where one piece of work serves several traces at once
+(the relay publishing a run of events, a projector applying it), it gets a span in each of
+those traces (`spans`), so every sampled message's trace holds all three processes; the
+AMQP message carries the relay's span of each trace it holds (`aethex-traces`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ if TYPE_CHECKING:
 
 # The key of the trace context in a stored event's JSON and in AMQP headers (W3C).
 TRACE_KEY = "traceparent"
+# AMQP header: the publisher's span in each trace a relayed message holds, space-separated.
+TRACES_KEY = "aethex-traces"
 MAX_LINKS = 64  # a span links to at most this many other traces (the SDK's limit is 128)
 
 ON = False
@@ -145,6 +149,62 @@ def span(name: str, *, parents: Iterable[str | None] = (), kind: str = "internal
         yield s
 
 
+@contextlib.contextmanager
+def spans(name: str, *, parents: Iterable[str | None], kind: str = "internal",
+          attributes: Mapping[str, Any] | None = None) -> Iterator[dict[str, str]]:
+    """One span in each trace among `parents` (traceparents; None and repeats skipped; at
+    most MAX_LINKS), each the child of its parent, all covering the block: work done for
+    several traces at once shows in each of them. Yields {parent: the span's traceparent};
+    nothing when tracing is off."""
+    if not ON or _tracer is None:
+        yield {}
+        return
+    from opentelemetry import trace
+    from opentelemetry.trace import SpanKind, Status, StatusCode
+
+    made: dict[str, str] = {}
+    opened = []
+    for p in dict.fromkeys(p for p in parents if p):
+        if len(opened) >= MAX_LINKS:
+            break
+        c = parse(p)
+        if c is None:
+            continue
+        span_ = _tracer.start_span(
+            name, context=trace.set_span_in_context(trace.NonRecordingSpan(c)),
+            kind=getattr(SpanKind, kind.upper()), attributes=dict(attributes or {}))
+        opened.append(span_)
+        made[p] = format_context(span_.get_span_context())
+    try:
+        yield made
+    except BaseException as e:
+        for span_ in opened:
+            span_.record_exception(e)
+            span_.set_status(Status(StatusCode.ERROR, type(e).__name__))
+        raise
+    finally:
+        for span_ in opened:
+            span_.end()
+
+
+def message_headers(traces: list[str]) -> dict[str, str] | None:
+    """AMQP headers for a relayed message holding these traces (the relay's span in each)."""
+    if not traces:
+        return None
+    return {TRACE_KEY: traces[0], TRACES_KEY: " ".join(traces)}
+
+
+def header_traces(headers: Mapping[str, Any] | None) -> list[str]:
+    """The traces a received message's headers name (its publisher's span in each)."""
+    if not headers:
+        return []
+    many = headers.get(TRACES_KEY)
+    if isinstance(many, str) and many:
+        return many.split()
+    one = headers.get(TRACE_KEY)
+    return [one] if isinstance(one, str) and one else []
+
+
 def server_span(name: str, headers: Iterable[tuple[bytes, bytes]],
                 attributes: Mapping[str, Any] | None = None) -> Any:
     """A request's span, continuing a trace its caller sent in a `traceparent` header."""
@@ -154,12 +214,6 @@ def server_span(name: str, headers: Iterable[tuple[bytes, bytes]],
             parent = value.decode("latin-1")
             break
     return span(name, parents=(parent,), kind="server", attributes=attributes)
-
-
-def headers() -> dict[str, str] | None:
-    """The current context as message headers (AMQP), or None."""
-    tp = current()
-    return {TRACE_KEY: tp} if tp else None
 
 
 def stamp(events: Iterable[Any]) -> None:

@@ -95,7 +95,10 @@ def test_without_tracing_nothing_is_stamped(sqlite_env: dict[str, str]) -> None:
             store.save(_message("plain"))
         [event], _ = store.read(0, 10)
         assert event.trace is None
-        assert tracing.current() is None and tracing.headers() is None
+        assert tracing.current() is None
+        with tracing.spans("ignored", parents=["00-" + "1" * 32 + "-" + "2" * 16 + "-01"]) as made:
+            assert made == {}  # off: no span, no header
+        assert tracing.message_headers([]) is None
     finally:
         store.close()
 
