@@ -461,6 +461,8 @@ def test_a_creator_goes_live_viewers_watch_and_chat_and_the_end_lists_the_vod(
     assert view.evaluate("() => document.activeElement.id") == "vod-video"
     assert view.get_attribute("#vod-player .vod-file", "href") == vod["vodUrl"]
     assert view.locator("#offline").is_hidden()
+    assert view.inner_text("#chat-error") == ""  # the timeout's refusal went with the room
+    view.evaluate("() => window.scrollTo(0, 0)")
     check_page(view, site, "stream-recording")
     view.click("#vod-player .vod-close")
     assert view.locator("#offline").is_visible() and view.locator("#vod-player").is_hidden()

@@ -98,6 +98,7 @@ export class Chat {
     this.streamId = streamId;
     this.lastId = null;
     this.els.log.replaceChildren();
+    this.showError(""); // a refusal in another room (or before the end) is no longer news
     this.setUsers({ items: [], count: 0, anonymous: 0 });
     this.setEnabled(false); // until the join is answered with the history
     if (!streamId) {
