@@ -99,8 +99,10 @@ async function showChannel() {
 async function refreshChannel() {
   const fresh = await get(`/api/channels/${encodeURIComponent(channel.slug)}`, { fresh: true });
   const moderatorsBefore = String(channel.moderatorIds);
+  const wasLive = channel.isLive ? channel.currentStream?.id : null;
   Object.assign(channel, fresh);
   showStatus();
+  if (wasLive && !channel.isLive) watchVods(wasLive); // ended by the encoder or elsewhere
   // Moderators are made from the stream page's chat: the open list follows.
   if (String(channel.moderatorIds) !== moderatorsBefore && !$("#panel-moderators").hidden) {
     await showPanel("#panel-moderators");
