@@ -57,6 +57,7 @@ from read_api.users import ProfileController, UserController
 from read_api.web_client import (
     content_security_policy,
     docs_plugins,
+    head_as_get_middleware,
     security_headers_middleware,
     web_client_router,
 )
@@ -188,7 +189,9 @@ def create_asgi(services: Services, *, announce: bool = False, settle_heap: bool
     app.state.sio = sio
     # CORS inside the request id: a preflight answered by it carries an id too; the pages'
     # headers (CSP) on every HTML answer, the router's own included.
-    pages = security_headers_middleware(app, content_security_policy(services.settings))
+    # HEAD on a page or its files answers as GET does, without the body.
+    pages = security_headers_middleware(head_as_get_middleware(app),
+                                        content_security_policy(services.settings))
     http = request_id_middleware(cors_middleware(pages, services.settings.cors_origins))
     http = sentry.around_asgi(http)  # the request on each error reported (when reporting)
     asgi = capture_send(socketio.ASGIApp(sio, other_asgi_app=http, socketio_path="socket.io"))

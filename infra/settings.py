@@ -17,6 +17,8 @@ from urllib.parse import unquote, urlparse
 import msgspec
 
 PREFIX = "AETHEX_"
+# A CSP source that names an origin: http(s)://host[:port], or https://*.domain.
+ORIGIN = re.compile(r"https?://(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:[0-9]{1,5})?")
 
 
 class SettingsError(ValueError):
@@ -65,6 +67,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     typing_interval_s: float = 2.0
     cors_origins: str = "*"
     web_dir: str = ""  # the web client's folder; empty: the repository's web/
+    # Origins the pages may load playlists, segments and recordings from beyond those of
+    # the ingest providers in use (a CDN in front of nginx, a provider's custom domain).
+    web_media_origins: str = ""
     # identity and uploads
     oidc_issuer: str | None = None
     oidc_audience: str | None = None
@@ -170,6 +175,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             raise SettingsError("AETHEX_OTLP_SAMPLE_RATIO must lie between 0 and 1")
         if self.posthog_key is not None:
             check_http_url("AETHEX_POSTHOG_HOST", self.posthog_host)
+        for origin in self.extra_media_origins():
+            if not ORIGIN.fullmatch(origin):
+                raise SettingsError(
+                    f"AETHEX_WEB_MEDIA_ORIGINS: {origin!r} is not an origin (scheme://host"
+                    "[:port], or https://*.domain for its subdomains), comma separated")
+
+    def extra_media_origins(self) -> list[str]:
+        """AETHEX_WEB_MEDIA_ORIGINS as a list."""
+        return [o.strip() for o in self.web_media_origins.split(",") if o.strip()]
 
     def max_ingest_kbps(self) -> float | None:
         """The most a publisher may send before it is refused (None: no limit)."""

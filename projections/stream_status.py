@@ -20,10 +20,6 @@ from projections.stream_ingest import (
     with_ingest,
 )
 
-STREAM_COLUMNS = (
-    "id, channel_id, owner_id, title, status, started_at, ended_at, duration_s, "
-    "viewer_count, peak_viewers, recording_path, vod_url, created_at, updated_at, position"
-)
 # The stream's own details beside its row: a table of its own, so a read model made before
 # streams had them needs no migration (its older events have none to fill in).
 DETAILS_TABLE = "stream_details"
@@ -203,6 +199,16 @@ def get_stream(db: Database, stream_id: str) -> dict[str, Any] | None:
     """A stream as `GET /api/streams/{id}` answers it; listings of streams use it too."""
     row = db.fetch_one(_STREAM_SQL + "WHERE s.id = ?", (stream_id,))
     return with_ingest(db, stream_view(row)) if row else None  # hlsUrl, ingest
+
+
+def archived_streams(db: Database, channel_id: str, limit: int = 100) -> list[dict[str, Any]]:
+    """A channel's streams that aired and ended, newest first, with their details
+    (description, category, thumbnail): its past streams and VODs."""
+    rows = db.fetch_all(
+        _STREAM_SQL + "WHERE s.channel_id = ? AND s.status = 'ARCHIVED' "
+        # A prepared stream discarded before it went live never aired: it is no VOD.
+        "AND s.started_at IS NOT NULL ORDER BY s.ended_at DESC LIMIT ?", (channel_id, limit))
+    return [stream_view(r) for r in rows]
 
 
 def stream_views(db: Database, ids: Sequence[str]) -> list[dict[str, Any]]:

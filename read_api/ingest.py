@@ -21,7 +21,7 @@ from infra.ingest.ladder import parse_qualities
 from infra.readstore.database import Database
 from infra.settings import Settings
 from projections.stream_ingest import recordings
-from projections.stream_status import STREAM_COLUMNS, stream_view
+from projections.stream_status import archived_streams
 from read_api.deps import parse_id, provide_principal
 from read_api.openapi import BEARER, problems
 from read_api.reads import Aggregates, ReadModels
@@ -79,11 +79,8 @@ def key_view(channel: Channel, settings: Settings,
 
 
 def list_vods(db: Database, channel_id: str) -> list[dict[str, Any]]:
-    rows = db.fetch_all(
-        f"SELECT {STREAM_COLUMNS} FROM streams WHERE channel_id = ? AND status = 'ARCHIVED' "
-        # A prepared stream discarded before it went live never aired: it is no VOD.
-        "AND started_at IS NOT NULL ORDER BY ended_at DESC LIMIT 100", (channel_id,))
-    return [{**stream_view(r), "recordings": recordings(db, r["id"])} for r in rows]
+    return [{**view, "recordings": recordings(db, view["id"])}
+            for view in archived_streams(db, channel_id)]
 
 
 class IngestController(Controller):

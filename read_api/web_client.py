@@ -11,6 +11,7 @@ name, and nothing be framed.
 from __future__ import annotations
 
 import html
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -45,13 +46,57 @@ def _origin(url: str | None) -> str | None:
     return f"{parts.scheme}://{host}"
 
 
+# Where each provider's players fetch playlists and segments, from its documentation: Mux
+# serves them from several CDNs under mux.com whose hosts change without notice (its CSP
+# guide: media-src and connect-src https://*.mux.com); Cloudflare Stream from
+# customer-<code>.cloudflarestream.com and videodelivery.net (its security considerations:
+# every subdomain of both).
+PROVIDER_MEDIA = {
+    "mux": ("https://*.mux.com",),
+    "cloudflare": ("https://*.cloudflarestream.com", "https://videodelivery.net",
+                   "https://*.videodelivery.net"),
+}
+
+
+def providers_in_use(settings: Settings) -> list[str]:
+    """The ingest providers whose streams this deployment can hold: the configured one, and
+    Mux or Cloudflare when their webhooks are set up (a channel may bind their inputs)."""
+    used = [settings.ingest_provider]
+    if settings.mux_webhook_secret:
+        used.append("mux")
+    if settings.cloudflare_webhook_secret or settings.cloudflare_notification_secret:
+        used.append("cloudflare")
+    return list(dict.fromkeys(used))
+
+
+def media_origins(settings: Settings) -> list[str]:
+    """Origins the pages may load playlists, segments and recordings from: those of the
+    providers in use (for nginx-rtmp, its HLS and recordings servers and the archive
+    bucket, where whole-stream VODs go), and AETHEX_WEB_MEDIA_ORIGINS."""
+    found: list[str | None] = []
+    for provider in providers_in_use(settings):
+        if provider == "mux":
+            found += [_origin(settings.mux_playback_template), *PROVIDER_MEDIA["mux"]]
+        elif provider == "cloudflare":
+            found += [_origin(settings.cloudflare_playback_template),
+                      *PROVIDER_MEDIA["cloudflare"]]
+        else:
+            found += [_origin(settings.ingest_playback_template),
+                      _origin(settings.ingest_vod_template)]
+            if settings.s3_archive_bucket or settings.s3_bucket:
+                # Recordings and VODs kept in the bucket (infra/storage/recordings.py).
+                found.append(_origin(settings.s3_archive_public_url or
+                                     settings.s3_endpoint_url or "https://s3.amazonaws.com"))
+    found += settings.extra_media_origins()
+    return sorted({o for o in found if o})
+
+
 def content_security_policy(settings: Settings) -> str:
     """Scripts, styles, fonts and workers from this origin only; playlists and segments
-    (hls.js fetches them) and recordings from the ingest providers' origins; images from
-    here, the upload bucket, and any https host (a profile may name its avatar by URL)."""
-    media = sorted({o for o in map(_origin, (
-        settings.ingest_playback_template, settings.ingest_vod_template,
-        settings.mux_playback_template, settings.cloudflare_playback_template)) if o})
+    (hls.js fetches them) and recordings from the origins `media_origins` names; images
+    from here, the upload bucket, and any https host (a profile may name its avatar by
+    URL, providers serve thumbnails from their own hosts)."""
+    media = media_origins(settings)
     images = sorted({o for o in map(_origin, (settings.s3_public_url,
                                               settings.s3_endpoint_url)) if o})
     return "; ".join([
@@ -91,6 +136,35 @@ def security_headers_middleware(app: ASGIApp, policy: str) -> ASGIApp:
             await send(message)
 
         await app(scope, receive, send_with_headers)
+
+    return middleware
+
+
+# What answers HEAD as it answers GET: the routes of `web_client_router` and the API docs
+# page (the API's own routes declare their methods in the OpenAPI document).
+HEAD_AS_GET = re.compile(r"(/|/streams/[^/]+|/dashboard(/profile)?|/auth/(register|login)"
+                         r"|/onboarding|/assets/.+|/vendor/[^/]+|/schema(/swagger)?)/?")
+
+
+def head_as_get_middleware(app: ASGIApp) -> ASGIApp:
+    """`app` answering HEAD on the pages and their files as GET without the body, as any
+    web server does (RFC 9110, 9.3.2): the same status and headers, Content-Length
+    included, so a link checker or a cache can ask about a page without fetching it."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if (scope["type"] != "http" or scope["method"] != "HEAD"
+                or not HEAD_AS_GET.fullmatch(scope["path"])):
+            await app(scope, receive, send)
+            return
+
+        async def send_without_body(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        await app({**scope, "method": "GET"}, receive, send_without_body)  # type: ignore[arg-type]
 
     return middleware
 

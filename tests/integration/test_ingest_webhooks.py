@@ -319,6 +319,9 @@ async def test_mux_lifecycle_dedup_grace_and_vod(api: Api, server: LiveServer) -
     assert r.status_code == 200 and r.json()["outcome"] == "already archived"
     vod = (await api.http.get(f"/api/channels/{cid}/vod")).json()["items"]
     assert [v["id"] for v in vod] == [sid] and vod[0]["vodUrl"] == archived["vodUrl"]
+    # The past streams list carries the stream's details too (its pages show thumbnails).
+    assert vod[0]["thumbnailUrl"] == archived["thumbnailUrl"]
+    assert vod[0]["category"] == archived["category"]
     assert count(server, "Stream.Created") == 1  # one broadcast throughout
     await ws.close()
 

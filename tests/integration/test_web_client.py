@@ -155,6 +155,28 @@ def video_time(page: Any) -> float:
     return float(page.evaluate("() => document.querySelector('#video').currentTime"))
 
 
+def say(page: Any, text: str) -> None:
+    """Sends a chat message from the page and waits for the box to clear (the send's
+    answer), so the next message typed cannot race it."""
+    page.fill("#chat-input", text)
+    page.press("#chat-input", "Enter")
+    page.wait_for_function("() => document.querySelector('#chat-input').value === ''")
+
+
+def message_action(line: Any, name: str) -> None:
+    """Clicks one of a chat message's actions, behind its ⋯ menu."""
+    menu = line.locator("details.actions")
+    if not menu.evaluate("d => d.open"):
+        menu.locator("summary").click()
+    line.get_by_role("button", name=name).click()
+
+
+# How far the chat's scroll box is from its end, and from its top.
+CHAT_GAP = ("() => { const b = document.querySelector('#chat-scroll');"
+            " return b.scrollHeight - b.scrollTop - b.clientHeight; }")
+CHAT_TOP = "() => document.querySelector('#chat-scroll').scrollTop"
+
+
 def test_pages_and_vendor_files_are_served_from_our_origin_with_a_strict_csp(
         site: Site) -> None:
     for path in ("/", "/streams/anything", "/dashboard", "/dashboard/profile",
@@ -175,6 +197,16 @@ def test_pages_and_vendor_files_are_served_from_our_origin_with_a_strict_csp(
     assert site.http.get("/assets/%2e%2e/pages/home.html").status_code == 404
     assert site.http.get("/api/nowhere").headers["content-type"].startswith(
         "application/problem+json")  # API paths keep their answers
+    # HEAD answers as GET does, without the body (on the same connection, which a body
+    # sent anyway would break).
+    for path in ("/", "/streams/anything", "/dashboard", "/auth/login", "/assets/app.css",
+                 "/vendor/hls.mjs", "/schema"):
+        got, head = site.http.get(path), site.http.head(path)
+        assert (head.status_code, head.content) == (200, b""), path
+        for name in ("content-length", "content-type", "content-security-policy", "etag",
+                     "cache-control"):
+            assert head.headers.get(name) == got.headers.get(name), (path, name)
+    assert site.http.head("/api/channels").status_code == 405  # the API's own methods
 
 
 def test_the_api_docs_render_from_local_assets(browser: Any, site: Site) -> None:
@@ -241,7 +273,7 @@ def test_a_creator_goes_live_viewers_watch_and_chat_and_the_end_lists_the_vod(
         watch.wait_for_function("() => !document.querySelector('#video').paused")
 
         # A viewer signs in through the login page and lands on the stream.
-        site.register("grace")
+        grace = site.register("grace")
         viewer_context = new_context(browser, site)
         view = viewer_context.new_page()
         view.goto(site.url + "/auth/login?next=/streams/ada-s-lab")
@@ -326,10 +358,79 @@ def test_a_creator_goes_live_viewers_watch_and_chat_and_the_end_lists_the_vod(
         report.get_by_role("button", name="Dismiss").click()
         dash.locator("#panel-reports", has_text="No open reports").wait_for()
 
+        # The chat follows the newest message while the reader is at the end of it; one
+        # who scrolled up to read stays where they are, told of new messages by a button
+        # that brings them back; back at the end, it follows again.
+        for i in range(3):
+            say(watch, f"Long read {i}: " + "all about colour bars and tone " * 14)
+        view.locator("#chat-log li", has_text="Long read 2").wait_for()
+        assert view.evaluate("() => { const b = document.querySelector('#chat-scroll');"
+                             " return b.scrollHeight - b.clientHeight; }") > 200
+        assert view.evaluate(CHAT_GAP) < 4
+        view.locator("#chat-scroll").evaluate("b => { b.scrollTop = 0; }")
+        say(watch, "Meanwhile, at the end")
+        view.locator("#chat-log li", has_text="Meanwhile, at the end").wait_for()
+        view.locator("#jump").wait_for()
+        assert view.evaluate(CHAT_TOP) == 0
+        view.click("#jump")
+        assert view.evaluate(CHAT_GAP) < 4 and view.locator("#jump").is_hidden()
+        view.locator("#chat-scroll").evaluate("b => { b.scrollTop = 0; }")
+        say(watch, "Scrolled up again")
+        view.locator("#jump").wait_for()
+        view.locator("#chat-scroll").hover()
+        view.mouse.wheel(0, 10000)  # the reader scrolls back down themselves
+        view.locator("#jump").wait_for(state="hidden")
+        say(watch, "Following along")
+        view.locator("#chat-log li", has_text="Following along").wait_for()
+        view.wait_for_function(f"() => ({CHAT_GAP})() < 4")
+
+        # The owner makes the viewer a moderator from the chat (their messages carry the
+        # badge), then revokes it from the dashboard: the next one has none.
+        message_action(hello, "Make moderator")
+        watch.locator("#chat-log li.system", has_text="Grace is now a moderator").wait_for()
+        say(view, "Modding now")
+        watch.locator("#chat-log li", has_text="Modding now").locator(
+            ".badge.moderator").wait_for()
+        dash.click("#tab-moderators")
+        moderator = dash.locator("#panel-moderators tr", has_text="Grace")
+        moderator.wait_for(timeout=10000)  # the open list follows the channel
+        moderator.get_by_role("button", name="Remove").click()
+        dash.locator("#panel-moderators", has_text="No moderators yet").wait_for()
+        say(view, "Just a viewer again")
+        plain = watch.locator("#chat-log li", has_text="Just a viewer again")
+        plain.wait_for()
+        assert plain.locator(".badge").count() == 0
+
+        # The owner ignores the viewer: their messages leave the owner's page, live and in
+        # the history on a reload, and come back, in their place, when shown again.
+        message_action(plain, "Ignore")
+        watch.locator("#chat-log li.system", has_text="no longer see messages from Grace"
+                      ).wait_for()
+        graces = f"#chat-log li[data-user='{grace['id']}']"
+        assert watch.locator(graces).count() == 0
+        say(view, "Can anyone hear me?")
+        say(watch, "Quiet in here")
+        view.locator("#chat-log li", has_text="Quiet in here").wait_for()
+        watch.locator("#chat-log li", has_text="Quiet in here").wait_for()
+        assert watch.locator(graces).count() == 0
+        watch.reload()
+        watch.locator("#chat-log li", has_text="Quiet in here").wait_for()
+        assert watch.locator(graces).count() == 0
+        watch.click("#users-toggle")
+        watch.get_by_role("button", name="Show messages from Grace again").click()
+        back = watch.locator("#chat-log li", has_text="Can anyone hear me?")
+        back.wait_for()
+        order = watch.locator("#chat-log li .content").all_inner_texts()
+        assert order.index("Can anyone hear me?") < order.index("Quiet in here")
+        assert "Just a viewer again" in order
+        assert watch.locator("#ignored-box").is_hidden()
+        watch.click("#users-toggle")
+        say(view, "Glad to be back")
+        watch.locator("#chat-log li", has_text="Glad to be back").wait_for()
+
         # The owner times the viewer out from the chat: their next message is refused,
         # in words; the dashboard lists the timeout and lifts it.
-        hello.locator("summary").click()
-        hello.get_by_role("button", name="Timeout 10 min").click()
+        message_action(hello, "Timeout 10 min")
         view.locator("#chat-error", has_text="You are banned from this chat").wait_for()
         dash.click("#tab-bans")
         ban = dash.locator("#panel-bans tr", has_text="Grace")
@@ -343,10 +444,34 @@ def test_a_creator_goes_live_viewers_watch_and_chat_and_the_end_lists_the_vod(
     finally:
         encoder.terminate()
         encoder.wait(10)
-    view.locator("#vod-list a", has_text="Recording").wait_for(timeout=30000)
-    href = view.get_attribute("#vod-list a", "href")
-    assert href and href.startswith(site.nginx.http_url + "/recordings/")
-    dash.locator("#vod-table a", has_text="Recording").wait_for(timeout=10000)
+    # The whole stream, its parts joined into one MP4, plays in the page, listed with
+    # its thumbnail; the focus goes to the video, and back to its button on Close.
+    play = view.get_by_role("button", name="Watch the recording of “Ada's Lab”")
+    play.wait_for(timeout=30000)
+    channel_id = site.http.get("/api/channels/ada-s-lab").json()["id"]
+    [vod] = site.http.get(f"/api/channels/{channel_id}/vod").json()["items"]
+    assert vod["vodUrl"] == f"{site.nginx.http_url}/recordings/{vod['id']}.mp4"
+    assert vod["thumbnailUrl"]
+    view.wait_for_function(
+        "() => document.querySelector('#vod-list img.vod-thumb')?.naturalWidth > 0")
+    assert view.get_attribute("#vod-list img.vod-thumb", "src") == vod["thumbnailUrl"]
+    play.click()
+    view.wait_for_function(
+        "() => document.querySelector('#vod-video').currentTime > 0.5", timeout=15000)
+    assert view.evaluate("() => document.activeElement.id") == "vod-video"
+    assert view.get_attribute("#vod-player .vod-file", "href") == vod["vodUrl"]
+    assert view.locator("#offline").is_hidden()
+    assert view.inner_text("#chat-error") == ""  # the timeout's refusal went with the room
+    view.evaluate("() => window.scrollTo(0, 0)")
+    check_page(view, site, "stream-recording")
+    view.click("#vod-player .vod-close")
+    assert view.locator("#offline").is_visible() and view.locator("#vod-player").is_hidden()
+    assert view.evaluate("() => document.activeElement.textContent") == "Watch"
+    # The dashboard lists it too, thumbnail and player.
+    dash.locator("#vod-table img.vod-thumb").wait_for(timeout=10000)
+    dash.get_by_role("button", name="Watch the recording of “Ada's Lab”").click()
+    dash.wait_for_function("() => document.querySelector('#vod-video').duration > 1")
+    dash.click("#vod-player .vod-close")
     # Rotating the key asks first; the new key replaces the old on the page.
     dash.click("#rotate-key")
     dash.locator("#rotate-dialog").wait_for()

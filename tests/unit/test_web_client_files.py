@@ -12,7 +12,11 @@ import pytest
 
 from infra.settings import SettingsError, load_settings
 from infra.web.client_files import PAGES, VENDOR, WebClientFiles, default_web_dir
-from read_api.web_client import content_security_policy, security_headers_middleware
+from read_api.web_client import (
+    content_security_policy,
+    head_as_get_middleware,
+    security_headers_middleware,
+)
 
 
 def directives(policy: str) -> dict[str, list[str]]:
@@ -20,20 +24,63 @@ def directives(policy: str) -> dict[str, list[str]]:
     return {p[0]: p[1:] for p in parts if p}
 
 
-def test_the_csp_allows_scripts_from_our_origin_only_and_media_from_the_providers() -> None:
-    settings = load_settings({}, ingest_playback_template="http://10.0.0.5:8080/hls/{playback_id}.m3u8",
-                             ingest_vod_template="https://vod.example.com/rec/{recording}",
-                             cloudflare_playback_template="https://customer-{code}.cloudflarestream.com/{playback_id}/manifest/video.m3u8",
-                             s3_public_url="https://cdn.example.net/images")
+def media(settings: Any) -> list[str]:
+    d = directives(content_security_policy(settings))
+    assert d["connect-src"][1:] == d["media-src"][2:]  # hls.js fetches what the video plays
+    return d["media-src"][2:]  # after 'self' blob:
+
+
+def test_the_csp_allows_scripts_from_our_origin_only() -> None:
+    settings = load_settings({}, s3_public_url="https://cdn.example.net/images")
     d = directives(content_security_policy(settings))
     assert d["script-src"] == ["'self'"] and d["style-src"] == ["'self'"]
     assert d["worker-src"] == ["'self'"] and d["object-src"] == ["'none'"]
     assert d["frame-ancestors"] == ["'none'"] and d["base-uri"] == ["'none'"]
-    for source in ("http://10.0.0.5:8080", "https://vod.example.com", "https://stream.mux.com",
-                   "https://*.cloudflarestream.com"):
-        assert source in d["media-src"] and source in d["connect-src"], source
+    assert d["media-src"][:2] == ["'self'", "blob:"]
     assert "https://cdn.example.net" in d["img-src"]
     assert all("unsafe" not in s for values in d.values() for s in values)
+
+
+def test_media_origins_follow_the_configured_provider() -> None:
+    # nginx-rtmp: its HLS server and its recordings server, nothing of the others.
+    assert media(load_settings(
+        {}, ingest_playback_template="http://10.0.0.5:8080/hls/{playback_id}.m3u8",
+        ingest_vod_template="https://vod.example.com/rec/{recording}")) == [
+        "http://10.0.0.5:8080", "https://vod.example.com"]
+    # Mux: every host under mux.com (its CSP guide: several CDNs, hosts change without
+    # notice), and a custom playback domain when the template names one.
+    assert media(load_settings({}, ingest_provider="mux")) == [
+        "https://*.mux.com", "https://stream.mux.com"]
+    assert "https://video.example.org" in media(load_settings(
+        {}, ingest_provider="mux",
+        mux_playback_template="https://video.example.org/{playback_id}.m3u8"))
+    # Cloudflare Stream: customer-<code>.cloudflarestream.com and videodelivery.net.
+    assert media(load_settings({}, ingest_provider="cloudflare")) == [
+        "https://*.cloudflarestream.com", "https://*.videodelivery.net",
+        "https://videodelivery.net"]
+    assert "http://127.0.0.1:8080" not in media(load_settings({}, ingest_provider="cloudflare"))
+
+
+def test_media_origins_add_providers_whose_webhooks_are_set_the_archive_and_extras() -> None:
+    both = media(load_settings({}, mux_webhook_secret="m", cloudflare_notification_secret="c"))
+    assert {"http://127.0.0.1:8080", "https://*.mux.com", "https://*.cloudflarestream.com"} \
+        <= set(both)
+    # Whole-stream VODs in the archive bucket: its public URL, else its endpoint.
+    assert "https://vods.example.com" in media(load_settings(
+        {}, s3_archive_bucket="vods", s3_archive_public_url="https://vods.example.com/v"))
+    assert "http://127.0.0.1:9000" in media(load_settings(
+        {}, s3_bucket="media", s3_endpoint_url="http://127.0.0.1:9000"))
+    assert "https://s3.amazonaws.com" in media(load_settings({}, s3_bucket="media"))
+    extra = load_settings({"AETHEX_WEB_MEDIA_ORIGINS": "https://cdn.example.com, "
+                                                       "https://*.edge.example.net:8443"})
+    assert {"https://cdn.example.com", "https://*.edge.example.net:8443"} <= set(media(extra))
+
+
+@pytest.mark.parametrize("bad", ["cdn.example.com", "https://cdn.example.com/hls",
+                                 "https://a.com; script-src *", "ftp://a.com", "https://"])
+def test_a_media_origin_that_is_not_one_is_refused(bad: str) -> None:
+    with pytest.raises(SettingsError, match="AETHEX_WEB_MEDIA_ORIGINS"):
+        load_settings({"AETHEX_WEB_MEDIA_ORIGINS": bad})
 
 
 def test_only_the_named_package_files_and_assets_are_served(tmp_path: Path) -> None:
@@ -97,3 +144,51 @@ def test_page_headers_go_on_html_answers_only() -> None:
     assert page[b"content-security-policy"] == b"default-src 'self'"
     assert page[b"x-content-type-options"] == b"nosniff"
     assert b"content-security-policy" not in api
+
+
+async def _ask(app: Any, method: str, path: str) -> tuple[dict[str, Any], list[Any], str]:
+    """What the wrapped app sent (its start, then its body messages) and the method the
+    app itself was called with."""
+    sent: list[Any] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    await head_as_get_middleware(app)({"type": "http", "method": method, "path": path,
+                                       "headers": []}, receive, send)
+    return sent[0], sent[1:], app.methods[-1]
+
+
+def test_head_on_a_page_answers_as_get_without_the_body() -> None:
+    class App:
+        """Answers GET only, its body in two parts; 405 otherwise."""
+
+        methods: list[str] = []
+
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            self.methods.append(scope["method"])
+            if scope["method"] != "GET":
+                await send({"type": "http.response.start", "status": 405, "headers": []})
+                await send({"type": "http.response.body", "body": b"no"})
+                return
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [(b"content-length", b"10")]})
+            await send({"type": "http.response.body", "body": b"01234", "more_body": True})
+            await send({"type": "http.response.body", "body": b"56789"})
+
+    app = App()
+    for path in ("/", "/streams/ada", "/dashboard", "/dashboard/profile", "/auth/login",
+                 "/onboarding", "/assets/js/pages/home.js", "/vendor/hls.mjs", "/schema"):
+        start, body, method = asyncio.run(_ask(app, "HEAD", path))
+        assert (start["status"], method) == (200, "GET"), path
+        assert dict(start["headers"])[b"content-length"] == b"10"  # the GET's length
+        assert body == [{"type": "http.response.body", "body": b"", "more_body": False}]
+    # GET keeps its body; the API's routes keep their own answer to HEAD.
+    start, body, _ = asyncio.run(_ask(app, "GET", "/"))
+    assert b"".join(m["body"] for m in body) == b"0123456789"
+    for path in ("/api/channels", "/streams/a/b", "/health/live"):
+        start, body, method = asyncio.run(_ask(app, "HEAD", path))
+        assert (start["status"], method) == (405, "HEAD"), path

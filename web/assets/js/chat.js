@@ -2,7 +2,7 @@
 // it (README, "Real-time chat"): history on join, live messages, typing, who is here,
 // deletions and refusals (`chat:error`) in words. Messages are rendered as text only.
 import { io } from "/vendor/socket.io.esm.min.js";
-import { ApiError, del, post, put, token } from "./api.js";
+import { ApiError, del, get, post, put, token } from "./api.js";
 import { clock, fill, h, plural } from "./dom.js";
 
 export const MAX_LENGTH = 500;
@@ -37,7 +37,7 @@ const BADGE_NAMES = { broadcaster: "Broadcaster", moderator: "Moderator", subscr
 export class Chat {
   /**
    * `els`: the log (a list) and the box it scrolls in, the jump button, form, input, counter, error slot, typing line, user list,
-   * user count, sign-in hint. `hooks.onStatus(stream)`, `hooks.onViewers({count, peak})`.
+   * user count, the ignored users' box and list, sign-in hint. `hooks.onStatus(stream)`, `hooks.onViewers({count, peak})`.
    */
   constructor(els, { account, channel, hooks = {} }) {
     this.els = els;
@@ -49,7 +49,7 @@ export class Chat {
     this.users = new Map();
     this.typingTimers = new Map();
     this.lastTyping = 0;
-    this.ignored = new Set();
+    this.ignored = new Map(); // user id -> name, of the users whose messages are hidden
     this.socket = null;
     this.bindForm();
     els.scroll.addEventListener("scroll", () => {
@@ -68,6 +68,7 @@ export class Chat {
   }
 
   connect() {
+    if (this.me) this.loadIgnored();
     const auth = token() ? { token: token() } : {};
     const socket = io(location.origin, { auth, transports: ["websocket", "polling"] });
     this.socket = socket;
@@ -97,6 +98,7 @@ export class Chat {
     this.streamId = streamId;
     this.lastId = null;
     this.els.log.replaceChildren();
+    this.showError(""); // a refusal in another room (or before the end) is no longer news
     this.setUsers({ items: [], count: 0, anonymous: 0 });
     this.setEnabled(false); // until the join is answered with the history
     if (!streamId) {
@@ -155,7 +157,7 @@ export class Chat {
     const name = author.displayName || author.username;
     const badges = (message.badges || []).map((b) =>
       h("span", { class: `badge ${b}`, title: BADGE_NAMES[b] || b }, BADGE_NAMES[b] || b));
-    return h("li", { id: `msg-${message.id}`, dataset: { user: author.id } },
+    return h("li", { id: `msg-${message.id}`, dataset: { user: author.id, position: message.position } },
       clock(message.createdAt), badges, badges.length ? " " : null,
       h("span", { class: "author" }, name), ": ",
       h("span", { class: "content" }, message.content),
@@ -209,11 +211,57 @@ export class Chat {
 
   async ignore(userId, name) {
     await post(`/api/users/${encodeURIComponent(userId)}/ignore`);
-    this.ignored.add(userId);
+    this.ignored.set(userId, name);
     for (const li of this.els.log.querySelectorAll("li[data-user]")) {
       if (li.dataset.user === userId) li.remove();
     }
-    this.system(`You will no longer see messages from ${name}.`);
+    this.typingDone(userId);
+    this.renderIgnored();
+    this.system(`You will no longer see messages from ${name}. Viewers lists whom you ignore, to undo it.`);
+  }
+
+  /** Shows a user's messages again: live from now on (the gateway stops hiding them), and
+   * those of the history the log lacks, put back in their place. */
+  async unignore(userId) {
+    const name = this.ignored.get(userId) || this.nameOf(userId);
+    const change = await del(`/api/users/${encodeURIComponent(userId)}/ignore`);
+    this.ignored.delete(userId);
+    this.renderIgnored();
+    this.system(`You see messages from ${name} again.`);
+    if (!this.streamId) return;
+    const after = change.position || undefined;
+    await get("/api/ignores", { query: { after } }); // the history reads the change
+    const page = await get(`/api/streams/${this.streamId}/messages`, { query: { after, limit: 50 } });
+    const stick = this.atBottom();
+    for (const m of page.items.filter((item) => item.user.id === userId)) this.insert(m);
+    if (stick) this.scrollToEnd();
+  }
+
+  /** A message from before, put among the others by its position in the log. */
+  insert(message) {
+    if (document.getElementById(`msg-${message.id}`)) return;
+    const later = [...this.els.log.querySelectorAll("li[data-position]")]
+      .find((li) => Number(li.dataset.position) > message.position);
+    this.els.log.insertBefore(this.render(message), later || null);
+  }
+
+  async loadIgnored() {
+    const page = await get("/api/ignores").catch(() => ({ items: [] }));
+    const names = await Promise.all(page.items.map((id) => get(`/api/users/${encodeURIComponent(id)}`)
+      .then((u) => u.displayName || u.username).catch(() => "someone")));
+    page.items.forEach((id, i) => this.ignored.set(id, names[i]));
+    this.renderIgnored();
+  }
+
+  renderIgnored() {
+    const items = [...this.ignored].map(([id, name]) => h("li", {}, name, " ",
+      h("button", {
+        type: "button", class: "small", "aria-label": `Show messages from ${name} again`,
+        onclick: () => this.unignore(id).catch((e) => this.showError(
+          e instanceof ApiError ? e.problem.detail : String(e))),
+      }, "Show again")));
+    fill(this.els.ignoredList, items);
+    this.els.ignoredBox.hidden = !items.length;
   }
 
   async report(messageId) {

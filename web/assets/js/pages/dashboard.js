@@ -6,6 +6,7 @@ import { deleteMessage } from "../chat.js";
 import { $, clock, duration, fill, h, plural, when } from "../dom.js";
 import { bindForm, notice } from "../forms.js";
 import { requireAccount } from "../layout.js";
+import { playable, recordingAction, thumbnail, VodPlayer } from "../vods.js";
 
 const CHOSEN_KEY = "aethex.dashboard.channel";
 const account = await requireAccount();
@@ -97,8 +98,15 @@ async function showChannel() {
 /** The channel as its page shows it now (polled: see `watch`). */
 async function refreshChannel() {
   const fresh = await get(`/api/channels/${encodeURIComponent(channel.slug)}`, { fresh: true });
+  const moderatorsBefore = String(channel.moderatorIds);
+  const wasLive = channel.isLive ? channel.currentStream?.id : null;
   Object.assign(channel, fresh);
   showStatus();
+  if (wasLive && !channel.isLive) watchVods(wasLive); // ended by the encoder or elsewhere
+  // Moderators are made from the stream page's chat: the open list follows.
+  if (String(channel.moderatorIds) !== moderatorsBefore && !$("#panel-moderators").hidden) {
+    await showPanel("#panel-moderators");
+  }
 }
 
 // -- status, go live, end -------------------------------------------------------------
@@ -132,9 +140,10 @@ $("#go-live").addEventListener("click", action("#stream-error", async () => {
 }));
 
 $("#end-stream").addEventListener("click", action("#stream-error", async () => {
-  await post(`/api/streams/${channel.currentStream.id}/end`);
+  const ended = channel.currentStream.id;
+  await post(`/api/streams/${ended}/end`);
   await refreshChannel();
-  watchVods();
+  watchVods(ended);
 }));
 
 // Status and viewers are polled from the channel page (cached a second by the API)
@@ -347,26 +356,29 @@ async function showModeration() {
 // -- past streams ----------------------------------------------------------------------
 
 let vodTimer = null;
+const vods = new VodPlayer($("#vod-player"));
+
 async function loadVods() {
-  const vods = await get(`/api/channels/${channel.id}/vod`, { fresh: true });
-  const rows = vods.items.map((v) => h("tr", {},
-    h("td", {}, v.title || "Untitled"),
+  const page = await get(`/api/channels/${channel.id}/vod`, { fresh: true });
+  const rows = page.items.map((v) => h("tr", {},
+    h("td", {}, h("span", { class: "vod" }, thumbnail(v), h("span", {}, v.title || "Untitled"))),
     h("td", {}, when(v.startTime || v.createdAt)),
     h("td", {}, duration(v.duration)),
     h("td", {}, String(v.peakViewers)),
-    h("td", {}, v.vodUrl ? h("a", { href: v.vodUrl }, "Recording") : "no recording")));
-  fill($("#vod-table"), table(["Title", "Started", "Length", "Peak viewers", ""], rows, "None yet."));
-  return vods.items.length;
+    h("td", {}, recordingAction(v, (vod, button) => vods.show(vod, button)))));
+  fill($("#vod-table"), table(["Title", "Started", "Length", "Peak viewers", "Recording"], rows, "None yet."));
+  return page.items;
 }
 
-/** After an end, the archive (and its recording) follows within moments: look again. */
-function watchVods() {
+/** After an end, the archive follows within moments, and the whole-stream MP4 once its
+ * parts are joined: look again every 2 s until it plays (for a while). */
+function watchVods(streamId) {
   clearInterval(vodTimer);
   let tries = 0;
   vodTimer = setInterval(async () => {
     tries += 1;
-    await loadVods().catch(() => 0);
-    if (tries >= 15) clearInterval(vodTimer);
+    const items = await loadVods().catch(() => []);
+    if (items.some((v) => v.id === streamId && playable(v)) || tries >= 60) clearInterval(vodTimer);
   }, 2000);
 }
 

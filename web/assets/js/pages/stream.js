@@ -6,6 +6,7 @@ import { Chat } from "../chat.js";
 import { $, avatar, duration, fill, h, plural, when } from "../dom.js";
 import { setUpPage } from "../layout.js";
 import { Player } from "../player.js";
+import { playable, recordingAction, thumbnail, VodPlayer } from "../vods.js";
 
 const slug = decodeURIComponent(location.pathname.split("/")[2] || "");
 const account = await setUpPage();
@@ -30,11 +31,16 @@ const chat = new Chat({
   log: $("#chat-log"), scroll: $("#chat-scroll"), jump: $("#jump"), form: $("#chat-form"), input: $("#chat-input"),
   send: $("#chat-send"), counter: $("#chat-counter"), error: $("#chat-error"),
   typing: $("#typing"), userList: $("#user-list"), userCount: $("#users-count"),
-  signIn: $("#chat-signin"),
+  ignoredBox: $("#ignored-box"), ignoredList: $("#ignored-list"), signIn: $("#chat-signin"),
 }, { account, channel, hooks: { onStatus: (s) => onStatus(s), onViewers: (v) => showViewers(v.count) } });
 
 let current = null; // the stream shown (live), or null
 let vodWatch = null;
+// A past stream's recording plays where the live video would, in place of the offline box.
+const vods = new VodPlayer($("#vod-player"), {
+  onOpen: () => { $("#offline").hidden = true; },
+  onClose: () => { $("#offline").hidden = !!current; },
+});
 
 function showViewers(count) {
   $("#viewer-count").textContent = plural(count, "viewer");
@@ -51,6 +57,7 @@ function showInfo(stream) {
 
 function goLive(stream) {
   current = stream;
+  vods.close();
   $("#offline").hidden = true;
   $("#player").hidden = false;
   showInfo(stream);
@@ -63,7 +70,7 @@ function goOffline(text) {
   current = null;
   player.stop();
   $("#player").hidden = true;
-  $("#offline").hidden = false;
+  $("#offline").hidden = vods.open;
   $("#offline-text").textContent = text;
   showInfo(channel.preparedStream);
   chat.join(null);
@@ -85,28 +92,30 @@ function onStatus(stream) {
 // -- past streams ----------------------------------------------------------------------
 
 async function loadVods() {
-  const vods = await get(`/api/channels/${channel.id}/vod`, { fresh: true });
+  const page = await get(`/api/channels/${channel.id}/vod`, { fresh: true });
   const list = $("#vod-list");
-  if (!vods.items.length) {
+  if (!page.items.length) {
     fill(list, h("li", { class: "empty" }, "No past streams yet."));
-    return vods.items;
+    return page.items;
   }
-  fill(list, vods.items.map((v) => h("li", { id: `vod-${v.id}` },
-    h("strong", {}, v.title || "Untitled stream"), " · ",
-    h("span", { class: "muted" }, `${when(v.startTime || v.createdAt)} · ${duration(v.duration)}`),
-    v.vodUrl ? [" · ", h("a", { href: v.vodUrl }, "Recording")] : null)));
-  return vods.items;
+  fill(list, page.items.map((v) => h("li", { id: `vod-${v.id}`, class: "vod" },
+    thumbnail(v),
+    h("div", { class: "vod-body" },
+      h("strong", {}, v.title || "Untitled stream"),
+      h("div", { class: "muted" }, `${when(v.startTime || v.createdAt)} · ${duration(v.duration)}`)),
+    recordingAction(v, (vod, button) => vods.show(vod, button)))));
+  return page.items;
 }
 
-/** After a stream ends, its recording is listed once it is archived: look again a few
- * times (the encoder's recording arrives a moment after the end). */
+/** After a stream ends, its recording is listed once it is archived, and plays here once
+ * its parts are joined into one MP4: look again every 2 s until then (for a while). */
 function watchVods(streamId) {
   clearInterval(vodWatch);
   let tries = 0;
   const look = async () => {
     tries += 1;
     const items = await loadVods().catch(() => []);
-    if (items.some((v) => v.id === streamId) || tries > 60) clearInterval(vodWatch);
+    if (items.some((v) => v.id === streamId && playable(v)) || tries > 60) clearInterval(vodWatch);
   };
   look();
   vodWatch = setInterval(look, 2000);
