@@ -26,8 +26,14 @@ _SECRET_TEXT = re.compile(
     r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"
     r"|live_[A-Za-z0-9_-]{16,}"
     r"|(?i:bearer)\s+[A-Za-z0-9._~+/=-]{8,}"
-    r"|(?i:(?:token|key|secret|password)=)[^&\s'\"]+"
-    r"|(?i:\"(?:password|token|streamKey|secret)\"\s*:\s*)\"(?:[^\"\\]|\\.)*\"")
+    # `name=value`, quoted or not; a password may hold spaces, so unquoted it runs to the
+    # end of the line (or the next `&`), a token, key or secret to the next space
+    r"|(?i:(?:token|key|secret|password)=)(?:'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")"
+    r"|(?i:password=)[^&\n'\"]+"
+    r"|(?i:(?:token|key|secret)=)[^&\s'\"]+"
+    # `"name": "value"` (JSON) and `'name': 'value'` (a Python dict's repr)
+    r"|(?i:[\"'](?:password|token|stream_?key|secret)[\"']\s*:\s*)"
+    r"(?:\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*')")
 
 
 def _scrub(value: str) -> str:
@@ -45,14 +51,16 @@ def secret_name(key: str) -> bool:
 
 
 def _mask(found: str) -> str:
-    """Keeps what names the secret (`token=`, `"password": `), masks the secret itself."""
-    for sep in ("=", ":"):
-        head, mark, _ = found.partition(sep)
-        if mark and not found.startswith(("eyJ", "live_")):
-            return f"{head}{mark}{'' if sep == '=' else ' '}{REDACTED}"
+    """Keeps what names the secret (`token=`, `"password": `), masks the secret itself
+    (what follows the first `=` or `:`, whatever the secret itself holds)."""
+    if found.startswith(("eyJ", "live_")):
+        return REDACTED
     if found.lower().startswith("bearer"):
         return f"Bearer {REDACTED}"
-    return REDACTED
+    cut = min((i for i in (found.find("="), found.find(":")) if i >= 0), default=-1)
+    if cut < 0:
+        return REDACTED
+    return f"{found[:cut + 1]}{'' if found[cut] == '=' else ' '}{REDACTED}"
 
 
 def _clean(value: Any, depth: int = 0) -> Any:
