@@ -24,6 +24,9 @@ class AeThex(Application[UUID]):
     """All aggregates in one application, so the log has one total order."""
 
     name = "AeThex"
+    # Defaults the given settings may override: stored events written and read by msgspec
+    # in the library's own JSON format (so the library reads them with or without it).
+    env = {"TRANSCODER_TOPIC": "infra.eventstore.transcoder:MsgspecTranscoder"}
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
         """`Application.save`, collecting our aggregates' events directly.
