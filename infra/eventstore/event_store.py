@@ -85,32 +85,35 @@ class EventStore:
         except NotFound:
             return None
 
-    def save(self, *aggregates: Aggregate) -> int:
-        """Saves atomically; returns the position of the last event (0 if none)."""
+    def _record(self, aggregates: tuple[Aggregate, ...]) -> list[Recording[UUID]]:
+        """Saves atomically. A save that fails leaves each aggregate's pending events as
+        they were (the library has taken them by then), so the caller may save it again,
+        alone or with others."""
+        pending = [(a, list(a.pending_events)) for a in aggregates if a is not None]
         try:
             recordings = self.app.save(*aggregates)
-        except IntegrityError as e:
-            raise ConcurrentChange("the change conflicts with a concurrent change") from e
-        position = recordings[-1].notification.id if recordings else 0
-        metrics.EVENTS_APPENDED.inc(len(recordings))
-        if recordings:
-            for listener in list(self._listeners):
-                listener(position)
-        return position
-
-    def save_positions(self, *aggregates: Aggregate) -> dict[UUID, int]:
-        """Saves atomically; returns each aggregate's last event position."""
-        try:
-            recordings = self.app.save(*aggregates)
-        except IntegrityError as e:
-            raise ConcurrentChange("the change conflicts with a concurrent change") from e
-        positions = {r.domain_event.originator_id: r.notification.id for r in recordings}
+        except BaseException as e:
+            for aggregate, events in pending:
+                aggregate.pending_events[:0] = events
+            if isinstance(e, IntegrityError):
+                raise ConcurrentChange("the change conflicts with a concurrent change") from e
+            raise
         metrics.EVENTS_APPENDED.inc(len(recordings))
         if recordings:
             last = recordings[-1].notification.id
             for listener in list(self._listeners):
                 listener(last)
-        return positions
+        return recordings
+
+    def save(self, *aggregates: Aggregate) -> int:
+        """Saves atomically; returns the position of the last event (0 if none)."""
+        recordings = self._record(aggregates)
+        return recordings[-1].notification.id if recordings else 0
+
+    def save_positions(self, *aggregates: Aggregate) -> dict[UUID, int]:
+        """Saves atomically; returns each aggregate's last event position."""
+        return {r.domain_event.originator_id: r.notification.id
+                for r in self._record(aggregates)}
 
     def head(self) -> int:
         return self.app.recorder.max_notification_id() or 0
