@@ -15,6 +15,7 @@ from eventsourcing.persistence import IntegrityError, Recording
 from domain.catalogue import topics_for
 from domain.errors import ConcurrentChange, NotFound
 from infra.eventstore.envelope import EventEnvelope, decode_event
+from infra.eventstore.pg_recorder import CopyingRecorder
 from infra.observability import metrics
 
 A = TypeVar("A", bound=Aggregate)
@@ -128,17 +129,34 @@ class EventStore:
     ) -> tuple[list[EventEnvelope], int]:
         """Events after `after`, at most `limit`, optionally only of `types`.
 
-        Returns the envelopes and the position scanned up to: with `stop` and a short page
-        that is `stop` itself, which may lie beyond the last event of a filtered read.
+        Returns the envelopes and the position scanned up to: with `stop`, a short page
+        has scanned to the end of its window, which may lie beyond its last event (a
+        filtered read, or a gap the sequence left).
+
+        With `stop`, a page reads the window `(after, min(stop, after + limit)]`: asked
+        for the whole range at once, PostgreSQL may (on statistics older than the rows,
+        as after a bulk load) fetch and sort every row up to `stop` to return the first
+        `limit`, for every page: a rebuild of a million events read the log hundreds of
+        times over.
         """
-        notifications = self.app.recorder.select_notifications(
-            start=after + 1, limit=limit, stop=stop, topics=topics_for(types) if types else ()
-        )
+        window = None if stop is None else min(stop, after + limit)
+        topics = topics_for(types) if types else ()
+        recorder = self.app.recorder
+        if isinstance(recorder, CopyingRecorder):
+            rows: list[Any] = recorder.select_rows(
+                after, window if window is not None else _NO_END, limit, topics)
+        else:
+            rows = [(n.id, n.originator_id, n.originator_version, n.topic, n.state)
+                    for n in recorder.select_notifications(
+                        start=after + 1, limit=limit, stop=window, topics=topics)]
         mapper: Any = self.app.mapper
-        out = [e for n in notifications
-               if (e := decode_event(n.topic, n.state, n.id, n.originator_id,
-                                     n.originator_version, mapper)) is not None]
-        if stop is not None and len(notifications) < limit:
-            return out, max(stop, after)  # everything up to `stop` has been scanned
-        upto = notifications[-1].id if notifications else after
+        out = [e for position, originator_id, version, topic, state in rows
+               if (e := decode_event(topic, state, position, originator_id, version,
+                                     mapper)) is not None]
+        if window is not None and len(rows) < limit:
+            return out, max(window, after)  # everything up to the window's end is scanned
+        upto = rows[-1][0] if rows else after
         return out, upto
+
+
+_NO_END = 2**63 - 1  # the largest position PostgreSQL's bigint holds

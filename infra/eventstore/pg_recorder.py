@@ -23,7 +23,12 @@ from typing import Any
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.utils import retry
+from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier, Literal
+
+# A row of the log as `select_rows` gives it: position, aggregate id (as text), version,
+# topic, state.
+Row = tuple[int, str, int, str, bytes]
 
 
 class CopyingRecorder(PostgresApplicationRecorder):
@@ -46,6 +51,12 @@ class CopyingRecorder(PostgresApplicationRecorder):
         self._copy = SQL("COPY {} (notification_id, originator_id, originator_version, "
                          "topic, state) FROM STDIN (FORMAT BINARY)").format(table)
         self._id_type = "uuid" if datastore.originator_id_type == "uuid" else "text"
+        columns = SQL("SELECT notification_id, originator_id::text, originator_version, "
+                      "topic, state FROM {} WHERE notification_id > %s AND "
+                      "notification_id <= %s").format(table)
+        self._select_all = columns + SQL(" ORDER BY notification_id LIMIT %s")
+        self._select_topics = columns + SQL(" AND topic = ANY(%s) ORDER BY notification_id "
+                                            "LIMIT %s")
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(self, stored_events: Sequence[StoredEvent],
@@ -68,3 +79,18 @@ class CopyingRecorder(PostgresApplicationRecorder):
                 for position, e in enumerate(stored_events, first):
                     write((position, e.originator_id, e.originator_version, e.topic, e.state))
         return list(range(first, first + n))
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def select_rows(self, after: int, upto: int, limit: int,
+                    topics: Sequence[str] = ()) -> list[Row]:
+        """The log's rows in `(after, upto]`, at most `limit`, optionally of `topics` only:
+        plain tuples in binary format, without the `Notification` object and dict row the
+        library makes of each (a third of reading the log)."""
+        with self.datastore.get_connection() as conn, \
+                conn.cursor(binary=True, row_factory=tuple_row) as curs:
+            if topics:
+                curs.execute(self._select_topics, (after, upto, list(topics), limit),
+                             prepare=True)
+            else:
+                curs.execute(self._select_all, (after, upto, limit), prepare=True)
+            return curs.fetchall()

@@ -104,6 +104,12 @@ def test_a_batch_gets_consecutive_positions_in_the_log(settings: Settings,
     assert [(e.position, e.aggregate_id, e.data["content"]) for e in envelopes] == [
         *((positions[m.id], str(m.id), m.content) for m in batch),
         (last, str(single.id), "after")]
+    # Filtered, page by page up to a stop, from the start: the same messages.
+    paged, position = [], 0
+    while position < last:
+        page, position = store.read(position, 7, types=("ChatMessage.Sent",), stop=last)
+        paged.extend(page)
+    assert paged == envelopes
 
 
 def test_a_stale_aggregate_fails_the_whole_batch(settings: Settings, store: EventStore) -> None:
