@@ -56,6 +56,7 @@ from commands.register_user import RegisterUser, register_user  # noqa: E402
 from commands.send_message import Author, SendMessage, send_message, send_messages  # noqa: E402
 from entrypoints.bootstrap import Services  # noqa: E402
 from infra.observability.logging import configure_logging  # noqa: E402
+from infra.runtime.heap import settle  # noqa: E402
 from infra.settings import load_settings, postgres_params  # noqa: E402
 from projections.chat_history import ChatHistory  # noqa: E402
 from projections.registry import all_projections  # noqa: E402
@@ -349,6 +350,7 @@ def bench_group_commit(messages: int, threads: int, senders: Sequence[int],
     services = services_for(ns)
     try:
         stream_id, author = live_stream(services)
+        settle()  # as every long-running process does once started (infra/runtime/heap.py)
 
         def one(i: int) -> None:
             send_message(SendMessage(stream_id=stream_id, author=author, content=f"single {i}"),

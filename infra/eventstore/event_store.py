@@ -48,7 +48,17 @@ class AeThex(Application[UUID]):
             elif obj is not None:
                 processing_event.collect_events(obj)
         processing_event.saved_kwargs.update(kwargs)
-        recordings = self._record(processing_event)
+        try:
+            recordings = self._record(processing_event)
+        except BaseException:
+            # The events were taken from their aggregates above: a save that failed gives
+            # them back, so that the same aggregates can be saved again (alone or with
+            # others, as the chat batch's fallback does).
+            for event in reversed(processing_event.events):
+                aggregate = processing_event.aggregates.get(event.originator_id)
+                if isinstance(aggregate, Aggregate):
+                    aggregate.pending_events.insert(0, event)
+            raise
         self._take_snapshots(processing_event)
         self._notify(recordings)
         self.notify(processing_event.events)  # the library's deprecated hook, as it does
@@ -88,17 +98,11 @@ class EventStore:
 
     def _record(self, aggregates: tuple[Aggregate, ...]) -> list[Recording[UUID]]:
         """Saves atomically. A save that fails leaves each aggregate's pending events as
-        they were (the library has taken them by then), so the caller may save it again,
-        alone or with others."""
-        pending = [(a, list(a.pending_events)) for a in aggregates if a is not None]
+        they were (`AeThex.save`), so the caller may save it again."""
         try:
             recordings = self.app.save(*aggregates)
-        except BaseException as e:
-            for aggregate, events in pending:
-                aggregate.pending_events[:0] = events
-            if isinstance(e, IntegrityError):
-                raise ConcurrentChange("the change conflicts with a concurrent change") from e
-            raise
+        except IntegrityError as e:
+            raise ConcurrentChange("the change conflicts with a concurrent change") from e
         metrics.EVENTS_APPENDED.inc(len(recordings))
         if recordings:
             last = recordings[-1].notification.id
