@@ -82,10 +82,10 @@ def log(store: EventStore) -> list[Any]:
 def test_a_batch_gets_consecutive_positions_in_the_log(settings: Settings,
                                                       store: EventStore) -> None:
     world = World(store=store, hasher=FakeHasher())
-    _, batch = messages(world, 100)
-    if settings.production:  # the batch goes by COPY there
+    n = CopyingRecorder.copy_from + 10  # by COPY on PostgreSQL
+    _, batch = messages(world, n)
+    if settings.production:
         assert isinstance(store.app.recorder, CopyingRecorder)
-        assert len(batch) >= CopyingRecorder.copy_from
     before = store.head()
     positions = store.save_positions(*batch)
     after_batch = store.head()
@@ -94,8 +94,8 @@ def test_a_batch_gets_consecutive_positions_in_the_log(settings: Settings,
                               display_name="Owner", badges=[], content="after")
     last = store.save(single)  # one event: the library's INSERT
 
-    assert [positions[m.id] for m in batch] == list(range(before + 1, before + 101))
-    assert after_batch == before + 100 and last == after_batch + 1 == store.head()
+    assert [positions[m.id] for m in batch] == list(range(before + 1, before + n + 1))
+    assert after_batch == before + n and last == after_batch + 1 == store.head()
     by_position = {n.id: (n.originator_id, n.originator_version) for n in log(store)}
     assert all(by_position[positions[m.id]] == (m.id, 1) for m in batch)
     assert by_position[last] == (single.id, 1)
@@ -107,14 +107,14 @@ def test_a_batch_gets_consecutive_positions_in_the_log(settings: Settings,
     # Filtered, page by page up to a stop, from the start: the same messages.
     paged, position = [], 0
     while position < last:
-        page, position = store.read(position, 7, types=("ChatMessage.Sent",), stop=last)
+        page, position = store.read(position, 70, types=("ChatMessage.Sent",), stop=last)
         paged.extend(page)
     assert paged == envelopes
 
 
 def test_a_stale_aggregate_fails_the_whole_batch(settings: Settings, store: EventStore) -> None:
     world = World(store=store, hasher=FakeHasher())
-    channel, batch = messages(world, 60)
+    channel, batch = messages(world, CopyingRecorder.copy_from + 10)
     stale = store.get(channel.id, Channel)
     fresh = store.get(channel.id, Channel)
     fresh.update(name="renamed first")  # saved first: `stale` now conflicts
@@ -129,7 +129,7 @@ def test_a_stale_aggregate_fails_the_whole_batch(settings: Settings, store: Even
     # The same messages, without the stale channel, are stored whole, in one run (after
     # a gap on PostgreSQL: a sequence does not roll back, with COPY as with INSERT).
     positions = sorted(store.save_positions(*batch).values())
-    assert positions == list(range(positions[0], positions[0] + 60))
+    assert positions == list(range(positions[0], positions[0] + len(batch)))
     assert positions[0] > head and positions[-1] == store.head()
 
 
@@ -141,7 +141,8 @@ def test_the_library_reads_what_we_store(settings: Settings, store: EventStore) 
     stream = world.live_stream(channel)
     author = Author(id=viewer.id, username="viewer", display_name="Viewer")
     results = send_messages([SendMessage(stream_id=stream.id, author=author,
-                                         content=f"hello ü {i}") for i in range(40)], store)
+                                         content=f"hello ü {i}")
+                             for i in range(CopyingRecorder.copy_from + 10)], store)
     assert not any(isinstance(r, Exception) for r in results)
     ban_user(BanUser(actor_id=owner.id, channel_id=channel.id, user_id=viewer.id,
                      reason="spam", duration_s=60), store)
