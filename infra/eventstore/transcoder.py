@@ -56,6 +56,23 @@ _DEFAULTS = (("uuid_hex", UUIDAsHex), ("datetime_iso", DatetimeAsISO),
              ("decimal_str", DecimalAsStr))
 
 
+# The tagged form of a UUID, by its value: the ids an event refers to (its stream, channel,
+# author) recur from event to event, and a lookup by the UUID's int costs less than
+# formatting its hex and making the object again. Bounded: cleared when full. The objects
+# are only read (encoded), never handed out.
+_UUID_TAGS: dict[int, dict[str, str]] = {}
+_UUID_TAGS_MAX = 65536
+
+
+def _uuid_tag(value: UUID) -> dict[str, str]:
+    tag = _UUID_TAGS.get(value.int)
+    if tag is None:
+        if len(_UUID_TAGS) >= _UUID_TAGS_MAX:
+            _UUID_TAGS.clear()
+        tag = _UUID_TAGS[value.int] = {"_type_": "uuid_hex", "_data_": value.hex}
+    return tag
+
+
 class _Unknown(Exception):
     """A value the library's transcoder has to encode (or refuse)."""
 
@@ -71,7 +88,7 @@ def _tagged(value: Any) -> Any:
     if kind in _NATIVE:
         return value
     if kind is UUID:
-        return {"_type_": "uuid_hex", "_data_": value.hex}
+        return _uuid_tag(value)
     if kind is datetime:
         return {"_type_": "datetime_iso", "_data_": value.isoformat()}
     if kind is list or kind is tuple:
@@ -115,7 +132,7 @@ class MsgspecTranscoder(JSONTranscoder):
                     if kind is str or kind is int or v is None or kind is bool:
                         state[k] = v
                     elif kind is UUID:
-                        state[k] = {"_type_": "uuid_hex", "_data_": v.hex}
+                        state[k] = _UUID_TAGS.get(v.int) or _uuid_tag(v)
                     elif kind is datetime:
                         state[k] = {"_type_": "datetime_iso", "_data_": v.isoformat()}
                     elif type(k) is str:
