@@ -90,7 +90,7 @@ def _decide(
     if not cmd.author.bot and subscribers is not None and store is not None \
             and subscribers.is_subscriber(store, cmd.author.id, channel.id, now):
         badges.append("subscriber")
-    return ChatMessage(
+    return ChatMessage.sent(
         stream_id=stream.id,
         channel_id=stream.channel_id,
         author_id=cmd.author.id,

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import unicodedata
+from datetime import datetime
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
-from eventsourcing.domain import Aggregate
+from eventsourcing.domain import TZINFO, Aggregate
+from eventsourcing.utils import get_topic
 
 from domain.errors import Forbidden, Invalid, TooLong
 
@@ -96,6 +98,38 @@ class ChatMessage(Aggregate):
         self.deleted_at = None
         self.deleted_by: UUID | None = None
 
+    @classmethod
+    def sent(
+        cls,
+        stream_id: UUID,
+        channel_id: UUID,
+        author_id: UUID,
+        username: str,
+        display_name: str,
+        badges: list[str],
+        content: str,
+    ) -> ChatMessage:
+        """The message `ChatMessage(...)` makes, with its pending `Sent` event, built
+        directly: the library's constructor finds out which argument goes where by
+        reflection on every call, which was a tenth of a chat batch's time.
+        `test_domain_chat` pins the two to the same objects."""
+        originator_id = uuid4()
+        now = datetime.now(tz=TZINFO)
+        event = cls.Sent.__new__(cls.Sent)
+        # A frozen dataclass: its fields go in as its own __init__ puts them, in order.
+        event.__dict__.update(
+            originator_id=originator_id, originator_version=1, timestamp=now,
+            originator_topic=_TOPIC, stream_id=stream_id, channel_id=channel_id,
+            author_id=author_id, username=username, display_name=display_name,
+            badges=badges, content=content)
+        message = cls.__new__(cls)
+        message.__dict__.update(
+            _id=originator_id, _version=1, _created_on=now, _modified_on=now,
+            _pending_events=[event], stream_id=stream_id, channel_id=channel_id,
+            author_id=author_id, username=username, display_name=display_name,
+            badges=list(badges), content=content, deleted_at=None, deleted_by=None)
+        return message
+
     @property
     def is_deleted(self) -> bool:
         return self.deleted_at is not None
@@ -109,3 +143,7 @@ class ChatMessage(Aggregate):
         self.trigger_event(self.Deleted, stream_id=self.stream_id, channel_id=self.channel_id,
                            deleted_by=by)
         return True
+
+
+# The topic a message's events name their aggregate by, as the library writes it.
+_TOPIC = get_topic(ChatMessage)

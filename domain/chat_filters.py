@@ -8,6 +8,7 @@ import re
 import unicodedata
 from datetime import datetime, timedelta
 from functools import lru_cache
+from operator import itemgetter
 
 import msgspec
 
@@ -46,7 +47,9 @@ _LOOKALIKE = str.maketrans({
 # Endings that still name the blocked word ("fucking", "shitty", "frees").
 _SUFFIXES = ("", "s", "es", "ed", "er", "ers", "ing", "in", "y", "ty")
 _REPEATS = re.compile(r"(.)\1+")
+_FIRST = itemgetter(1)  # a match's first group
 _SPLIT = re.compile(r"[\W_]+")
+_SINGLE = re.compile(r"(?<![^\W_])[^\W_](?![^\W_])")  # a word of one letter
 _TRAILING_BANG = re.compile(r"[!|]+(?![\w$@!|])")
 _LINK = re.compile(
     r"(?:https?://|www\.|\b[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9-]+)*\."
@@ -69,10 +72,20 @@ def fold(text: str) -> str:
     return text.translate(_LOOKALIKE)
 
 
+def _collapse(text: str) -> str:
+    """Each run of one character as one ("freeee" -> "fre"). Not `sub(r"\\1", ...)`:
+    Python's `re` expands a template in Python for every match, where a C callable that
+    picks the group does not; and most texts have no run at all."""
+    return _REPEATS.sub(_FIRST, text) if _REPEATS.search(text) else text
+
+
 def words(text: str) -> list[str]:
     """The folded words of a text, repeated letters collapsed ("freeee" -> "fre"); a run of
     single letters is also joined into a word, so `f r e e` and `f.r.e.e` make `fre`."""
-    raw = [w for w in _SPLIT.split(_REPEATS.sub(r"\1", fold(text))) if w]
+    folded = _collapse(fold(text))
+    raw = [w for w in _SPLIT.split(folded) if w]
+    if _SINGLE.search(folded) is None:  # no one-letter word, so no run to join
+        return raw
     out: list[str] = []
     run: list[str] = []
     for w in [*raw, ""]:  # the empty word ends the last run
@@ -81,7 +94,7 @@ def words(text: str) -> list[str]:
             continue
         out.extend(run)
         if len(run) > 1:
-            out.append(_REPEATS.sub(r"\1", "".join(run)))
+            out.append(_collapse("".join(run)))
         run = []
         if w:
             out.append(w)

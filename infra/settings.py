@@ -261,7 +261,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         With an aggregate cache, loading an aggregate again (a stream and its channel for
         every chat batch) reads only the events saved since, from any process, instead of
         its whole history; the library hands out copies, so a refused command cannot spoil
-        the cached state."""
+        the cached state. On PostgreSQL a large batch of events is appended by COPY
+        (`infra/eventstore/pg_recorder.py`)."""
         cache = ({"AGGREGATE_CACHE_MAXSIZE": str(self.aggregate_cache),
                   "AGGREGATE_CACHE_FASTFORWARD": "y"} if self.aggregate_cache > 0 else {})
         if self.database_url is None:
@@ -286,6 +287,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "POSTGRES_MAX_OVERFLOW": "10",
             "POSTGRES_LOCK_TIMEOUT": "10",
             "POSTGRES_CONNECT_TIMEOUT": "5",
+            "APPLICATION_RECORDER_TOPIC": "infra.eventstore.pg_recorder:CopyingRecorder",
         }
 
 

@@ -188,6 +188,8 @@ def _via_mapper(topic: str, state: bytes, originator_id: Any, originator_version
                 mapper: Mapper[Any]) -> tuple[str, dict[str, Any], Any]:
     """The library's way: decrypt and decompress if configured, decode, upcast an older
     version (its upcasters are written against the decoded values), then JSON types."""
+    if isinstance(originator_id, str):  # as the log's bulk read gives it
+        originator_id = UUID(originator_id)
     event = vars(mapper.to_domain_event(StoredEvent(
         originator_id=originator_id, originator_version=originator_version, topic=topic,
         state=state)))

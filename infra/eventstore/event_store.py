@@ -15,6 +15,7 @@ from eventsourcing.persistence import IntegrityError, Recording
 from domain.catalogue import topics_for
 from domain.errors import ConcurrentChange, NotFound
 from infra.eventstore.envelope import EventEnvelope, decode_event
+from infra.eventstore.pg_recorder import CopyingRecorder
 from infra.observability import metrics, tracing
 
 A = TypeVar("A", bound=Aggregate)
@@ -24,6 +25,9 @@ class AeThex(Application[UUID]):
     """All aggregates in one application, so the log has one total order."""
 
     name = "AeThex"
+    # Defaults the given settings may override: stored events written and read by msgspec
+    # in the library's own JSON format (so the library reads them with or without it).
+    env = {"TRANSCODER_TOPIC": "infra.eventstore.transcoder:MsgspecTranscoder"}
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
         """`Application.save`, collecting our aggregates' events directly.
@@ -46,7 +50,17 @@ class AeThex(Application[UUID]):
         processing_event.saved_kwargs.update(kwargs)
         if tracing.ON:  # where the events came from, stored with them
             tracing.stamp(processing_event.events)
-        recordings = self._record(processing_event)
+        try:
+            recordings = self._record(processing_event)
+        except BaseException:
+            # The events were taken from their aggregates above: a save that failed gives
+            # them back, so that the same aggregates can be saved again (alone or with
+            # others, as the chat batch's fallback does).
+            for event in reversed(processing_event.events):
+                aggregate = processing_event.aggregates.get(event.originator_id)
+                if isinstance(aggregate, Aggregate):
+                    aggregate.pending_events.insert(0, event)
+            raise
         self._take_snapshots(processing_event)
         self._notify(recordings)
         self.notify(processing_event.events)  # the library's deprecated hook, as it does
@@ -84,32 +98,29 @@ class EventStore:
         except NotFound:
             return None
 
-    def save(self, *aggregates: Aggregate) -> int:
-        """Saves atomically; returns the position of the last event (0 if none)."""
+    def _record(self, aggregates: tuple[Aggregate, ...]) -> list[Recording[UUID]]:
+        """Saves atomically. A save that fails leaves each aggregate's pending events as
+        they were (`AeThex.save`), so the caller may save it again."""
         try:
             recordings = self.app.save(*aggregates)
         except IntegrityError as e:
             raise ConcurrentChange("the change conflicts with a concurrent change") from e
-        position = recordings[-1].notification.id if recordings else 0
-        metrics.EVENTS_APPENDED.inc(len(recordings))
-        if recordings:
-            for listener in list(self._listeners):
-                listener(position)
-        return position
-
-    def save_positions(self, *aggregates: Aggregate) -> dict[UUID, int]:
-        """Saves atomically; returns each aggregate's last event position."""
-        try:
-            recordings = self.app.save(*aggregates)
-        except IntegrityError as e:
-            raise ConcurrentChange("the change conflicts with a concurrent change") from e
-        positions = {r.domain_event.originator_id: r.notification.id for r in recordings}
         metrics.EVENTS_APPENDED.inc(len(recordings))
         if recordings:
             last = recordings[-1].notification.id
             for listener in list(self._listeners):
                 listener(last)
-        return positions
+        return recordings
+
+    def save(self, *aggregates: Aggregate) -> int:
+        """Saves atomically; returns the position of the last event (0 if none)."""
+        recordings = self._record(aggregates)
+        return recordings[-1].notification.id if recordings else 0
+
+    def save_positions(self, *aggregates: Aggregate) -> dict[UUID, int]:
+        """Saves atomically; returns each aggregate's last event position."""
+        return {r.domain_event.originator_id: r.notification.id
+                for r in self._record(aggregates)}
 
     def head(self) -> int:
         return self.app.recorder.max_notification_id() or 0
@@ -124,17 +135,34 @@ class EventStore:
     ) -> tuple[list[EventEnvelope], int]:
         """Events after `after`, at most `limit`, optionally only of `types`.
 
-        Returns the envelopes and the position scanned up to: with `stop` and a short page
-        that is `stop` itself, which may lie beyond the last event of a filtered read.
+        Returns the envelopes and the position scanned up to: with `stop`, a short page
+        has scanned to the end of its window, which may lie beyond its last event (a
+        filtered read, or a gap the sequence left).
+
+        With `stop`, a page reads the window `(after, min(stop, after + limit)]`: asked
+        for the whole range at once, PostgreSQL may (on statistics older than the rows,
+        as after a bulk load) fetch and sort every row up to `stop` to return the first
+        `limit`, for every page: a rebuild of a million events read the log hundreds of
+        times over.
         """
-        notifications = self.app.recorder.select_notifications(
-            start=after + 1, limit=limit, stop=stop, topics=topics_for(types) if types else ()
-        )
+        window = None if stop is None else min(stop, after + limit)
+        topics = topics_for(types) if types else ()
+        recorder = self.app.recorder
+        if isinstance(recorder, CopyingRecorder):
+            rows: list[Any] = recorder.select_rows(
+                after, window if window is not None else _NO_END, limit, topics)
+        else:
+            rows = [(n.id, n.originator_id, n.originator_version, n.topic, n.state)
+                    for n in recorder.select_notifications(
+                        start=after + 1, limit=limit, stop=window, topics=topics)]
         mapper: Any = self.app.mapper
-        out = [e for n in notifications
-               if (e := decode_event(n.topic, n.state, n.id, n.originator_id,
-                                     n.originator_version, mapper)) is not None]
-        if stop is not None and len(notifications) < limit:
-            return out, max(stop, after)  # everything up to `stop` has been scanned
-        upto = notifications[-1].id if notifications else after
+        out = [e for position, originator_id, version, topic, state in rows
+               if (e := decode_event(topic, state, position, originator_id, version,
+                                     mapper)) is not None]
+        if window is not None and len(rows) < limit:
+            return out, max(window, after)  # everything up to the window's end is scanned
+        upto = rows[-1][0] if rows else after
         return out, upto
+
+
+_NO_END = 2**63 - 1  # the largest position PostgreSQL's bigint holds

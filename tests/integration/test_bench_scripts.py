@@ -5,6 +5,7 @@ runs: API node, relay and projectors in their own processes."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -109,9 +110,36 @@ def test_bench_commit_prints_both_set_ups_labelled() -> None:
               "--senders", "4,50")
     assert "one save per message (4 concurrent senders: threads; 500 msgs)" in out, out
     assert re.search(r"group commit at 4 senders / one save per message at 4: [\d.]+x "
-                     r"\(same concurrency as the baseline\)", out), out
+                     r"\(same concurrency as the baseline;", out), out
     assert re.search(r"group commit at 50 senders / one save per message at 4: [\d.]+x "
-                     r"\(NOT the baseline's concurrency \(4\)\)", out), out
+                     r"\(NOT the baseline's concurrency \(4\);", out), out
+    # Each group commit beside a raw COPY of the very rows it stored, and their ratio.
+    copies = re.findall(r"raw COPY of the same (\d+) rows, \d+ per transaction \(median of "
+                        r"3\): [\d,]+ rows/s; ratio group commit / raw COPY: [\d.]+", out)
+    assert copies == ["500", "600"], out
+
+
+@pytest.mark.services
+def test_bench_parts_times_each_part_in_its_process() -> None:
+    require_services()
+    out = run("scripts/bench_parts.py", "--events", "3000")
+    for part in ("event store writer", "relay (log -> RabbitMQ), own process",
+                 "projector chat_history (RabbitMQ -> rows), own process"):
+        assert re.search(rf"{re.escape(part)}.*: [\d,]+ events/s in [\d.]+ s; CPU [\d.]+ "
+                         r"us/event", out), out
+
+
+def test_simulate_day_sizes_each_part_from_its_assumptions() -> None:
+    base = json.loads(run("scripts/simulate_day.py", "--json"))
+    assert len(base["day"]) == 24 and base["peak"]["viewers"] > 1_000_000
+    twice = json.loads(run("scripts/simulate_day.py", "--json", "--peak-viewers", "14000000"))
+    sockets = "API nodes (sockets)"
+    assert twice["machines"][sockets]["count"] > base["machines"][sockets]["count"]
+    # A log twice as fast needs no more shards than before.
+    faster = json.loads(run("scripts/simulate_day.py", "--json", "--store-rows-per-s",
+                            "80000"))
+    store = "event store (PostgreSQL log shards)"
+    assert faster["machines"][store]["count"] <= base["machines"][store]["count"]
 
 
 @pytest.mark.services

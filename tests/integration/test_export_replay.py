@@ -88,13 +88,13 @@ def test_export_then_import_into_an_empty_store_gives_the_same_read_models(
     try:
         seed_world(source)
         head = source.store.head()
-        # A filtered page with a stop is the slice of the whole log it names, on this
+        # A filtered page with a stop is the slice of its window of the log, on this
         # mode's store too.
         everything, _ = source.store.read(0, 10_000)
         chat = ("ChatMessage.Sent", "ChatMessage.Deleted")
-        page, _ = source.store.read(5, 7, types=chat, stop=head - 3)
-        assert page == [e for e in everything
-                        if 5 < e.position <= head - 3 and e.type in chat][:7]
+        page, scanned = source.store.read(5, 7, types=chat, stop=head - 3)
+        assert scanned == min(12, head - 3)
+        assert page == [e for e in everything if 5 < e.position <= scanned and e.type in chat]
         exported = io.BytesIO()
         written, last = export(source.store, exported, EventFilter(), batch_size=7)
         assert written == head and last == head  # no gaps in this log: every position

@@ -3,13 +3,16 @@ innocent messages that must pass, links, slow mode and followers-only, all pure.
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from domain.chat_filters import (
+    _REPEATS,
     ChatFilters,
     Filtered,
+    _collapse,
     blocked_term,
     check_content,
     check_followers_only,
@@ -142,3 +145,13 @@ def test_clean_filters() -> None:
                 ChatFilters(slow_mode_s=3601), ChatFilters(follow_min_age_s=-5)):
         with pytest.raises(Invalid):
             clean_filters(bad)
+
+
+def test_collapsing_repeats_is_the_regex_it_replaces() -> None:
+    """`_collapse` skips `re`'s template expansion; it must give what
+    `_REPEATS.sub(r"\\1", text)` gives, line breaks (which `.` leaves alone) included."""
+    rng = random.Random(7)
+    alphabet = "aab  f.r e_!|1\u00e9\u03a9\n\n"
+    for _ in range(20_000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 16)))
+        assert _collapse(text) == _REPEATS.sub(r"\1", text), repr(text)

@@ -89,6 +89,38 @@ def test_sent_event_carries_everything() -> None:
     assert message.is_deleted is False
 
 
+def test_sent_builds_what_the_library_constructor_builds() -> None:
+    """`ChatMessage.sent` skips the library's reflection: the aggregate, its pending
+    event, their attributes (in order) and their classes must be the ones
+    `ChatMessage(...)` makes, and the library must save and load it as its own."""
+    args = {"stream_id": uuid4(), "channel_id": uuid4(), "author_id": uuid4(),
+            "username": "u", "display_name": "U", "badges": ["moderator"],
+            "content": "hi"}
+    fast = ChatMessage.sent(**args)
+    made = ChatMessage(**args)
+    # The id and the time are new for each; the rest must match exactly.
+    same = {"_id": fast.id, "_created_on": fast.created_on, "_modified_on": fast.modified_on}
+    made.__dict__.update(same)
+    [made_event] = made.pending_events
+    made_event.__dict__.update(originator_id=fast.id, timestamp=fast.created_on)
+    assert type(fast) is type(made)
+    assert list(vars(fast)) == list(vars(made))
+    assert {k: v for k, v in vars(fast).items() if k != "_pending_events"} == \
+        {k: v for k, v in vars(made).items() if k != "_pending_events"}
+    [fast_event] = fast.pending_events
+    assert type(fast_event) is type(made_event)
+    assert list(vars(fast_event).items()) == list(vars(made_event).items())
+    assert fast_event == made_event
+    assert fast.badges is not fast_event.badges  # type: ignore[attr-defined]
+    assert fast.created_on.tzinfo is not None and fast.version == 1
+
+    # Replaying the event makes the same aggregate the constructor made.
+    replayed = fast_event.mutate(None)
+    assert replayed is not None
+    assert {k: v for k, v in vars(replayed).items() if k != "_pending_events"} == \
+        {k: v for k, v in vars(fast).items() if k != "_pending_events"}
+
+
 # actor / may_moderate / then
 DELETE_TABLE: list[tuple[str, bool, bool | type[Exception]]] = [
     ("author", False, True),

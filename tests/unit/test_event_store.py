@@ -71,6 +71,25 @@ def test_stale_aggregate_is_a_conflict(store: EventStore, channel: Channel) -> N
     assert store.get(channel.id, Channel).current_stream_id == first.current_stream_id
 
 
+def test_a_failed_save_keeps_the_pending_events_for_another(store: EventStore,
+                                                            channel: Channel) -> None:
+    """The library takes an aggregate's pending events before it writes them: a save that
+    fails must put them back, or saving the same aggregates again stores nothing."""
+    stale = store.get(channel.id, Channel)
+    fresh = store.get(channel.id, Channel)
+    fresh.go_live(uuid4())
+    store.save(fresh)
+    stale.go_live(uuid4())
+    user = User(email="x@example.com", username="someone", display_name="Someone",
+                password_hash="h")
+    with pytest.raises(Conflict):
+        store.save_positions(user, stale)
+    assert len(user.pending_events) == 1 and len(stale.pending_events) == 1
+    assert store.find(user.id, User) is None
+    assert store.save_positions(user) == {user.id: store.head()}
+    assert store.get(user.id, User).username == "someone"
+
+
 def test_save_positions_gives_each_aggregates_last_position(store: EventStore) -> None:
     head = store.head()
     a = UniqueName.claim("slug", "a", uuid4())
