@@ -7,6 +7,7 @@ from eventsourcing.utils import get_topic
 
 from domain.channel import Channel
 from domain.chat import ChatMessage
+from domain.chat_refusals import ChatRefusals
 from domain.follow import Follow
 from domain.ignore import Ignore
 from domain.report import Report
@@ -21,7 +22,8 @@ from domain.webhook_receipt import WebhookReceipt
 AGGREGATES: tuple[type[Aggregate], ...] = (User, Channel, Stream, ChatMessage, UniqueName,
                                            Follow, Subscription, StreamKeyClaim,  # ingest
                                            WebhookReceipt,  # ingest providers' and Clerk's
-                                           Report, Ignore)  # moderation
+                                           Report, Ignore,  # moderation
+                                           ChatRefusals)  # analytics: the failed-send rate
 
 
 def _event_classes() -> dict[str, type]:

@@ -55,6 +55,7 @@ from read_api.webhooks.clerk import ClerkWebhookController
 from read_api.webhooks.cloudflare import CloudflareWebhooks
 from read_api.webhooks.mux import MuxWebhooks
 from read_api.webhooks.nginx_rtmp import NginxRtmpHooks
+from workers.chat_refusal_recorder import ChatRefusalRecorder
 from workers.presence_sampler import PresenceSampler
 
 IDENTITY_ROUTES = [ProfileController, UserController, ChannelFollowController,
@@ -86,6 +87,8 @@ def create_app(services: Services, *, announce: bool = False, settle_heap: bool 
         history_size=settings.chat_history_size)
     gateway.recent = feed.recent
     sampler = PresenceSampler(services, node_id(services))
+    refusals = ChatRefusalRecorder(services.store, services.refusals, node=node_id(services),
+                                   every_s=settings.chat_refusals_flush_s)
     services.positions.bind_head(services.store.head)
 
     @asynccontextmanager
@@ -112,6 +115,7 @@ def create_app(services: Services, *, announce: bool = False, settle_heap: bool 
         app.state.loop = loop
         services.spawn("presence-heartbeat", gateway.heartbeat)
         services.spawn("viewer-sampler", sampler.run)
+        services.spawn(refusals.name, refusals.run)  # wherever chat is served
         if settle_heap:
             heap.settle()
         if announce:
@@ -153,6 +157,7 @@ def create_app(services: Services, *, announce: bool = False, settle_heap: bool 
     app.state.gateway = gateway
     app.state.feed = feed
     app.state.sampler = sampler
+    app.state.refusals = refusals
     app.state.login_throttle = LoginThrottle(
         settings.login_failures_per_account, settings.login_failures_per_address,
         settings.redis_url, settings.namespace)

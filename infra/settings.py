@@ -59,6 +59,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     viewer_sample_s: float = 3.0
     chat_rate_limit: str = "20 per 30 seconds"
     chat_history_size: int = 50
+    chat_refusals_flush_s: float = 10.0
     ws_max_queue: int = 1000
     ws_coalesce_ms: float = 10.0
     typing_interval_s: float = 2.0
@@ -108,6 +109,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", self.namespace):
             raise SettingsError("AETHEX_NAMESPACE must be 1-63 of a-z, 0-9 and _, "
                                 "not starting with a digit")
+        if not self.chat_refusals_flush_s > 0:
+            raise SettingsError("AETHEX_CHAT_REFUSALS_FLUSH_S must be a number of seconds "
+                                "above 0")
 
     @property
     def production(self) -> bool:

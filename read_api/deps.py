@@ -74,6 +74,7 @@ def app_dependencies(services: Services) -> dict[str, Provide]:
             "aggregates": one(services.aggregates),
             "settings": one(services.settings),
             "rate_limiter": one(services.rate_limiter),
+            "refusals": one(services.refusals),
             "tokens": one(services.tokens),
             "accounts": one(SignedInAccounts(services.authenticator)),
             "identities": one(services.identities),
