@@ -98,10 +98,11 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("relay", help="run the relay: event store -> bus")
     project = sub.add_parser("project", help="run projectors (all, or the named ones)")
     project.add_argument("names", nargs="*")
-    from entrypoints import cli_events, cli_projections  # operators
+    from entrypoints import cli_analytics, cli_events, cli_projections  # operators, analysts
 
     cli_events.add_parsers(sub)
     cli_projections.add_parsers(sub)
+    cli_analytics.add_parsers(sub)
     args = parser.parse_args(argv)
 
     try:

@@ -434,16 +434,11 @@ def resolve_period(store: EventStore, since: datetime | None, until: datetime | 
     bounds = log_period(store)
     if bounds is None:
         raise PeriodError("the event log is empty: nothing to measure", field="since")
-    since = since or bounds[0]
-    until = until or bounds[1]
-    if until < since:
-        raise PeriodError(f"the period ends ({until.isoformat()}) before it starts "
-                          f"({since.isoformat()})", field="until")
-    if since > bounds[1] or until < bounds[0]:
-        raise PeriodError(f"no events between {since.isoformat()} and {until.isoformat()}: "
-                          f"the log runs from {bounds[0].isoformat()} to "
-                          f"{bounds[1].isoformat()}", field="since")
-    return since, until
+    if (since is not None and since > bounds[1]) or (until is not None and until < bounds[0]):
+        raise PeriodError(f"no events in the period: the log runs from "
+                          f"{bounds[0].isoformat()} to {bounds[1].isoformat()}",
+                          field="since" if since is not None and since > bounds[1] else "until")
+    return since or bounds[0], until or bounds[1]
 
 
 def analyse(store: EventStore, since: datetime | None = None, until: datetime | None = None,
