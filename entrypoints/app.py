@@ -22,6 +22,7 @@ from infra.shared_state.rate_limit import LoginThrottle
 from infra.web.ws_direct import capture_send
 from projections.stream_status import current_stream_of, get_stream
 from read_api.admin import AdminController
+from read_api.analytics import AdminAnalyticsController, ChannelAnalyticsController
 from read_api.auth import AuthController
 from read_api.channel_follows import ChannelFollowController, SubscriptionController
 from read_api.channel_images import ChannelImageController
@@ -134,6 +135,7 @@ def create_app(services: Services, *, announce: bool = False, settle_heap: bool 
                         StreamController, chat_socket, stream_socket,
                         StreamAliasController, ChannelImageController,  # plan names, art
                         AdminController, metrics_endpoint,  # operators
+                        AdminAnalyticsController, ChannelAnalyticsController,  # analysts
                         *IDENTITY_ROUTES,  # identity, uploads, social
                         *INGEST_ROUTES,  # going live
                         ModerationController, ReportController,  # moderation

@@ -37,7 +37,7 @@ class ParquetUnavailable(RuntimeError):
 def _pa() -> Any:
     try:
         import pyarrow as pa
-        import pyarrow.parquet  # noqa: F401  (the writer, imported with the package)
+        import pyarrow.parquet
     except ImportError:
         raise ParquetUnavailable(
             "a Parquet export needs pyarrow: install the analytics extra "

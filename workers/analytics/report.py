@@ -9,7 +9,7 @@ from typing import Literal
 import msgspec
 
 
-class Metric(msgspec.Struct, frozen=True, kw_only=True):
+class Metric(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     """One success metric: its value over the period beside the plan's target.
 
     `value` is None when the log cannot give it (`source` then says what would), or the
@@ -26,7 +26,7 @@ class Metric(msgspec.Struct, frozen=True, kw_only=True):
     note: str | None = None
 
 
-class StreamFigures(msgspec.Struct, frozen=True, kw_only=True):
+class StreamFigures(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     """One stream live during the period; times clipped to the period."""
 
     stream_id: str
@@ -43,7 +43,7 @@ class StreamFigures(msgspec.Struct, frozen=True, kw_only=True):
     disconnected_s: float
 
 
-class DayFigures(msgspec.Struct, frozen=True, kw_only=True):
+class DayFigures(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     """One UTC day of the period."""
 
     day: str
@@ -52,7 +52,7 @@ class DayFigures(msgspec.Struct, frozen=True, kw_only=True):
     messages: int
 
 
-class Report(msgspec.Struct, frozen=True, kw_only=True):
+class Report(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     """The plan's success metrics over [since, until], computed from the event log only."""
 
     since: str
@@ -64,7 +64,7 @@ class Report(msgspec.Struct, frozen=True, kw_only=True):
     refusals: dict[str, int]
 
 
-class ChannelReport(msgspec.Struct, frozen=True, kw_only=True):
+class ChannelReport(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     """A channel's figures over [since, until]: the creator dashboard's numbers."""
 
     channel_id: str
