@@ -78,9 +78,10 @@ def _metrics_table(report: Report) -> str:
     for m in report.metrics:
         target = "—" if m.target is None else f"{m.comparison} {_fmt(m.target, m.unit)}"
         why = f"<div class=src>{html.escape(m.note)}</div>" if m.note else ""
+        source = m.source if m.source.startswith("not in") else f"from {m.source}"
         rows.append(
-            f"<tr><td>{html.escape(m.name)}{why}<div class=src>from "
-            f"{html.escape(m.source)}</div></td><td class=n>{_fmt(m.value, m.unit)}</td>"
+            f"<tr><td>{html.escape(m.name)}{why}<div class=src>"
+            f"{html.escape(source)}</div></td><td class=n>{_fmt(m.value, m.unit)}</td>"
             f"<td class=n>{html.escape(target)}</td><td>{_status(m)}</td></tr>")
     return ("<table><thead><tr><th>metric</th><th>value</th><th>plan's target</th>"
             "<th></th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
@@ -110,7 +111,7 @@ def _charts(report: Report, series: Series) -> list[tuple[str, str, bool]]:
                 label=label)
     ax.set_xlabel("minutes since the stream went live (or since the period began)")
     ax.set_ylabel("viewers")
-    ax.legend(loc="upper right", fontsize=8, frameon=False)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
     out.append(("Viewers over time, top streams by peak", _svg(fig), True))
     plt.close(fig)
 
