@@ -31,7 +31,16 @@ from workers.analytics.metrics import analyse
 
 
 @contextmanager
-def fresh_store(postgres: str | None) -> Iterator[EventStore]:
+def fresh_store(postgres: str | None, keep: Path | None = None) -> Iterator[EventStore]:
+    if keep is not None:  # a store kept from an earlier run (generated once if empty)
+        keep.mkdir(parents=True, exist_ok=True)
+        store = EventStore({"PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                            "SQLITE_DBNAME": str(keep / "events.sqlite")})
+        try:
+            yield store
+        finally:
+            store.close()
+        return
     if postgres is None:
         where = Path(tempfile.mkdtemp(prefix="aethex-bench-analytics-"))
         store = EventStore({"PERSISTENCE_MODULE": "eventsourcing.sqlite",
@@ -76,13 +85,14 @@ def read_envelopes(store: EventStore) -> int:
     return count
 
 
-def bench(size: int, runs: int, postgres: str | None) -> None:
+def bench(size: int, runs: int, postgres: str | None, keep: Path | None = None) -> None:
     # ~7,000 events per creator: a few streams each, ~2,300 messages per stream.
     creators = max(2, round(size / 7000))
-    with fresh_store(postgres) as store:
+    with fresh_store(postgres, keep / str(size) if keep else None) as store:
         began = time.perf_counter()
-        generate(store, seed=1, creators=creators, viewers=max(50, creators * 4),
-                 chat_per_stream=2000)
+        if store.head() == 0:
+            generate(store, seed=1, creators=creators, viewers=max(50, creators * 4),
+                     chat_per_stream=2000)
         written = store.head()
         made = time.perf_counter() - began
         raw = best_of(runs, lambda: read_raw(store))
@@ -97,12 +107,15 @@ def main() -> int:
     p.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 5_000_000])
     p.add_argument("--runs", type=int, default=2)
     p.add_argument("--postgres", metavar="URL", help="a PostgreSQL URL instead of SQLite")
+    p.add_argument("--keep", type=Path, metavar="DIR",
+                   help="keep each size's SQLite store in DIR/SIZE/ and reuse it next time "
+                        "(generate s is then 0)")
     args = p.parse_args()
     print(f"event store: {'PostgreSQL' if args.postgres else 'SQLite'}; best of {args.runs}")
     print("| events | generate s | read s | envelopes s | report s | report / read |")
     print("| ---: | ---: | ---: | ---: | ---: | ---: |")
     for size in args.sizes:
-        bench(size, args.runs, args.postgres)
+        bench(size, args.runs, args.postgres, args.keep)
     return 0
 
 

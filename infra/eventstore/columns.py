@@ -86,6 +86,7 @@ class _Plan:
 
 def read_columns(store: EventStore, wanted: Mapping[str, Sequence[str]], *,
                  upto: int | None = None, contains: bytes | None = None,
+                 sinks: Mapping[str, Callable[[list[Row]], None]] | None = None,
                  batch_size: int = 20000,
                  on_scanned: Callable[[int], None] | None = None) -> dict[str, list[Row]]:
     """For each wanted event type, a row per event in log order: `(timestamp, *fields)`,
@@ -94,6 +95,8 @@ def read_columns(store: EventStore, wanted: Mapping[str, Sequence[str]], *,
 
     `contains`: only events whose stored JSON holds these bytes (a channel id's hex, so
     one channel's events are read without decoding everyone else's).
+    `sinks`: types whose rows go to a function a batch at a time instead of into the
+    answer (a type with millions of events, folded as it is read rather than kept).
     """
     plans = {t: _Plan(t, fields) for t, fields in wanted.items()}
     topics = topics_for(list(plans))
@@ -114,7 +117,12 @@ def read_columns(store: EventStore, wanted: Mapping[str, Sequence[str]], *,
                 continue
             by_type.setdefault(TYPE_BY_TOPIC[n.topic], []).append(n)
         for type_name, group in by_type.items():
-            out[type_name].extend(plans[type_name].rows(group, mapper))
+            rows = plans[type_name].rows(group, mapper)
+            sink = sinks.get(type_name) if sinks else None
+            if sink is not None:
+                sink(rows)
+            else:
+                out[type_name].extend(rows)
         position = notifications[-1].id
         if on_scanned is not None:
             on_scanned(position)

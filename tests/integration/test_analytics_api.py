@@ -1,4 +1,5 @@
-"""The analytics routes on both modes, after real sends over HTTP (one refused): the
+"""The analytics routes on both modes, after real sends over HTTP (two refused: by the
+rate limit, and by the writer for a stream that has ended): the
 operators' report with the operator token only, a channel's figures for its owner only,
 and bad periods answered 422 naming the parameter."""
 
@@ -17,7 +18,8 @@ OPERATOR = "operator-secret-for-analytics"
 
 @pytest.mark.parametrize("mode", ["embedded", "production"])
 async def test_the_analytics_routes(mode: str, tmp_path: Path) -> None:
-    with serving(mode, tmp_path, operator_token=OPERATOR) as live:
+    with serving(mode, tmp_path, operator_token=OPERATOR,
+                 chat_rate_limit="3 per 60 seconds") as live:
         api = Api(live.url, live.ws_url)
         try:
             owner, viewer = await api.register(), await api.register()
@@ -26,13 +28,13 @@ async def test_the_analytics_routes(mode: str, tmp_path: Path) -> None:
             for n in range(3):
                 r = await api.send(viewer, sid, f"hello {n}")
                 assert r.status_code == 201, r.text
+            assert_problem(await api.send(viewer, sid, "one too many"), 429)  # the route's
             r = await api.http.post(f"/api/streams/{sid}/end", headers=owner["headers"])
             assert r.status_code == 200, r.text
-            refused = await api.send(viewer, sid, "too late")
-            assert_problem(refused, 409)
-            # The recorder's timer, run now: the refusal becomes a ChatRefusals.Counted.
+            assert_problem(await api.send(owner, sid, "too late"), 409)  # the writer's
+            # The recorder's timer, run now: the refusals become ChatRefusals.Counted events.
             recorder = live.app.litestar.state.refusals
-            assert await asyncio.to_thread(recorder.flush) == 1
+            assert await asyncio.to_thread(recorder.flush) == 2
 
             admin = "/api/admin/analytics"
             assert_problem(await api.http.get(admin), 401)
@@ -50,9 +52,9 @@ async def test_the_analytics_routes(mode: str, tmp_path: Path) -> None:
             assert metrics["registered_users"]["value"] == 2
             assert metrics["creators_onboarded"]["value"] == 1
             assert metrics["chat_messages_per_stream_median"]["value"] == 3
-            assert metrics["failed_chat_messages"]["value"] == pytest.approx(25.0)
+            assert metrics["failed_chat_messages"]["value"] == pytest.approx(40.0)  # 2 of 5
             assert metrics["failed_chat_messages"]["met"] is False
-            assert r.json()["refusals"] == {"stream_offline": 1}
+            assert r.json()["refusals"] == {"rate_limited": 1, "stream_offline": 1}
             [stream] = r.json()["streams"]
             assert stream["streamId"] == sid and stream["messages"] == 3
 

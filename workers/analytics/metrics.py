@@ -237,9 +237,43 @@ def _peak_concurrent(live: dict[str, tuple[_Stream, float, float]]) -> int:
     return peak
 
 
+class ChatTally:
+    """Chat messages within a period, folded a batch of rows at a time (they are most of
+    the log: kept as rows, millions of tuples would weigh on memory and the collector):
+    per stream, per bin of the chart, per day, and each day's authors."""
+
+    def __init__(self, since: datetime, until: datetime) -> None:
+        self.lo_s, self.hi_s = iso(since.timestamp()), iso(until.timestamp())
+        self.bin_s = 60 if until.timestamp() - since.timestamp() <= 2 * 86400 else 3600
+        self.bin_len = 16 if self.bin_s == 60 else 13  # "YYYY-MM-DDTHH:MM" or "...THH"
+        self.per_stream: Counter[str] = Counter()
+        self.per_bin: Counter[str] = Counter()
+        self.per_day: Counter[str] = Counter()
+        self.active: defaultdict[str, set[str]] = defaultdict(set)
+        self.rows = 0
+
+    def add(self, rows: list[Row]) -> None:
+        """`ChatMessage.Sent` rows: (timestamp, stream id, author id)."""
+        lo_s, hi_s, bin_len = self.lo_s, self.hi_s, self.bin_len
+        per_stream, per_bin, per_day, active = (self.per_stream, self.per_bin, self.per_day,
+                                                self.active)
+        self.rows += len(rows)
+        for ts, sid, author in rows:
+            if not ts.endswith("+00:00"):
+                ts = _utc_text(ts)
+            if ts < lo_s or ts > hi_s:
+                continue
+            per_stream[sid] += 1
+            per_bin[ts[:bin_len]] += 1
+            day = ts[:10]
+            per_day[day] += 1
+            active[day].add(author)
+
+
 def compute(cols: dict[str, list[Row]], since: datetime, until: datetime,
-            *, events: int = 0) -> tuple[Report, Series]:
-    """The report over [since, until] from `read_columns` rows of the `WANTED` types."""
+            *, events: int = 0, chat: ChatTally | None = None) -> tuple[Report, Series]:
+    """The report over [since, until] from `read_columns` rows of the `WANTED` types (the
+    chat messages' already folded into `chat`, or among the rows)."""
     lo_t, hi_t = since.timestamp(), until.timestamp()
     lo_s, hi_s = iso(lo_t), iso(hi_t)
     streams = _streams(cols)
@@ -250,23 +284,12 @@ def compute(cols: dict[str, list[Row]], since: datetime, until: datetime,
                           "measure", field="since")
     latencies = _start_latencies(cols, streams)
 
-    # Chat: per stream, per day (with the authors, active users), and per bin.
-    bin_s = 60 if hi_t - lo_t <= 2 * 86400 else 3600
-    bin_len = 16 if bin_s == 60 else 13  # "YYYY-MM-DDTHH:MM" or "YYYY-MM-DDTHH"
-    per_stream: Counter[str] = Counter()
-    per_bin: Counter[str] = Counter()
-    per_day: Counter[str] = Counter()
-    active: defaultdict[str, set[str]] = defaultdict(set)
-    for ts, sid, author in cols["ChatMessage.Sent"]:
-        if not ts.endswith("+00:00"):
-            ts = _utc_text(ts)
-        if ts < lo_s or ts > hi_s:
-            continue
-        per_stream[sid] += 1
-        per_bin[ts[:bin_len]] += 1
-        day = ts[:10]
-        per_day[day] += 1
-        active[day].add(author)
+    if chat is None:
+        chat = ChatTally(since, until)
+        chat.add(cols["ChatMessage.Sent"])
+    per_stream, per_bin, per_day, active = chat.per_stream, chat.per_bin, chat.per_day, \
+        chat.active
+    bin_s, bin_len = chat.bin_s, chat.bin_len
     for kind in ("Follow.Followed", "Follow.Refollowed"):
         for ts, follower, _, _ in cols[kind]:
             ts = _utc_text(ts)
@@ -445,8 +468,11 @@ def analyse(store: EventStore, since: datetime | None = None, until: datetime | 
             *, on_scanned: Callable[[int], None] | None = None) -> tuple[Report, Series]:
     """The report over the period (the whole log by default), read from `store`."""
     since, until = resolve_period(store, since, until)
-    cols = read_columns(store, WANTED, on_scanned=on_scanned)
-    return compute(cols, since, until, events=sum(len(rows) for rows in cols.values()))
+    chat = ChatTally(since, until)
+    cols = read_columns(store, WANTED, sinks={"ChatMessage.Sent": chat.add},
+                        on_scanned=on_scanned)
+    return compute(cols, since, until, chat=chat,
+                   events=sum(len(rows) for rows in cols.values()) + chat.rows)
 
 
 def analyse_channel(store: EventStore, channel_id: str, since: datetime | None = None,
