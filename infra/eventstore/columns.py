@@ -16,7 +16,7 @@ from typing import Any
 import msgspec
 
 from domain.catalogue import EVENT_CLASSES, TYPE_BY_TOPIC, topics_for
-from infra.eventstore.envelope import _Datetime, _Decimal, _Uuid, _uuid, decode_event
+from infra.eventstore.envelope import _UUIDS, _Datetime, _Decimal, _Uuid, _uuid, decode_event
 from infra.eventstore.event_store import EventStore
 
 # A field name that asks for the event's aggregate id rather than a field of its data.
@@ -24,6 +24,7 @@ AGGREGATE_ID = "aggregate_id"
 
 Row = tuple[Any, ...]
 _Value = _Uuid | _Datetime | _Decimal | str | int | float | bool | None
+_TAGGED_TEXT = (_Datetime, _Decimal)
 
 
 class _Plan:
@@ -42,38 +43,34 @@ class _Plan:
         self.decode_many = msgspec.json.Decoder(list[struct]).decode
 
     def rows(self, notifications: list[Any], mapper: Any) -> list[Row]:
-        """One row per notification: (aggregate id if wanted ..., timestamp, fields)."""
+        """One row per notification: (timestamp, the wanted fields in order)."""
         decoded: list[Any] | None = None
         if mapper.cipher is None and mapper.compressor is None:
             try:
-                decoded = self.decode_many(b"[" + b",".join(
-                    bytes(n.state) for n in notifications) + b"]")
+                states = b",".join([n.state for n in notifications])
+            except TypeError:  # a driver that hands out memoryviews
+                states = b",".join([bytes(n.state) for n in notifications])
+            try:
+                decoded = self.decode_many(b"[" + states + b"]")
             except (msgspec.ValidationError, msgspec.DecodeError):
                 decoded = None  # one odd event in the batch: each is read on its own
-        out: list[Row] = []
-        wants_id = AGGREGATE_ID in self.fields
-        names = self.fields
-        for i, n in enumerate(notifications):
-            item = decoded[i] if decoded is not None else None
-            if item is None or item.class_version != self.version:
-                out.append(self._via_envelope(n, mapper))
+        if decoded is None:
+            return [self._via_envelope(n, mapper) for n in notifications]
+        # Column by column: a comprehension per field costs less than a loop per row.
+        columns: list[list[Any]] = [[item.timestamp.data for item in decoded]]
+        for name in self.fields:
+            if name == AGGREGATE_ID:
+                columns.append([str(n.originator_id) for n in notifications])
                 continue
-            values: list[Any] = []
-            for name in names:
-                if name == AGGREGATE_ID:
-                    values.append(str(n.originator_id))
-                    continue
-                v = getattr(item, name)
-                kind = type(v)
-                if kind is _Uuid:
-                    v = _uuid(v.data)
-                elif kind is _Datetime or kind is _Decimal:
-                    v = v.data
-                values.append(v)
-            if wants_id or values:
-                out.append((item.timestamp.data, *values))
-            else:
-                out.append((item.timestamp.data,))
+            raw = [getattr(item, name) for item in decoded]
+            columns.append([
+                (_UUIDS.get(v.data) or _uuid(v.data)) if type(v) is _Uuid
+                else v.data if type(v) in _TAGGED_TEXT else v for v in raw])
+        out = list(zip(*columns, strict=True))
+        version = self.version
+        for i, item in enumerate(decoded):
+            if item.class_version != version:  # older: upcast by the one decoder
+                out[i] = self._via_envelope(notifications[i], mapper)
         return out
 
     def _via_envelope(self, n: Any, mapper: Any) -> Row:
