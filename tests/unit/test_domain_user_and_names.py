@@ -169,6 +169,8 @@ def test_catalogue_names_every_event_type_once() -> None:
         # moderation
         "Channel.UserBanned", "Channel.UserUnbanned", "Channel.FiltersChanged",
         "Report.Filed", "Report.Resolved", "Ignore.Started", "Ignore.Stopped", "Ignore.Restarted",
+        # analytics: refused chat sends, counted
+        "ChatRefusals.Counted",
     }
     assert {TYPE_BY_TOPIC[t] for t in TOPIC_BY_TYPE.values()} == set(TOPIC_BY_TYPE)
     assert TOPIC_BY_TYPE["Stream.Started"] == "domain.stream:Stream.Started"
