@@ -3,7 +3,8 @@ events, beside reading the log itself in the same run (goal: within 3x of the re
 
 For each size: a month of activity (`scripts/gen_activity.py`, mostly chat and viewer
 samples) is written into a fresh SQLite event store (the embedded mode; `--postgres URL`
-for PostgreSQL in a schema of its own, dropped afterwards), then timed, best of `--runs`:
+for PostgreSQL in a schema of its own, dropped afterwards), then timed, best of `--runs`
+rounds in which the three take turns:
 - read: every stored event, nothing decoded (the library's `select_notifications`);
 - envelopes: every event decoded into an envelope (`EventStore.read`, what export reads);
 - report: `workers.analytics.metrics.analyse`, the whole report.
@@ -68,13 +69,16 @@ def fresh_store(postgres: str | None, keep: Path | None = None) -> Iterator[Even
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
-def best_of(runs: int, fn: Callable[[], object]) -> float:
-    times = []
+def best_of_each(runs: int, *fns: Callable[[], object]) -> list[float]:
+    """Each function's best time over `runs` rounds, the functions taking turns within a
+    round, so a busy spell on a shared machine does not fall on one of them only."""
+    best = [float("inf")] * len(fns)
     for _ in range(runs):
-        began = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - began)
-    return min(times)
+        for i, fn in enumerate(fns):
+            began = time.perf_counter()
+            fn()
+            best[i] = min(best[i], time.perf_counter() - began)
+    return best
 
 
 def read_envelopes(store: EventStore) -> int:
@@ -95,9 +99,9 @@ def bench(size: int, runs: int, postgres: str | None, keep: Path | None = None) 
                      chat_per_stream=2000)
         written = store.head()
         made = time.perf_counter() - began
-        raw = best_of(runs, lambda: read_raw(store))
-        envelopes = best_of(runs, lambda: read_envelopes(store))
-        report = best_of(runs, lambda: analyse(store))
+        raw, envelopes, report = best_of_each(
+            runs, lambda: read_raw(store), lambda: read_envelopes(store),
+            lambda: analyse(store))
     print(f"| {written:>9,} | {made:6.1f} | {raw:6.2f} | {envelopes:6.2f} "
           f"({envelopes / raw:.2f}x) | {report:6.2f} | {report / raw:.2f}x |", flush=True)
 
