@@ -7,6 +7,7 @@ from eventsourcing.utils import get_topic
 
 from domain.channel import Channel
 from domain.chat import ChatMessage
+from domain.chat_refusals import ChatRefusals
 from domain.follow import Follow
 from domain.ignore import Ignore
 from domain.report import Report
@@ -23,7 +24,8 @@ AGGREGATES: tuple[type[Aggregate], ...] = (User, Channel, Stream, ChatMessage, U
                                            Follow, Subscription, StreamKeyClaim,  # ingest
                                            WebhookReceipt,  # ingest providers' and Clerk's
                                            Report, Ignore,  # moderation
-                                           WebhookAttempts)  # outbound webhooks
+                                           WebhookAttempts,  # outbound webhooks
+                                           ChatRefusals)  # analytics: the failed-send rate
 
 
 def _event_classes() -> dict[str, type]:

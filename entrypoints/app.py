@@ -24,6 +24,7 @@ from infra.web.client_files import INSTALL_HINT, WebClientFiles
 from infra.web.ws_direct import capture_send
 from projections.stream_status import current_stream_of, get_stream
 from read_api.admin import AdminController
+from read_api.analytics import AdminAnalyticsController, ChannelAnalyticsController
 from read_api.auth import AuthController
 from read_api.channel_follows import ChannelFollowController, SubscriptionController
 from read_api.channel_images import ChannelImageController
@@ -65,6 +66,7 @@ from read_api.webhooks.clerk import ClerkWebhookController
 from read_api.webhooks.cloudflare import CloudflareWebhooks
 from read_api.webhooks.mux import MuxWebhooks
 from read_api.webhooks.nginx_rtmp import NginxRtmpHooks
+from workers.chat_refusal_recorder import ChatRefusalRecorder
 from workers.presence_sampler import PresenceSampler
 
 IDENTITY_ROUTES = [ProfileController, UserController, ChannelFollowController,
@@ -98,6 +100,8 @@ def create_app(services: Services, *, announce: bool = False, settle_heap: bool 
     gateway.recent = feed.recent
     sampler = PresenceSampler(services, node_id(services))
     web_files = WebClientFiles(settings.web_dir or None)
+    refusals = ChatRefusalRecorder(services.store, services.refusals, node=node_id(services),
+                                   every_s=settings.chat_refusals_flush_s)
     services.positions.bind_head(services.store.head)
 
     @asynccontextmanager
@@ -125,6 +129,7 @@ def create_app(services: Services, *, announce: bool = False, settle_heap: bool 
         task_dump.install(loop)  # kill -USR1: where each task waits, in the log
         services.spawn("presence-heartbeat", gateway.heartbeat)
         services.spawn("viewer-sampler", sampler.run)
+        services.spawn(refusals.name, refusals.run)  # wherever chat is served
         if settle_heap:
             heap.settle()
         if announce:
@@ -147,6 +152,7 @@ def create_app(services: Services, *, announce: bool = False, settle_heap: bool 
                         StreamController, chat_socket, stream_socket,
                         StreamAliasController, ChannelImageController,  # plan names, art
                         AdminController, metrics_endpoint,  # operators
+                        AdminAnalyticsController, ChannelAnalyticsController,  # analysts
                         *IDENTITY_ROUTES,  # identity, uploads, social
                         *INGEST_ROUTES,  # going live
                         ModerationController, ReportController,  # moderation
@@ -174,6 +180,7 @@ def create_app(services: Services, *, announce: bool = False, settle_heap: bool 
     app.state.feed = feed
     app.state.sampler = sampler
     app.state.web_files = web_files
+    app.state.refusals = refusals
     app.state.login_throttle = LoginThrottle(
         settings.login_failures_per_account, settings.login_failures_per_address,
         settings.redis_url, settings.namespace)

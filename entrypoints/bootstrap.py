@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 import structlog
 
 from commands.bus import retrying
+from commands.chat_refusals import RefusalTally
 from commands.group_commit import GroupCommitter
 from commands.ingest_lifecycle import IngestConfig, IngestLifecycle
 from commands.send_message import MessageSent, SendMessage, send_messages
@@ -137,6 +138,9 @@ class Services(ApiServices):
             RedisLastSent(settings.redis_url, settings.namespace) if settings.redis_url
             else LastSent())
         self.subscribers = SubscriberCache()  # the subscriber badge
+        # Refused chat sends, counted here and recorded as events now and then
+        # (workers/chat_refusal_recorder.py): the failed-message rate's other half.
+        self.refusals = RefusalTally()
         # Told of every batch of messages as soon as its transaction has committed (on the
         # writer thread): the API node pushes them to its rooms from there.
         self.chat_listeners: list[Callable[[list[MessageSent]], None]] = []
@@ -173,9 +177,18 @@ class Services(ApiServices):
         self.started = False
 
     def _send_batch(self, cmds: list[SendMessage]) -> list[MessageSent | DomainError]:
-        results = send_messages(cmds, self.store, last_sent=self.last_sent,
-                                subscribers=self.subscribers)
+        try:
+            results = send_messages(cmds, self.store, last_sent=self.last_sent,
+                                    subscribers=self.subscribers)
+        except Exception:  # the whole batch failed (the store): every send in it did
+            for cmd in cmds:
+                self.refusals.note(cmd.stream_id, "error")
+            raise
         sent = [r for r in results if isinstance(r, MessageSent)]
+        if len(sent) < len(results):  # only a refusal costs anything here
+            for cmd, result in zip(cmds, results, strict=True):
+                if isinstance(result, DomainError):
+                    self.refusals.note(cmd.stream_id, result.code)
         if sent:
             for listener in list(self.chat_listeners):
                 try:

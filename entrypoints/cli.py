@@ -104,10 +104,11 @@ def main(argv: list[str] | None = None) -> int:
                    help="run the product-events worker: event log -> PostHog")
     project = sub.add_parser("project", help="run projectors (all, or the named ones)")
     project.add_argument("names", nargs="*")
-    from entrypoints import cli_events, cli_projections, probe  # operators
+    from entrypoints import cli_analytics, cli_events, cli_projections, probe  # operators, analysts
 
     cli_events.add_parsers(sub)
     cli_projections.add_parsers(sub)
+    cli_analytics.add_parsers(sub)
     probe.add_parser(sub)
     args = parser.parse_args(argv)
 

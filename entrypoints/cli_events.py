@@ -113,9 +113,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     events = sub.add_parser("events", help="export, count, import and document the event log")
     esub = events.add_subparsers(dest="events_command", required=True)
 
-    p = esub.add_parser("export", help="the log as JSON Lines (stdout or --output)")
+    p = esub.add_parser("export", help="the log as JSON Lines (stdout or --output), or as "
+                                       "Parquet (a file per event type in --output DIR)")
     _add_filters(p)
-    p.add_argument("-o", "--output", type=Path, help="write to this file instead of stdout")
+    p.add_argument("--format", choices=["jsonl", "parquet"], default="jsonl",
+                   help="jsonl (default) or parquet (needs the analytics extra)")
+    p.add_argument("-o", "--output", type=Path,
+                   help="write to this file instead of stdout (parquet: this directory)")
     p.add_argument("--resume", action="store_true",
                    help="append to --output after the last position it holds")
     p.set_defaults(run=cmd_export)
@@ -154,6 +158,8 @@ def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
         flt = _filter(args)
     except ValueError as e:
         return _fail(str(e))
+    if args.format == "parquet":
+        return _export_parquet(settings, args, flt)
     if args.resume:
         if args.output is None:
             return _fail("--resume needs --output FILE")
@@ -180,6 +186,29 @@ def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
                 out.close()
     where = f" to {args.output}" if args.output else ""
     print(f"exported {written} events{where}; last position {last}", file=sys.stderr)
+    return 0
+
+
+def _export_parquet(settings: Settings, args: argparse.Namespace, flt: EventFilter) -> int:
+    from infra.eventstore.parquet_export import ParquetUnavailable, export_parquet
+
+    if args.output is None:
+        return _fail("--format parquet writes a file per event type: name a directory "
+                     "with --output DIR")
+    if args.resume:
+        return _fail("--resume is for JSON Lines exports; a Parquet export is written whole")
+    if args.output.exists() and not args.output.is_dir():
+        return _fail(f"{args.output} is a file; --format parquet needs a directory")
+    show = wants_progress(args.progress, data_on_stdout=False)
+    try:
+        with opened(settings) as (store, _), progress_bar("export", enabled=show) as bar:
+            rows = export_parquet(store, args.output, flt,
+                                  batch_size=max(args.batch_size, 1),
+                                  on_scanned=lambda pos: bar.update(pos, store.head()))
+    except ParquetUnavailable as e:
+        return _fail(str(e))
+    print(f"exported {sum(rows.values())} events to {args.output}/ as {len(rows)} Parquet "
+          f"files (one per event type)", file=sys.stderr)
     return 0
 
 

@@ -61,6 +61,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     viewer_sample_s: float = 3.0
     chat_rate_limit: str = "20 per 30 seconds"
     chat_history_size: int = 50
+    chat_refusals_flush_s: float = 10.0
     ws_max_queue: int = 1000
     ws_coalesce_ms: float = 10.0
     ws_room_writes_per_s: float = 10000.0
@@ -180,6 +181,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 raise SettingsError(
                     f"AETHEX_WEB_MEDIA_ORIGINS: {origin!r} is not an origin (scheme://host"
                     "[:port], or https://*.domain for its subdomains), comma separated")
+        if not self.chat_refusals_flush_s > 0:
+            raise SettingsError("AETHEX_CHAT_REFUSALS_FLUSH_S must be a number of seconds "
+                                "above 0")
 
     def extra_media_origins(self) -> list[str]:
         """AETHEX_WEB_MEDIA_ORIGINS as a list."""

@@ -21,7 +21,7 @@ import structlog
 
 from commands.delete_message import DeleteMessage
 from commands.send_message import Author, SendMessage
-from domain.errors import DomainError
+from domain.errors import DomainError, RateLimited
 from domain.stream import Stream
 from infra.identity.auth import Principal
 from infra.messaging.bus import LiveUpdate
@@ -236,6 +236,7 @@ class ChatGateway:
         self.hub = hub
         self.presence = services.presence
         self.limiter = services.rate_limiter
+        self.refusals = services.refusals  # what the writer does not see refused
         self.sessions: set[ChatSession] = set()
         self._roster: Roster | None = None
         # Each room's latest messages, kept by the node's live feed: what a join's history
@@ -438,8 +439,13 @@ class ChatGateway:
                 if session.banned_until is not None and time.time() >= session.banned_until:
                     session.banned, session.banned_until = False, None  # the timeout is over
                 else:
+                    self.refusals.note(UUID(session.stream_id), "banned")
                     raise ChatError("banned", "you are banned from this channel's chat")
-            await self.limiter.enforce(str(principal.user_id))
+            try:
+                await self.limiter.enforce(str(principal.user_id))
+            except RateLimited:
+                self.refusals.note(UUID(session.stream_id), RateLimited.code)
+                raise
             pending = self.services.chat.enqueue(SendMessage(
                 stream_id=UUID(session.stream_id),
                 author=Author(id=principal.user_id, username=principal.username,

@@ -86,6 +86,8 @@ def app_dependencies(services: Services) -> dict[str, Provide]:
     """The narrow dependencies routes take by name, each one object of the composition
     root: resolved once per app (`use_cache`), not once per request. A fresh set per app,
     so two apps in one process (tests) never share one's objects."""
+    from read_api.analytics import Analytics
+
     def one(value: Any) -> Provide:
         async def provide() -> Any:
             return value
@@ -98,6 +100,8 @@ def app_dependencies(services: Services) -> dict[str, Provide]:
             "aggregates": one(services.aggregates),
             "settings": one(services.settings),
             "rate_limiter": one(services.rate_limiter),
+            "refusals": one(services.refusals),
+            "analytics": one(Analytics(services.store)),
             "tokens": one(services.tokens),
             "accounts": one(SignedInAccounts(services.authenticator)),
             "identities": one(services.identities),

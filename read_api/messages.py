@@ -12,6 +12,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody
 
 from commands.bus import CommandBus
+from commands.chat_refusals import RefusalTally
 from commands.delete_message import DeleteMessage
 from infra.identity.auth import Principal
 from infra.shared_state.rate_limit import ChatRateLimiter
@@ -45,10 +46,11 @@ class MessageController(Controller):
         principal: NamedDependency[Principal],
         rate_limiter: NamedDependency[ChatRateLimiter],
         commands: NamedDependency[CommandBus],
+        refusals: NamedDependency[RefusalTally],
     ) -> Message:
         """Alias of `POST /api/streams/{id}/messages`, the stream named by `streamId`."""
         return await post_message(body_id(data.stream_id, "streamId"), data.content,
-                                  principal, rate_limiter, commands)
+                                  principal, rate_limiter, commands, refusals)
 
     @delete("/{message_id:str}", status_code=200, dependencies=auth,
           opt=bot_scope("chat:moderate"),

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from commands.bus import CommandBus
+from commands.chat_refusals import RefusalTally
 from commands.group_commit import GroupCommitter
 from commands.ingest_lifecycle import IngestLifecycle
 from commands.ports import PasswordHasher
@@ -58,6 +59,7 @@ class Services:
     started: bool
     chat: GroupCommitter[SendMessage, MessageSent | DomainError]
     chat_listeners: list[Callable[[list[MessageSent]], None]]
+    refusals: RefusalTally
 
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Runs blocking work off the event loop (commands retried on a lost race)."""

@@ -16,12 +16,21 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from commands.bus import CommandBus
 from commands.change_stream_status import ChangeStreamStatus
+from commands.chat_refusals import RefusalTally
 from commands.create_stream import CreateStream
 from commands.end_stream import EndStream
 from commands.go_live import GoLive
 from commands.send_message import Author, SendMessage
 from domain.channel import Channel
-from domain.errors import Conflict, DomainError, Forbidden, Invalid, NotFound, Unauthenticated
+from domain.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    Invalid,
+    NotFound,
+    RateLimited,
+    Unauthenticated,
+)
 from domain.stream import Stream, StreamStatus
 from infra.identity.auth import Principal
 from infra.settings import Settings
@@ -156,10 +165,15 @@ async def require_staff(aggregates: Aggregates, viewer: Principal | None,
 
 
 async def post_message(stream_id: UUID, content: str, principal: Principal,
-                       rate_limiter: ChatRateLimiter, commands: CommandBus) -> dict[str, Any]:
+                       rate_limiter: ChatRateLimiter, commands: CommandBus,
+                       refusals: RefusalTally) -> dict[str, Any]:
     """`POST /api/streams/{id}/messages` and its alias `POST /api/messages`: rate limited,
-    then group-committed with concurrent senders."""
-    await rate_limiter.enforce(str(principal.user_id))
+    then group-committed with concurrent senders (whose refusals the writer counts)."""
+    try:
+        await rate_limiter.enforce(str(principal.user_id))
+    except RateLimited:
+        refusals.note(stream_id, RateLimited.code)
+        raise
     result = await commands.execute(
         SendMessage(
             stream_id=stream_id,
@@ -325,7 +339,8 @@ class StreamController(Controller):
         principal: NamedDependency[Principal],
         rate_limiter: NamedDependency[ChatRateLimiter],
         commands: NamedDependency[CommandBus],
+        refusals: NamedDependency[RefusalTally],
     ) -> Message:
         """Posts to the stream's chat (group-committed with concurrent senders)."""
         return await post_message(parse_id(stream_id, "stream"), data.content, principal,
-                                  rate_limiter, commands)
+                                  rate_limiter, commands, refusals)

@@ -12,6 +12,7 @@ import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
@@ -144,7 +145,8 @@ async def test_unknown_stream_and_bad_token(api: Api) -> None:
     assert bad.close_code == 4401
 
 
-async def test_rate_limit_refuses_with_chat_error_and_http_429(api: Api) -> None:
+async def test_rate_limit_refuses_with_chat_error_and_http_429(
+        api: Api, chat_server: LiveServer) -> None:
     _, sid = await live_stream(api)
     bob = await api.register()
     ws = await chat_socket(api, bob["token"])
@@ -159,6 +161,9 @@ async def test_rate_limit_refuses_with_chat_error_and_http_429(api: Api) -> None
         r = await api.send(bob, sid, "over http too")
         assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
         assert r.headers["content-type"].startswith("application/problem+json")
+        # Both refusals counted for the failed-message rate (recorded as events later).
+        counts, _ = chat_server.services.refusals.take()
+        assert counts == {(UUID(sid), "rate_limited"): 2}
     finally:
         await ws.close()
 

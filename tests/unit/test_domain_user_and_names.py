@@ -176,6 +176,8 @@ def test_catalogue_names_every_event_type_once() -> None:
         "Channel.WebhookDisabled", "Channel.WebhookDeleted", "Channel.WebhookPingRequested",
         "Channel.WebhookRedeliveryRequested", "Channel.BotTokenIssued",
         "Channel.BotTokenRevoked", "WebhookAttempts.Recorded",
+        # analytics: refused chat sends, counted
+        "ChatRefusals.Counted",
     }
     assert {TYPE_BY_TOPIC[t] for t in TOPIC_BY_TYPE.values()} == set(TOPIC_BY_TYPE)
     assert TOPIC_BY_TYPE["Stream.Started"] == "domain.stream:Stream.Started"

@@ -32,7 +32,7 @@ async def test_a_failing_heartbeat_is_counted_and_beats_again() -> None:
     presence = FlakyPresence(failures=2)
     services = SimpleNamespace(settings=SimpleNamespace(presence_heartbeat_s=0.01,
                                                         ws_max_queue=10),
-                               presence=presence, rate_limiter=None)
+                               presence=presence, rate_limiter=None, refusals=None)
     gateway = ChatGateway(services, LiveHub())  # type: ignore[arg-type]
     session = gateway.open(None)
     session.stream_id = "s1"  # a member to keep alive
