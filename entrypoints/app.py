@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-import sys
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -132,14 +131,14 @@ def create_app(services: Services, *, announce: bool = False, settle_heap: bool 
         services.spawn(refusals.name, refusals.run)  # wherever chat is served
         if settle_heap:
             heap.settle()
-        if announce:
+        if announce:  # printed by `aethex serve` once the server listens
             s = services.settings
-            print(f"AeThex Live is up: http://{s.host}:{s.port}  (API docs: "
-                  f"http://{s.host}:{s.port}/schema)", file=sys.stdout, flush=True)
+            app.state.announcement = [f"AeThex Live is up: http://{s.host}:{s.port}  (API docs: "
+                                      f"http://{s.host}:{s.port}/schema)"]
             if web_files.missing():
-                print(f"AeThex Live: the pages and the API docs page need their browser "
-                      f"packages: {INSTALL_HINT}; the API works without them",
-                      file=sys.stdout, flush=True)
+                app.state.announcement.append(
+                    f"AeThex Live: the pages and the API docs page need their browser "
+                    f"packages: {INSTALL_HINT}; the API works without them")
         try:
             yield
         finally:

@@ -41,10 +41,30 @@ def _serve(settings: Settings, processes: int = 1) -> int:
     services = Services(settings)
     try:
         app = create_asgi(services, announce=True, settle_heap=True)
-        uvicorn.run(app, host=settings.host, port=settings.port, log_config=None,
-                    access_log=False, ws="websockets-sansio", lifespan="on",
-                    ws_per_message_deflate=False,  # zlib per frame per viewer: too costly
-                    timeout_graceful_shutdown=5)
+        server = uvicorn.Server(uvicorn.Config(
+            app, host=settings.host, port=settings.port, log_config=None, access_log=False,
+            ws="websockets-sansio", lifespan="on",
+            ws_per_message_deflate=False,  # zlib per frame per viewer: too costly
+            timeout_graceful_shutdown=5))
+
+        async def serve() -> None:
+            async def announce() -> None:
+                # Once the socket listens (the app's start-up comes before it), so the URL
+                # printed answers when followed.
+                while not server.started:
+                    if server.should_exit:
+                        return
+                    await asyncio.sleep(0.02)
+                for line in getattr(app.litestar.state, "announcement", []):
+                    print(line, flush=True)
+
+            said = asyncio.create_task(announce())
+            try:
+                await server.serve()
+            finally:
+                said.cancel()
+
+        uvloop.run(serve())
     finally:
         services.close()
     return 0

@@ -45,6 +45,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     group_commit_max_batch: int = 1000
     aggregate_cache: int = 10000
     read_wait_timeout_s: float = 2.0
+    database_wait_s: float = 3.0
     json_max_depth: int = 64
     relay_batch_size: int = 2000
     projector_batch_size: int = 2000
@@ -290,7 +291,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "POSTGRES_POOL_SIZE": "5",
             "POSTGRES_MAX_OVERFLOW": "10",
             "POSTGRES_LOCK_TIMEOUT": "10",
-            "POSTGRES_CONNECT_TIMEOUT": "5",
+            # How long to connect, and to wait for a pooled connection: a request's wait
+            # when the database is away (then 503), not the library's 30 s.
+            "POSTGRES_CONNECT_TIMEOUT": str(max(1, round(self.database_wait_s))),
             "APPLICATION_RECORDER_TOPIC": "infra.eventstore.pg_recorder:CopyingRecorder",
         }
 

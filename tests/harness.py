@@ -93,9 +93,11 @@ def embedded_settings(tmp_path: Path, **overrides: Any) -> Settings:
 def production_settings(tmp_path: Path, namespace: str, **overrides: Any) -> Settings:
     """The production topology: PostgreSQL, RabbitMQ and Redis (presence, rate limits,
     slow mode), all in `namespace`, so tests running side by side never meet."""
-    return load_settings({}, data_dir=str(tmp_path / "var"), database_url=DATABASE_URL,
-                         rabbitmq_url=RABBITMQ_URL, redis_url=REDIS_URL, namespace=namespace,
-                         jwt_secret=TEST_KEY, webhook_secret_key=WEBHOOK_KEY, **overrides)
+    values: dict[str, Any] = {
+        "data_dir": str(tmp_path / "var"), "database_url": DATABASE_URL,
+        "rabbitmq_url": RABBITMQ_URL, "redis_url": REDIS_URL, "namespace": namespace,
+        "jwt_secret": TEST_KEY, "webhook_secret_key": WEBHOOK_KEY}
+    return load_settings({}, **{**values, **overrides})
 
 
 @contextmanager

@@ -33,6 +33,15 @@ from psycopg.sql import SQL, Identifier, Literal
 Row = tuple[int, str, int, str, bytes]
 
 
+# The library retries each of its statements ten times (and its insert inside ours): a
+# request waiting on a database that is away would wait for minutes. Ours are tried three
+# times (a pooled connection the server closed is replaced by the second): the caller hears
+# of an outage in seconds (HTTP 503), and background workers retry under their supervisor.
+ATTEMPTS = 3
+_retrying = retry((InterfaceError, OperationalError), max_attempts=ATTEMPTS, wait=0.2)
+_library_insert = PostgresApplicationRecorder.insert_events.__wrapped__  # type: ignore[attr-defined]
+
+
 class CopyingRecorder(PostgresApplicationRecorder):
     """`PostgresApplicationRecorder` with COPY for batches of `copy_from` events or more
     (see the module docstring). Selected by `APPLICATION_RECORDER_TOPIC`."""
@@ -63,12 +72,20 @@ class CopyingRecorder(PostgresApplicationRecorder):
         self._select_topics = columns + SQL(" AND topic = ANY(%s) ORDER BY notification_id "
                                             "LIMIT %s")
 
-    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    # The library's reads, retried our way (loading and fast-forwarding aggregates, the
+    # log's head, the notification log).
+    select_events = _retrying(PostgresApplicationRecorder.select_events.__wrapped__)  # type: ignore[attr-defined]
+    select_notifications = _retrying(
+        PostgresApplicationRecorder.select_notifications.__wrapped__)  # type: ignore[attr-defined]
+    max_notification_id = _retrying(
+        PostgresApplicationRecorder.max_notification_id.__wrapped__)  # type: ignore[attr-defined]
+
+    @_retrying
     def insert_events(self, stored_events: Sequence[StoredEvent],
                       **kwargs: Any) -> Sequence[int] | None:
         n = len(stored_events)
         if n < self.copy_from or self.datastore.enable_db_functions:
-            return super().insert_events(stored_events, **kwargs)
+            return _library_insert(self, stored_events, **kwargs)
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             try:
                 # BEGIN in the pipeline, with the lock, the NOTIFY and the reservation:
@@ -95,7 +112,7 @@ class CopyingRecorder(PostgresApplicationRecorder):
                 raise
         return list(range(first, first + n))
 
-    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    @_retrying
     def select_rows(self, after: int, upto: int, limit: int,
                     topics: Sequence[str] = ()) -> list[Row]:
         """The log's rows in `(after, upto]`, at most `limit`, optionally of `topics` only:

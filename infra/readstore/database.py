@@ -55,7 +55,8 @@ class PostgresDatabase:
 
     dialect: Literal["postgres", "sqlite"] = "postgres"
 
-    def __init__(self, url: str, schema: str, *, max_size: int = 10) -> None:
+    def __init__(self, url: str, schema: str, *, max_size: int = 10,
+                 wait_s: float = 3.0) -> None:
         self.url = url
         self.schema = schema
         self.params = postgres_params(url)
@@ -70,6 +71,7 @@ class PostgresDatabase:
                     "application_name": f"aethex.{schema}.read"},
             min_size=1,
             max_size=max_size,
+            timeout=wait_s,  # a query's wait for a connection: 503 after it, not 30 s later
             open=True,
             name=f"read-{schema}",
         )

@@ -1,8 +1,9 @@
 """A backing service away for a moment is answered "try again", not as our failure: while the
-event store cannot reach PostgreSQL, sending chat over HTTP answers 503 problem+json with
+server cannot reach PostgreSQL, sending chat over HTTP answers 503 problem+json with
 `Retry-After`, over a socket `chat:error unavailable` (with the acknowledgement saying so)
 and the connection stays open; once the database answers again the same connection sends,
-and nothing refused was stored. Only this test's own sessions are ended (by backend pid)."""
+and nothing refused was stored. The outage is a TCP proxy between this server and
+PostgreSQL, cut and reopened: the machine's PostgreSQL and other tests never notice."""
 
 from __future__ import annotations
 
@@ -12,21 +13,32 @@ import json
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
 import pytest
 from websockets.asyncio.client import connect
 
-from infra.settings import postgres_params
-from tests.harness import DATABASE_URL, LiveServer, free_port, serving
+from tests.harness import DATABASE_URL, LiveServer, serving
 from tests.integration.client import Api, assert_problem, next_event, next_frame
+from tests.integration.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.services
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[LiveServer]:
-    with serving("production", tmp_path, chat_rate_limit="none") as live:
+def proxy() -> Iterator[TcpProxy]:
+    target = urlsplit(DATABASE_URL)
+    cut = TcpProxy(target.hostname or "127.0.0.1", target.port or 5432)
+    yield cut
+    cut.close()
+
+
+@pytest.fixture
+def server(tmp_path: Path, proxy: TcpProxy) -> Iterator[LiveServer]:
+    # The server reaches PostgreSQL through the proxy; the test's own checks do not.
+    through = urlunsplit(urlsplit(DATABASE_URL)._replace(netloc=(
+        f"{urlsplit(DATABASE_URL).username or 'postgres'}@127.0.0.1:{proxy.port}")))
+    with serving("production", tmp_path, chat_rate_limit="none", database_url=through) as live:
         yield live
 
 
@@ -38,25 +50,18 @@ async def api(server: LiveServer) -> AsyncIterator[Api]:
 
 
 @contextlib.contextmanager
-def store_unreachable(server: LiveServer) -> Iterator[None]:
-    """The event store's sessions end and new ones are refused (its pool points at a
-    closed port) until the block ends."""
-    pool = server.services.store.app.recorder.datastore.pool  # eventsourcing's psycopg pool
-    kwargs, timeout = dict(pool.kwargs), pool.timeout
-    pool.kwargs["port"], pool.timeout = str(free_port()), 0.3
+def database_away(proxy: TcpProxy) -> Iterator[None]:
+    """Every connection of the server's to PostgreSQL drops and new ones are refused (its
+    event store and its read models alike) until the block ends."""
+    proxy.cut()
     try:
-        with psycopg.connect(**postgres_params(DATABASE_URL), autocommit=True) as conn:
-            for c in list(pool._pool):  # the idle sessions
-                conn.execute("SELECT pg_terminate_backend(%s)", (c.info.backend_pid,))
         yield
     finally:
-        pool.kwargs.clear()
-        pool.kwargs.update(kwargs)
-        pool.timeout = timeout
+        proxy.open()
 
 
 async def test_chat_during_a_database_outage_is_told_to_try_again(
-        server: LiveServer, api: Api) -> None:
+        server: LiveServer, api: Api, proxy: TcpProxy) -> None:
     owner = await api.register()
     channel = await api.channel(owner)
     stream_id = (await api.go_live(owner, channel["id"]))["id"]
@@ -66,7 +71,7 @@ async def test_chat_during_a_database_outage_is_told_to_try_again(
         assert (await api.send(owner, stream_id, "before")).status_code == 201
         assert (await next_event(ws, "chat:message"))["content"] == "before"
 
-        with store_unreachable(server):
+        with database_away(proxy):
             r = await api.send(owner, stream_id, "refused over http")
             body = assert_problem(r, 503)
             assert body["type"] == "/problems/unavailable", body

@@ -586,11 +586,13 @@ def test_onboarding_after_an_external_sign_in(browser: Any, site: Site) -> None:
 def test_home_lists_live_channels_then_the_others(browser: Any, site: Site) -> None:
     owner = site.register("zed")
     auth = {"Authorization": f"Bearer {owner['token']}"}
+    made = {}
     for slug, name in (("zeds-den", "Zed's <Den>"), ("quiet-corner", "Quiet corner")):
         r = site.http.post("/api/channels", json={"slug": slug, "name": name,
                                                   "category": "music"}, headers=auth)
         assert r.status_code == 201, r.text
-    live = site.http.get("/api/channels/zeds-den").json()["id"]
+        made[slug] = r.json()
+    live = made["zeds-den"]["id"]
     r = site.http.post(f"/api/streams/{live}/start", json={"title": "Night <b>tunes</b>"},
                        headers=auth)
     assert r.status_code == 201, r.text
