@@ -67,6 +67,7 @@ PRODUCT_EVENTS = "product_events"  # PostHog's, when AETHEX_POSTHOG_KEY is set
 def open_read_db(settings: Settings) -> Database:
     if settings.database_url:
         return PostgresDatabase(settings.database_url, settings.namespace,
+                                max_size=settings.database_pool_size,
                                 wait_s=settings.database_wait_s)
     return SqliteDatabase(settings.var / "read.sqlite")
 

@@ -46,6 +46,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     aggregate_cache: int = 10000
     read_wait_timeout_s: float = 2.0
     database_wait_s: float = 3.0
+    database_pool_size: int = 10
     json_max_depth: int = 64
     relay_batch_size: int = 2000
     projector_batch_size: int = 2000
@@ -182,6 +183,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 raise SettingsError(
                     f"AETHEX_WEB_MEDIA_ORIGINS: {origin!r} is not an origin (scheme://host"
                     "[:port], or https://*.domain for its subdomains), comma separated")
+        if self.database_pool_size < 1:
+            raise SettingsError("AETHEX_DATABASE_POOL_SIZE must be at least 1")
         if not self.chat_refusals_flush_s > 0:
             raise SettingsError("AETHEX_CHAT_REFUSALS_FLUSH_S must be a number of seconds "
                                 "above 0")
@@ -288,8 +291,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "POSTGRES_USER": pg["user"],
             "POSTGRES_PASSWORD": pg["password"],
             "POSTGRES_SCHEMA": self.namespace,
-            "POSTGRES_POOL_SIZE": "5",
-            "POSTGRES_MAX_OVERFLOW": "10",
+            "POSTGRES_POOL_SIZE": str(max(1, self.database_pool_size // 2)),
+            "POSTGRES_MAX_OVERFLOW": str(max(1, self.database_pool_size)),
             "POSTGRES_LOCK_TIMEOUT": "10",
             # How long to connect, and to wait for a pooled connection: a request's wait
             # when the database is away (then 503), not the library's 30 s.

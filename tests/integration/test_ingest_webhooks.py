@@ -306,9 +306,11 @@ async def test_mux_lifecycle_dedup_grace_and_vod(api: Api, server: LiveServer) -
     await post_mux(api, mux_live("video.live_stream.disconnected", ls))
     r = await post_mux(api, mux_live("video.live_stream.idle", ls, status="idle"))
     assert r.json()["outcome"] == "ended"
+    ended_at = r.json()["position"]
     ending = await wait_status(api, sid, "ENDING")
     assert ending["endTime"] and ending["duration"] >= 1
-    page = (await api.http.get(f"/api/channels/{channel['slug']}")).json()
+    page = (await api.http.get(f"/api/channels/{channel['slug']}",
+                               params={"after": ended_at})).json()
     assert page["isLive"] is False
     r = await post_mux(api, mux_asset("video.asset.ready", ls))
     assert r.json()["outcome"] == "archived", r.text
@@ -428,7 +430,8 @@ async def test_cloudflare_lifecycle_and_refusals(api: Api, server: LiveServer) -
         f"https://videodelivery.net/{input_id}/manifest/video.m3u8")
     assert view.json()["thumbnailUrl"] == (
         f"https://videodelivery.net/{input_id}/thumbnails/thumbnail.jpg")
-    page = (await api.http.get(f"/api/channels/{other['slug']}")).json()
+    page = (await api.http.get(f"/api/channels/{other['slug']}",
+                               params={"after": other["position"]})).json()
     assert page["isLive"] is False
     receipts = count(server, "WebhookReceipt.")
     assert (await post_cf_live(api, connected)).json()["duplicate"] is True
