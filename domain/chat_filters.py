@@ -102,10 +102,6 @@ def words(text: str) -> list[str]:
 
 
 @lru_cache(maxsize=256)
-def _patterns(terms: tuple[str, ...]) -> tuple[tuple[str, ...], ...]:
-    return tuple(p for p in (tuple(words(t)) for t in terms) if p)
-
-
 @lru_cache(maxsize=256)
 def _matchers(terms: tuple[str, ...]) -> tuple[dict[str, str], tuple[tuple[str, tuple[str, ...],
                                                                              frozenset[str]], ...]]:
@@ -113,7 +109,10 @@ def _matchers(terms: tuple[str, ...]) -> tuple[dict[str, str], tuple[tuple[str, 
     the term, longer ones as (term, leading words, accepted forms of the last word)."""
     single: dict[str, str] = {}
     multi = []
-    for term, pattern in zip(terms, _patterns(terms), strict=False):
+    for term in terms:
+        pattern = tuple(words(term))
+        if not pattern:  # no word in it ("!!!"): nothing a message could match
+            continue
         forms = frozenset(_REPEATS.sub(r"\1", pattern[-1] + s) for s in _SUFFIXES)
         if len(pattern) == 1:
             for form in forms:

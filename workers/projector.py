@@ -37,7 +37,9 @@ class ProjectorRunner:
     RESET_CHECK_S = 1.0
     # The relay marks every projector's queue within a fraction of a second whenever the log
     # moves: a consumer that hears nothing this long while the log is ahead of it has been
-    # lost without a word (a broker that went away under it) and is made again.
+    # lost without a word (a broker that went away under it) and is made again. The log must
+    # stay ahead for half that time: an event appended just before a look at the head is
+    # not yet relayed, and a quiet projector would otherwise resubscribe for nothing.
     STARVED_S = 5.0
 
     def __init__(
@@ -181,6 +183,7 @@ class ProjectorRunner:
         """Returns on stop, after a reset, or when the consumer went quiet while the log
         moved on (the caller then subscribes again and catches up from the store)."""
         checked = heard = time.monotonic()
+        behind: tuple[float, int] | None = None  # when the log was first seen ahead, its head
         while not stopping.is_set():
             deliveries = await consumer.get_batch(self.prefetch, timeout=0.25)
             if not deliveries:
@@ -194,12 +197,19 @@ class ProjectorRunner:
                         log.info("projector.reset_detected", projection=self.name)
                         self.position = stored
                         return
-                    if now - heard >= self.STARVED_S and \
-                            await asyncio.to_thread(self.store.head) > self.position:
-                        log.warning("projector.starved", projection=self.name,
-                                    position=self.position, quiet_s=round(now - heard, 1))
-                        return
+                    if now - heard >= self.STARVED_S / 2:
+                        head = await asyncio.to_thread(self.store.head)
+                        if head <= self.position:
+                            behind = None
+                        elif behind is None:
+                            behind = (now, head)
+                        elif now - behind[0] >= self.STARVED_S / 2 \
+                                and self.position < behind[1]:
+                            log.warning("projector.starved", projection=self.name,
+                                        position=self.position, quiet_s=round(now - heard, 1))
+                            return
                 continue
             heard = time.monotonic()
+            behind = None
             await self.handle(deliveries)
             await consumer.ack(deliveries)

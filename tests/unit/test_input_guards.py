@@ -191,6 +191,15 @@ def test_the_fast_path_and_the_hand_made_choices_stay() -> None:
     assert blocked_term("freedom", ("free",)) is None
 
 
+def test_a_term_with_no_words_leaves_the_others_their_names() -> None:
+    # A term of punctuation alone matches nothing, and the terms after it are still
+    # reported as themselves (the moderation log names the term that blocked a message).
+    terms = ("!!!", "spam", "buy now")
+    assert blocked_term("spam here", terms) == "spam"
+    assert blocked_term("please buy now", terms) == "buy now"
+    assert blocked_term("!!!", terms) is None
+
+
 def test_the_confusables_module_is_generated_from_the_package() -> None:
     run = subprocess.run([sys.executable, str(ROOT / "scripts" / "gen_confusables.py"),
                           "--check"], capture_output=True, text=True, cwd=ROOT)
