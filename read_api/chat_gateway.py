@@ -362,7 +362,9 @@ class ChatGateway:
         since = data.get("since") if isinstance(data, dict) else None
         after = data.get("after") if isinstance(data, dict) else None
         if isinstance(after, int) and after > 0:  # read-your-writes, as `?after=` over HTTP
-            await reads.caught_up(("chat_history",), after)
+            # A signed-in viewer's ignores hide messages: they are read up to `after` too.
+            await reads.caught_up(("chat_history", "ignores") if session.principal is not None
+                                  else ("chat_history",), after)
         if session.principal is not None and not session.ignores_loaded:
             # Once per connection: later changes arrive live (`chat:ignores`).
             session.ignored.update(await reads.query(ignored_ids,

@@ -311,7 +311,9 @@ class StreamController(Controller):
         ask for them, `includeDeleted`); pass `nextCursor` back as `cursor`."""
         parse_id(stream_id, "stream")
         page = page_cursor(cursor, before)
-        await reads.caught_up(("chat_history", "stream_status"), after)
+        # What a signed-in viewer ignores hides messages: read up to `after` as well.
+        await reads.caught_up(("chat_history", "stream_status", "ignores") if viewer
+                              else ("chat_history", "stream_status"), after)
         stream = await reads.query(get_stream, stream_id)
         if stream is None:
             raise NotFound(f"stream {stream_id!r} not found")

@@ -410,6 +410,10 @@ async def test_ignoring_a_user_hides_their_messages_from_my_view_only(api: Api) 
     old = (await api.send(troll, a.stream_id, "old noise")).json()
     r = await api.http.post(f"/api/users/{troll['id']}/ignore", headers=me["headers"])
     assert r.status_code == 200 and r.json()["ignored"] is True, r.text
+    # Read-your-writes covers the ignore too: the history after it hides the troll.
+    at_once = await api.http.get(f"/api/streams/{a.stream_id}/messages", headers=me["headers"],
+                                 params={"after": r.json()["position"]})
+    assert "old noise" not in [m["content"] for m in at_once.json()["items"]]
     listed = await api.http.get("/api/ignores", headers=me["headers"],
                                 params={"after": r.json()["position"]})
     assert listed.json()["items"] == [troll["id"]]
