@@ -5,14 +5,18 @@ measured in the same run:
   1. nginx-rtmp `on_publish` hook -> the stream LIVE in the read API (GET /api/streams/{id}
      polled), over N publishes; baseline: a plain GET round trip.
   2. real publishes (ffmpeg started: the first RTMP byte) through real nginx-rtmp with
-     1-second HLS fragments, for the source alone and for a transcoded ladder
-     (--ladder, nginx's exec ffmpeg): publish -> LIVE visible in the API, and publish -> the
-     first segment playable (the API's HLS URL, and for the ladder a variant it lists,
-     downloading). Baseline: the same nginx whose hook server answers at once (the redirect
-     nginx needs, no API), so the ratio is what our hook path adds.
+     1-second HLS fragments, for the source alone and for each transcoded ladder
+     (--ladder, nginx's exec ffmpeg; by default one with the source as its top variant and
+     one without): publish -> LIVE visible in the API, publish -> the first segment
+     playable (the API's HLS URL; for a ladder, the master playlist, then the first
+     variant it lists, where a player starts, giving a segment that downloads), and for a
+     ladder publish -> every variant it lists playable. Baseline: the same nginx whose hook
+     server answers at once (the redirect nginx needs, no API), so the ratio is what our
+     hook path adds.
 
 Run: .venv/bin/python scripts/bench_ingest.py [--publishes 200] [--hls-runs 3]
-     [--ladder 360p:800,240p:400] [--size 640x360] [--production]
+     [--ladder source,360p:800,240p:400 --ladder 360p:800,240p:400] [--size 640x360]
+     [--production]
 """
 
 from __future__ import annotations
@@ -41,6 +45,10 @@ from tests.harness import (  # noqa: E402
     running,
 )
 
+# The transcoded ladders measured by default: the source as the top variant beside two
+# renditions, and the two renditions alone.
+LADDERS = ["source,360p:800,240p:400", "360p:800,240p:400"]
+
 
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
@@ -48,7 +56,7 @@ def pct(values: list[float], p: float) -> float:
 
 
 def line(name: str, values: list[float]) -> str:
-    return (f"{name:<44} n={len(values):<4} p50={pct(values, 50):7.2f} ms  "
+    return (f"{name:<60} n={len(values):<4} p50={pct(values, 50):7.2f} ms  "
             f"p99={pct(values, 99):7.2f} ms  max={max(values):7.2f} ms")
 
 
@@ -130,24 +138,40 @@ class InstantHooks:
         self.server.server_close()
 
 
-async def first_playable(plain: httpx.AsyncClient, url: str, variants: int) -> None:
+async def has_segment(plain: httpx.AsyncClient, media: httpx.URL) -> bool:
+    """True when the media playlist at `media` lists a segment that downloads."""
+    r = await plain.get(media)
+    segs = [s for s in r.text.splitlines() if s and not s.startswith("#")] \
+        if r.status_code == 200 else []
+    return bool(segs) and (await plain.get(media.join(segs[0]))).status_code == 200
+
+
+async def first_playable(plain: httpx.AsyncClient, url: str, variants: int) -> list[httpx.URL]:
     """Until `url` (a media playlist, or a master listing `variants` variants) has a
-    segment that downloads."""
+    segment that downloads: for a master, in the first variant it lists, where a player
+    starts. The variants' playlists, for `all_playable`."""
     while True:
         r = await plain.get(url)
         lines = [s for s in r.text.splitlines() if s and not s.startswith("#")] \
             if r.status_code == 200 else []
         if variants and len(lines) == variants:
-            media = httpx.URL(url).join(lines[0])
-            r = await plain.get(media)
-            segs = [s for s in r.text.splitlines() if s and not s.startswith("#")] \
-                if r.status_code == 200 else []
-            if segs and (await plain.get(media.join(segs[0]))).status_code == 200:
-                return
+            listed = [httpx.URL(url).join(line) for line in lines]
+            if await has_segment(plain, listed[0]):
+                return listed
         elif not variants and lines and (
                 await plain.get(httpx.URL(url).join(lines[0]))).status_code == 200:
-            return
+            return []
         await asyncio.sleep(0.02)
+
+
+async def all_playable(plain: httpx.AsyncClient, listed: list[httpx.URL]) -> None:
+    """Until every variant listed has a segment that downloads (a player switching to
+    any of them finds it)."""
+    waiting = list(listed)
+    while waiting:
+        waiting = [media for media in waiting if not await has_segment(plain, media)]
+        if waiting:
+            await asyncio.sleep(0.02)
 
 
 async def login_owner(base: str) -> None:
@@ -166,6 +190,7 @@ async def real_publishes(server_url: str, nginx: NginxRtmp, runs: int, size: str
         headers = {"Authorization": f"Bearer {token}"}
         live_ms: list[float] = []
         playable_ms: list[float] = []
+        every_ms: list[float] = []
         for i in range(runs):
             n = 10_000 + len(label) * 1000 + i
             key = await new_key(http, headers, n)
@@ -181,20 +206,26 @@ async def real_publishes(server_url: str, nginx: NginxRtmp, runs: int, size: str
                     if time.perf_counter() - t0 > 15:
                         raise RuntimeError("the stream never went live")
                 live_ms.append((time.perf_counter() - t0) * 1000)
-                await asyncio.wait_for(first_playable(plain, url, variants), 30)
+                listed = await asyncio.wait_for(first_playable(plain, url, variants), 30)
                 playable_ms.append((time.perf_counter() - t0) * 1000)
+                if listed:
+                    await asyncio.wait_for(all_playable(plain, listed), 30)
+                    every_ms.append((time.perf_counter() - t0) * 1000)
             finally:
                 ffmpeg.kill()
                 await ffmpeg.wait()
             await asyncio.sleep(1.5)
         print(line(f"{label}: publish -> LIVE visible in the API", live_ms))
         print(line(f"{label}: publish -> first segment playable", playable_ms))
+        if every_ms:
+            print(line(f"{label}: publish -> every variant playable", every_ms))
 
 
 async def baseline_publishes(nginx: NginxRtmp, runs: int, size: str, variants: int,
                              label: str) -> None:
     """The same publishes into the same nginx, its hooks answered at once."""
     results: list[float] = []
+    every: list[float] = []
     async with httpx.AsyncClient(timeout=5) as plain:
         for i in range(runs):
             name = f"base-{'ladder' if variants else 'source'}-{i}"
@@ -203,20 +234,25 @@ async def baseline_publishes(nginx: NginxRtmp, runs: int, size: str, variants: i
                 *publish_command(f"{nginx.ingest_url}/{name}", 8, size=size),
                 stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
             try:
-                await asyncio.wait_for(first_playable(
+                listed = await asyncio.wait_for(first_playable(
                     plain, f"{nginx.http_url}/hls/{name}.m3u8", variants), 30)
                 results.append((time.perf_counter() - t0) * 1000)
+                if listed:
+                    await asyncio.wait_for(all_playable(plain, listed), 30)
+                    every.append((time.perf_counter() - t0) * 1000)
             finally:
                 ffmpeg.kill()
                 await ffmpeg.wait()
             await asyncio.sleep(1.5)
     print(line(f"baseline {label}: publish -> first segment", results))
+    if every:
+        print(line(f"baseline {label}: publish -> every variant", every))
 
 
-def run_video(settings_for: Any, root: Path, label: str, qualities: str, args: Any) -> None:
+def run_video(settings_for: Any, root: Path, slug: str, label: str, qualities: str,
+              args: Any) -> None:
     """One video configuration: the API configured for its own nginx, then the baseline."""
     variants = len(parse_qualities(qualities))
-    slug = "ladder" if variants else "source"
     ours = NginxRtmp(root / f"nginx-{slug}", qualities=qualities)
     settings = settings_for(
         root / slug, ingest_qualities=qualities,
@@ -244,8 +280,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--publishes", type=int, default=200)
     parser.add_argument("--hls-runs", type=int, default=3)
-    parser.add_argument("--ladder", default="360p:800,240p:400",
-                        help="renditions of the transcoded runs ('' to skip them)")
+    parser.add_argument("--ladder", action="append",
+                        help="renditions of transcoded runs, once per ladder (default: "
+                             f"{' and '.join(LADDERS)}; '' to skip them)")
     parser.add_argument("--size", default="640x360", help="the encoder's picture size")
     parser.add_argument("--production", action="store_true")
     args = parser.parse_args()
@@ -270,9 +307,11 @@ def main() -> None:
                 with running(settings_for(root / "hooks")) as server:
                     asyncio.run(publish_to_live(server.url, args.publishes))
             if args.hls_runs:
-                run_video(settings_for, root, "source", "source", args)
-                if args.ladder:
-                    run_video(settings_for, root, f"ladder {args.ladder}", args.ladder, args)
+                run_video(settings_for, root, "source", "source", "source", args)
+                ladders = [q for q in (LADDERS if args.ladder is None else args.ladder) if q]
+                for k, qualities in enumerate(ladders):
+                    run_video(settings_for, root, f"ladder{k}", f"ladder {qualities}",
+                              qualities, args)
         finally:
             for ns in namespaces:
                 drop_namespace(ns)

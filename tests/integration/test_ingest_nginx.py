@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import subprocess
 import time
 from collections.abc import Iterator
@@ -226,23 +227,44 @@ def ffprobe_heights(url: str) -> list[int]:
     return [int(h) for h in out.split()]
 
 
+# (AETHEX_INGEST_QUALITIES, the master's variants with {sid} for the stream id, their
+# BANDWIDTH, the heights ffprobe finds); the encoder sends 320x240
+LADDERS = [
+    ("240p:300,160p:150", ["{sid}_240p.m3u8", "{sid}_160p.m3u8"], [396000, 246000],
+     [160, 240]),
+    ("source:500,180p:200,120p:100",
+     ["source/{sid}.m3u8", "{sid}_180p.m3u8", "{sid}_120p.m3u8"], [596000, 296000, 196000],
+     [120, 180, 240]),
+]
+
+
+@pytest.mark.parametrize(("qualities", "variants", "bandwidths", "heights"), LADDERS,
+                         ids=["transcoded", "source-on-top"])
 async def test_a_ladder_of_renditions_is_an_hls_master_with_a_playable_variant_each(
-    tmp_path: Path,
+    tmp_path: Path, qualities: str, variants: list[str], bandwidths: list[int],
+    heights: list[int],
 ) -> None:
     """With AETHEX_INGEST_QUALITIES naming renditions, nginx runs ffmpeg (its `exec`) to
-    transcode the source into each, and the stream's hlsUrl is the master playlist. Small
+    transcode the source into each, and the stream's hlsUrl is the master playlist; with
+    `source` in the ladder, the encoder's own stream is its first variant. Small
     renditions, so two cores keep up."""
-    with with_nginx("embedded", tmp_path, qualities="240p:300,160p:150") as (server, nginx):
+    with with_nginx("embedded", tmp_path, qualities=qualities) as (server, nginx):
         api = Api(server.url, server.ws_url)
         try:
             config = (await api.http.get("/api/ingest/config")).json()
-            assert config["qualities"] == ["240p", "160p"]
+            assert config["qualities"] == [q.split(":")[0] for q in qualities.split(",")]
             owner = await api.register()
             channel = await api.channel(owner)
             key = (await api.http.get(f"/api/channels/{channel['id']}/stream-key",
                                       headers=owner["headers"])).json()["streamKey"]
             async with Encoder(f"{nginx.ingest_url}/{key}", seconds=5) as encoder, \
                     httpx.AsyncClient(timeout=5) as plain:
+                # no master for a stream that has no video (yet)
+                missing = await plain.get(f"{nginx.http_url}/hls/not-live-0.m3u8")
+                assert missing.status_code == 404
+                assert missing.headers["access-control-allow-origin"] == "*"
+                assert missing.headers["cache-control"] == "no-cache"
+
                 async def live() -> dict[str, Any] | None:
                     page = (await api.http.get(f"/api/channels/{channel['slug']}")).json()
                     return (page.get("currentStream") or {}).get("hlsUrl") and page
@@ -250,15 +272,17 @@ async def test_a_ladder_of_renditions_is_an_hls_master_with_a_playable_variant_e
                 sid, master_url = page["currentStream"]["id"], page["currentStream"]["hlsUrl"]
                 assert master_url == f"{nginx.http_url}/hls/{sid}.m3u8"
 
-                async def variants() -> list[str] | None:
+                async def master() -> httpx.Response | None:
                     r = await plain.get(master_url)
-                    listed = [line for line in r.text.splitlines()
-                              if line and not line.startswith("#")]
-                    return listed if r.status_code == 200 and len(listed) == 2 else None
-                listed = await poll(variants, "a master playlist with both variants", 20)
-                assert listed == [f"{sid}_240p.m3u8", f"{sid}_160p.m3u8"]
-                master = (await plain.get(master_url)).text
-                assert master.count("#EXT-X-STREAM-INF") == 2 and "BANDWIDTH=396000" in master
+                    return r if r.status_code == 200 else None
+                r = await poll(master, "the master playlist", 20)
+                assert r.headers["content-type"] == "application/vnd.apple.mpegurl"
+                assert r.headers["access-control-allow-origin"] == "*"
+                listed = [line for line in r.text.splitlines()
+                          if line and not line.startswith("#")]
+                assert listed == [v.format(sid=sid) for v in variants]
+                assert re.findall(r"#EXT-X-STREAM-INF:BANDWIDTH=(\d+)", r.text) == [
+                    str(b) for b in bandwidths]
 
                 async def segment(variant: str) -> bytes | None:
                     url = httpx.URL(master_url).join(variant)
@@ -266,12 +290,15 @@ async def test_a_ladder_of_renditions_is_an_hls_master_with_a_playable_variant_e
                     segs = [s for s in r.text.splitlines() if s and not s.startswith("#")] \
                         if r.status_code == 200 else []
                     return (await plain.get(url.join(segs[0]))).content if segs else None
+                # the first variant, where players start, had its segment when the master
+                # appeared; each other one gets its own
+                assert (await segment(listed[0])) is not None
                 for variant in listed:  # each variant has segments that are MPEG-TS
                     data = await poll(lambda v=variant: segment(v), f"a segment of {variant}")
                     assert data[0] == 0x47 and len(data) > 1000
                 # ffprobe lists the variants, one per rendition, at their heights ...
-                heights = await asyncio.to_thread(ffprobe_heights, master_url)
-                assert sorted(set(heights)) == [160, 240]
+                found = await asyncio.to_thread(ffprobe_heights, master_url)
+                assert sorted(set(found)) == heights
                 # ... and each plays: ffmpeg decodes frames from it
                 for variant in listed:
                     decoded = await asyncio.to_thread(subprocess.run, [

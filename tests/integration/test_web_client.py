@@ -8,7 +8,8 @@ advances); a viewer signs in, both chat (a message reaches the other page within
 as text even when it looks like markup), the owner deletes it from the page, a refusal
 shows in words; the end turns the page offline with the recording listed. Every page is
 checked with axe-core and screenshotted at 1280x800 and 390x844; bad input in forms shows
-the API's problem beside its field and keeps what was typed."""
+the API's problem beside its field and keeps what was typed. With a ladder that offers the
+source on top (its own server and nginx), the player starts on the source."""
 
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ from tests.integration.browser_support import (
     serious_violations,
 )
 from tests.integration.identity_support import JwksServer, SigningKey, oidc_settings
+from tests.integration.ingest_support import with_nginx
 
 XSS = "<img src=x onerror=alert(1)>"
 PASSWORD = "correct horse"
@@ -655,3 +657,43 @@ def test_dashboard_settings_prepare_the_next_stream_and_go_live(
     page.locator("#go-live").wait_for()
     context.close()
     assert site.faults == []
+
+
+def test_the_player_starts_on_the_source_a_ladder_lists_first(
+        browser: Any, tmp_path: Path) -> None:
+    """With the source on top of a ladder, announced above the 5 Mbps hls.js guesses before
+    its first download, the player still asks for the source first (the variant playable
+    while the transcoder starts), never for a transcoded one before the source's first
+    segment, plays it, and names it in the quality menu."""
+    qualities = "source:6000,180p:200,120p:100"
+    with with_nginx("embedded", tmp_path, qualities=qualities) as (server, nginx), \
+            httpx.Client(base_url=server.url, timeout=20) as http:
+        r = http.post("/api/auth/register", json={
+            "email": "lin@example.com", "username": "lin", "password": PASSWORD})
+        assert r.status_code == 201, r.text
+        headers = {"Authorization": f"Bearer {r.json()['token']}"}
+        r = http.post("/api/channels", json={"slug": "lins-ladder", "name": "Lin's ladder"},
+                      headers=headers)
+        assert r.status_code == 201, r.text
+        key = http.get(f"/api/channels/{r.json()['id']}/stream-key",
+                       headers=headers).json()["streamKey"]
+        encoder = subprocess.Popen(publish_command(f"{nginx.ingest_url}/{key}", 30),
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        context = browser.new_context()
+        try:
+            page = context.new_page()
+            hls: list[str] = []
+            page.on("request", lambda req: "/hls/" in req.url and hls.append(req.url))
+            page.goto(server.url + "/streams/lins-ladder")
+            page.wait_for_function(
+                "() => document.querySelector('#video').currentTime > 0.3", timeout=30000)
+            media = [u for u in hls if not re.search(r"/hls/[0-9a-f-]+\.m3u8$", u)]
+            first_segment = next(i for i, u in enumerate(media) if u.endswith(".ts"))
+            assert "/hls/source/" in media[0] and all(
+                "/hls/source/" in u for u in media[:first_segment + 1]), media
+            options = page.locator("#quality option").all_inner_texts()
+            assert options[0] == "Auto" and "Source" in options and len(options) == 4
+        finally:
+            context.close()
+            encoder.kill()
+            encoder.wait()

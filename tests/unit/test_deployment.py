@@ -6,6 +6,7 @@ the ingest image renders its ladder with the same code the API uses."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -80,13 +81,22 @@ def test_compose_config_validates_and_refuses_a_missing_token() -> None:
 
 
 def test_the_ingest_entrypoint_renders_the_ladder_the_api_computes() -> None:
-    script = ('eval "$(python3 infra/ingest/ladder.py "$Q" 127.0.0.1:1935)"; '
-              'printf "%s\\n--\\n%s\\n--\\n%s\\n--\\n%s" "$HLS_SOURCE" "$HLS_LADDER" '
-              '"$LADDER_EXEC" "$LADDER_VARIANTS"')
-    for qualities in ("source", "360p,240p:300"):
+    names = ["HLS_SOURCE", "HLS_SOURCE_SUBDIR", "HLS_LADDER", "LADDER_EXEC", "HLS_MASTER"]
+    script = ('eval "$(python3 infra/ingest/ladder.py "$Q" 127.0.0.1:1935)"; printf "'
+              + "\\n--\\n".join(["%s"] * len(names)) + '" '
+              + " ".join(f'"${name}"' for name in names))
+    for qualities in ("source", "360p,240p:300", "source,360p,240p:300"):
         out = subprocess.run(["sh", "-c", script], cwd=ROOT, capture_output=True, text=True,
                              env={"PATH": os.environ["PATH"], "Q": qualities}, check=True)
         want = template_values(qualities, "127.0.0.1:1935")
-        assert out.stdout.split("\n--\n") == [
-            want["HLS_SOURCE"], want["HLS_LADDER"], want["LADDER_EXEC"],
-            want["LADDER_VARIANTS"]]
+        assert set(want) == set(names)
+        assert out.stdout.split("\n--\n") == [want[name] for name in names]
+
+
+def test_the_ingest_entrypoint_substitutes_every_placeholder_of_the_template() -> None:
+    """envsubst is given the names to replace (so nginx's own `$variables` stay): a
+    placeholder missing from its list would reach nginx as written."""
+    entrypoint = (ROOT / "infra/ingest/nginx/entrypoint.sh").read_text()
+    [listed] = re.findall(r"envsubst '([^']*)'", entrypoint)
+    template = (ROOT / "infra/ingest/nginx/nginx.conf.template").read_text()
+    assert set(listed.split()) == set(re.findall(r"\$\{[A-Z_]+\}", template))

@@ -1,12 +1,13 @@
 """The ladder of renditions named by AETHEX_INGEST_QUALITIES: parsed, refused when it does
-not hold, and turned into nginx-rtmp's exec (one ffmpeg, every rendition) and hls_variant
-lines; and the bitrate limit a publisher is held to when it is refused above it."""
+not hold, and turned into nginx-rtmp's exec (one ffmpeg, every transcoded rendition) and the
+master playlist nginx's HTTP side answers; and the bitrate limit a publisher is held to when
+it is refused above it."""
 
 from __future__ import annotations
 
 import pytest
 
-from infra.ingest.ladder import Rendition, parse_qualities, template_values
+from infra.ingest.ladder import Rendition, master_playlist, parse_qualities, template_values
 from infra.ingest.nginx_rtmp import free_port
 from infra.ingest.nginx_stat import StatUnavailable, fetch_publisher_kbps, publisher_kbps
 from infra.settings import SettingsError, load_settings
@@ -15,7 +16,8 @@ from infra.settings import SettingsError, load_settings
 def test_source_means_no_transcoding() -> None:
     assert parse_qualities("source") == [] and parse_qualities(" ") == []
     assert template_values("source", "127.0.0.1:1935") == {
-        "HLS_SOURCE": "on", "HLS_LADDER": "off", "LADDER_EXEC": "", "LADDER_VARIANTS": ""}
+        "HLS_SOURCE": "on", "HLS_SOURCE_SUBDIR": "", "HLS_LADDER": "off", "LADDER_EXEC": "",
+        "HLS_MASTER": ""}
 
 
 def test_renditions_take_the_plans_bitrates_or_their_own_highest_first() -> None:
@@ -24,8 +26,15 @@ def test_renditions_take_the_plans_bitrates_or_their_own_highest_first() -> None
     assert parse_qualities("240p:300, 360P") == [Rendition(360, 1000), Rendition(240, 300)]
 
 
+def test_the_source_may_top_a_ladder_at_the_plans_top_bitrate_or_its_own() -> None:
+    assert parse_qualities("360p:800,source,240p:400") == [
+        Rendition(None, 8000), Rendition(360, 800), Rendition(240, 400)]
+    assert [r.name for r in parse_qualities("SOURCE:6000, 480p")] == ["source", "480p"]
+    assert parse_qualities("source:6000,480p")[0].bandwidth == 6_096_000
+
+
 @pytest.mark.parametrize("bad", ["720", "720p:x", "721p", "4000p", "500p", "720p,720p:10",
-                                 "source,720p", "hd"])
+                                 "hd", "source:6000", "source,source:900,720p", "src,720p"])
 def test_a_ladder_that_does_not_hold_is_refused(bad: str) -> None:
     with pytest.raises(ValueError):
         parse_qualities(bad)
@@ -37,12 +46,37 @@ def test_one_ffmpeg_encodes_every_rung_with_keyframes_on_the_fragment() -> None:
     line = values["LADDER_EXEC"]
     assert line.startswith("exec /usr/bin/ffmpeg ") and line.endswith(";")
     assert line.count(" -i ") == 1 and "-i rtmp://127.0.0.1:1935/hls/$name " in line
+    # the probe ends with the first keyframe, however far apart the encoder puts them
+    assert "-fpsprobesize 0 " in line and "-analyzeduration" not in line
     assert "scale=-2:360" in line and "-b:v 1000k" in line and "-maxrate 300k" in line
     assert line.index("ladder/$name_360p") < line.index("ladder/$name_240p")
     assert '"expr:gte(t,n_forced*1)"' in line
-    assert values["LADDER_VARIANTS"].split() == [
-        "hls_variant", "_360p", "BANDWIDTH=1096000;", "hls_variant", "_240p",
-        "BANDWIDTH=396000;"]
+    # nginx's HTTP side answers the master once the top variant has a segment
+    assert values["HLS_MASTER"] == (
+        "if (!-f $document_root/${stream}_360p.m3u8) { return 404; }\n"
+        '            return 200 "#EXTM3U\\n#EXT-X-VERSION:3\\n'
+        "#EXT-X-STREAM-INF:BANDWIDTH=1096000\\n${stream}_360p.m3u8\\n"
+        '#EXT-X-STREAM-INF:BANDWIDTH=396000\\n${stream}_240p.m3u8\\n";')
+
+
+def test_the_source_on_top_is_written_by_nginx_beside_the_transcoded_ones() -> None:
+    """nginx writes the source's HLS itself (in a directory of its own: nginx-rtmp refuses
+    two HLS writers on one path); ffmpeg encodes only the transcoded renditions; the master
+    lists the source first and is there once the source has a segment."""
+    values = template_values("source:6000,360p,240p:300", "127.0.0.1:1935")
+    assert (values["HLS_SOURCE"], values["HLS_SOURCE_SUBDIR"], values["HLS_LADDER"]) == (
+        "on", "/source", "on")
+    line = values["LADDER_EXEC"]
+    assert "ladder/$name_360p" in line and "ladder/$name_240p" in line
+    assert "source" not in line and line.count("libx264") == 2
+    assert values["HLS_MASTER"].startswith(
+        "if (!-f $document_root/source/${stream}.m3u8) { return 404; }")
+    ladder = parse_qualities("source:6000,360p,240p:300")
+    assert master_playlist(ladder, "abc-1") == (
+        "#EXTM3U\n#EXT-X-VERSION:3\n"
+        "#EXT-X-STREAM-INF:BANDWIDTH=6096000\nsource/abc-1.m3u8\n"
+        "#EXT-X-STREAM-INF:BANDWIDTH=1096000\nabc-1_360p.m3u8\n"
+        "#EXT-X-STREAM-INF:BANDWIDTH=396000\nabc-1_240p.m3u8\n")
 
 
 STAT = """<rtmp><server><application><name>live</name><live>
@@ -74,6 +108,9 @@ def test_refusing_needs_the_statistics_and_a_limit() -> None:
     assert settings.max_ingest_kbps() == 2.0 * 1096  # twice the top rendition, audio included
     assert load_settings({}, ingest_max_bitrate_kbps=900).max_ingest_kbps() == 900
     assert load_settings({}).max_ingest_kbps() is None  # source: nothing to compare with
+    # the source on top of a ladder: what it announces is what encoders are held to
+    assert load_settings({}, ingest_qualities="source:3000,360p").max_ingest_kbps() == (
+        2.0 * 3096)
     with pytest.raises(SettingsError, match="QUALITIES"):
         load_settings({}, ingest_qualities="hd")
 

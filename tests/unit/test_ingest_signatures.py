@@ -125,7 +125,8 @@ def test_nginx_template_renders_every_placeholder() -> None:
     values = {name: f"<{name}>" for name in (
         "MODULE_PATH", "NGINX_USER", "NGINX_PREFIX", "RTMP_LISTEN", "HTTP_LISTEN", "HOOK_BASE",
         "HOOK_QUERY", "HLS_DIR", "RECORD_DIR", "HLS_FRAGMENT", "HLS_PLAYLIST_LENGTH",
-        "HLS_SOURCE", "HLS_LADDER", "LADDER_EXEC", "LADDER_VARIANTS", "STAT_LISTEN",
+        "HLS_SOURCE", "HLS_SOURCE_SUBDIR", "HLS_LADDER", "LADDER_EXEC", "HLS_MASTER",
+        "STAT_LISTEN",
         "UPDATE_INTERVAL")}
     text = render_config(values)
     assert "${" not in text and "on_publish <HOOK_BASE>/on_publish<HOOK_QUERY>;" in text

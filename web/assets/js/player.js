@@ -36,6 +36,12 @@ export class Player {
         workerPath: "/vendor/hls.worker.js",
         lowLatencyMode: true,
         liveSyncDurationCount: 2,
+        // Start on the master playlist's first variant, as Safari does: with a ladder that
+        // offers the source, that is the one playable first, while the transcoder is still
+        // starting. hls.js's own guess (at most 5 Mbps) would pick a transcoded one and fall
+        // back only after failing to load it; its bandwidth measure takes over from the
+        // first segment on.
+        abrEwmaDefaultEstimateMax: 20e6,
         manifestLoadingMaxRetry: 6,
         levelLoadingMaxRetry: 6,
         fragLoadingMaxRetry: 6,
@@ -65,12 +71,21 @@ export class Player {
   onError(data) {
     if (!data.fatal || !this.hls) return;
     if (data.type === Hls.ErrorTypes.NETWORK_ERROR) {
-      // The playlist may not exist yet (the encoder just started) or the network dropped:
-      // try again, a little later each time.
+      // The playlist may not exist yet (the encoder just started: nginx writes it with the
+      // first segment, a second or so after the stream is LIVE) or the network dropped:
+      // try again, a little later each time. Until the playlist has loaded once there is
+      // nothing for startLoad to resume, and hls.js does not retry a 404 itself: load it
+      // again.
       this.retries += 1;
       this.say("Reconnecting to the stream…");
-      const delay = Math.min(1000 * this.retries, 5000);
-      setTimeout(() => this.hls && this.hls.startLoad(), delay);
+      const delay = Math.min(500 * this.retries, 5000);
+      const manifest = [Hls.ErrorDetails.MANIFEST_LOAD_ERROR,
+        Hls.ErrorDetails.MANIFEST_LOAD_TIMEOUT].includes(data.details);
+      setTimeout(() => {
+        if (!this.hls) return;
+        if (manifest) this.hls.loadSource(this.url);
+        else this.hls.startLoad();
+      }, delay);
     } else if (data.type === Hls.ErrorTypes.MEDIA_ERROR) {
       this.say("Recovering playback…");
       this.hls.recoverMediaError();
@@ -83,6 +98,8 @@ export class Player {
   }
 
   levelName(level) {
+    // the self-hosted ingest lists the encoder's own stream as source/<stream id>.m3u8
+    if (/\/source\/[^/]+\.m3u8/.test(level.uri || "")) return "Source";
     if (level.height) return `${level.height}p`;
     return level.bitrate ? `${Math.round(level.bitrate / 1000)} kbps` : "Source";
   }
