@@ -278,7 +278,8 @@ class Services(ApiServices):
                        retry_max_s=s.webhook_retry_max_s, give_up_s=s.webhook_give_up_s),
                 batch_size=s.webhook_batch_size,
                 # lowered only in `aethex webhooks`, where nothing latency-bound shares its loop
-                cpu_policy=s.webhook_cpu if workers == [WEBHOOKS] else "normal")
+                cpu_policy=s.webhook_cpu if workers == [WEBHOOKS] else "normal",
+                cpu_share=s.webhook_cpu_share)
             self.spawn(WEBHOOKS, self.webhook_sender.run)
         if PRODUCT_EVENTS in wanted:  # one at a time across processes (a leader lock)
             if not self.settings.posthog_key:

@@ -14,7 +14,8 @@ without webhooks: the two phases without them show how much this machine's figur
 on their own.
 
 The receiver stands for other machines, but here it shares the cores: `--receiver-cpu
-idle` runs it at SCHED_IDLE, so that what chat loses is the sender's doing, not the
+idle` runs it as the sender runs by default (a session and scheduling group of its own,
+niced, and SCHED_IDLE), so that what chat loses is the sender's doing, not the
 receiver's (`normal`, the default, counts both).
 
   scripts/bench-webhooks                       # 100 subscriptions, 500 msg/s, 10 s
@@ -64,6 +65,9 @@ def receiver_main(port: int, cpu: str) -> None:
     from standardwebhooks.webhooks import Webhook
 
     if cpu == "idle":  # before any thread starts: they inherit it
+        from infra.runtime.cpu import own_scheduling_group
+
+        own_scheduling_group("idle")
         os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
 
     secrets: dict[str, Webhook] = {}
@@ -180,7 +184,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
            "AETHEX_DATABASE_URL": DATABASE_URL, "AETHEX_RABBITMQ_URL": RABBITMQ_URL,
            "AETHEX_REDIS_URL": REDIS_URL, "AETHEX_WEBHOOK_ALLOW_PRIVATE": "1",
            "AETHEX_WEBHOOKS_PER_CHANNEL": str(max(20, args.subscriptions)),
-           "AETHEX_WEBHOOK_CPU": args.sender_cpu}
+           "AETHEX_WEBHOOK_CPU": args.sender_cpu,
+           "AETHEX_WEBHOOK_CPU_SHARE": str(args.sender_cpu_share)}
     procs = start_topology(env, port, "compose")
     receiver = subprocess.Popen([sys.executable, __file__, "--receiver", str(rport),
                                  args.receiver_cpu],
@@ -201,8 +206,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             r = await http.post(f"{base}/api/streams/{channel}/start", json={}, headers=headers)
             stream = (await r.json())["id"]
             await asyncio.sleep(1)
-            without = await chat_phase(base, ws_url, stream, token, args.rate, args.seconds,
-                                       "plain")
+            pids = {"api": procs[0].pid, "relay": procs[1].pid, "project": procs[2].pid,
+                    "receiver": receiver.pid}
+            without = await measured(pids, chat_phase(base, ws_url, stream, token, args.rate,
+                                                      args.seconds, "plain"))
             made: dict[str, str] = {}
             for i in range(args.subscriptions):
                 r = await http.post(f"{base}/api/channels/{channel}/webhooks", json={
@@ -213,15 +220,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         receiver.stdin.write(json.dumps({"secrets": made}) + "\n")
         receiver.stdin.flush()
         assert receiver.stdout.readline().strip() == "ok"
-        # At the CPU priority AETHEX_WEBHOOK_CPU gives it (--sender-cpu).
-        sender = subprocess.Popen([sys.executable, "-m", "entrypoints.cli", "webhooks"],
-                                  cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+        # At the CPU priority AETHEX_WEBHOOK_CPU gives it (--sender-cpu). The control
+        # (--idle-burn) is no sender but a busy loop per core at SCHED_IDLE: what merely
+        # using the cores chat leaves idle costs chat on this machine.
+        sender = subprocess.Popen(
+            [sys.executable, "-c", BURN, str(os.cpu_count() or 1)] if args.idle_burn else
+            [sys.executable, "-m", "entrypoints.cli", "webhooks"],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
         await asyncio.sleep(3)  # its start-up is not what is measured
         started = time.monotonic()
-        cpu_before = _cpu_s(sender.pid), _cpu_s(receiver.pid)
-        hooked = await chat_phase(base, ws_url, stream, token, args.rate, args.seconds, "hooked")
-        cpu_used = {"sender_cpu_s": round(_cpu_s(sender.pid) - cpu_before[0], 2),
-                    "receiver_cpu_s": round(_cpu_s(receiver.pid) - cpu_before[1], 2)}
+        hooked = await measured({**pids, "sender": sender.pid}, chat_phase(
+            base, ws_url, stream, token, args.rate, args.seconds, "hooked"))
         expected = int(args.rate * args.seconds) * args.subscriptions
         at_end = _report(receiver)
         deadline = time.monotonic() + args.drain
@@ -235,12 +244,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         again = None
         if args.again:
             await asyncio.sleep(1)
-            again = await chat_phase(base, ws_url, stream, token, args.rate, args.seconds,
-                                     "again")
+            again = await measured(pids, chat_phase(base, ws_url, stream, token, args.rate,
+                                                    args.seconds, "again"))
         return {"rate": args.rate, "seconds": args.seconds,
                 "subscriptions": args.subscriptions, "sender_cpu": args.sender_cpu,
+                "sender_cpu_share": args.sender_cpu_share,
                 "receiver_cpu": args.receiver_cpu, "without": without, "with": hooked,
-                "again": again, **cpu_used,
+                "again": again,
                 "expected_deliveries": expected, "at_end_of_chat": at_end,
                 "after_drain": drained, "drain_s": drain_s}
     finally:
@@ -254,10 +264,60 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         drop(ns)
 
 
+BURN = """
+import os, sys
+from infra.runtime.cpu import own_scheduling_group
+own_scheduling_group("idle")
+os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+parent = os.getpid()
+for _ in range(int(sys.argv[1]) - 1):
+    if os.fork() == 0:
+        break
+n = 0
+while True:
+    n += 1
+    if n % 1000000 == 0 and os.getpid() != parent and os.getppid() != parent:
+        os._exit(0)
+"""
+
+
 def _cpu_s(pid: int) -> float:
-    """User and system CPU seconds a process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    """User and system CPU seconds a process has used so far (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+SERVICES = {"postgres": "postgres", "beam.smp": "rabbitmq", "redis-server": "redis"}
+
+
+def _cpu_snapshot(pids: dict[str, int]) -> dict[str, float]:
+    """CPU seconds so far: of each named process, of the services' processes (summed by
+    service), and of the whole machine (`busy`: every process, the other users' too)."""
+    found = {name: _cpu_s(pid) for name, pid in pids.items()}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            comm = (entry / "comm").read_text().strip()
+        except OSError:
+            continue
+        service = SERVICES.get(comm)
+        if service is not None:
+            found[service] = found.get(service, 0.0) + _cpu_s(int(entry.name))
+    ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    found["busy"] = (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+    return found
+
+
+async def measured(pids: dict[str, int], phase: Any) -> dict[str, Any]:
+    """A chat phase's figures and the CPU seconds each part used while it ran."""
+    before = _cpu_snapshot(pids)
+    result = await phase
+    after = _cpu_snapshot(pids)
+    return {**result, "cpu_s": {k: round(after[k] - before.get(k, 0.0), 2) for k in after}}
 
 
 def _report(receiver: subprocess.Popen[str]) -> dict[str, Any]:
@@ -281,8 +341,13 @@ def main() -> None:
     parser.add_argument("--sender-cpu", choices=("idle", "low", "normal"), default="idle",
                         help="the sender's AETHEX_WEBHOOK_CPU (idle: SCHED_IDLE, low: nice "
                              "10, normal: as the other processes)")
+    parser.add_argument("--sender-cpu-share", type=float, default=0.0,
+                        help="the sender's AETHEX_WEBHOOK_CPU_SHARE (most of one core it "
+                             "uses; 0: no cap)")
     parser.add_argument("--receiver-cpu", choices=("idle", "normal"), default="normal",
                         help="the receiver's scheduling (idle: SCHED_IDLE)")
+    parser.add_argument("--idle-burn", action="store_true",
+                        help="control: instead of the sender, busy loops at SCHED_IDLE")
     parser.add_argument("--no-again", dest="again", action="store_false",
                         help="skip the third phase (chat again, the sender stopped)")
     parser.add_argument("--json", action="store_true")
@@ -294,7 +359,7 @@ def main() -> None:
     a, b, c = result["without"], result["with"], result["again"]
     print(f"chat {args.rate:g} msg/s for {args.seconds:g} s, {args.subscriptions} "
           "subscriptions to chat.message.sent (second phase); sender "
-          f"{args.sender_cpu}, receiver {args.receiver_cpu}")
+          f"{args.sender_cpu} (share {args.sender_cpu_share:g}), receiver {args.receiver_cpu}")
     print(f"{'':24}{'no webhooks':>12}{'webhooks':>12}{'ratio':>7}"
           + (f"{'again, none':>13}{'ratio':>7}" if c else ""))
     for key, label in (("send_p50", "chat send p50 (ms)"), ("send_p99", "chat send p99 (ms)"),
@@ -306,8 +371,10 @@ def main() -> None:
     print(f"{'send errors / viewer got':24}{a['errors']:>5}/{a['viewer_got']:<6}"
           f"{b['errors']:>5}/{b['viewer_got']:<6}"
           + (f"{c['errors']:>7}/{c['viewer_got']:<6}" if c else ""))
-    print(f"CPU while the chat ran with webhooks: sender {result['sender_cpu_s']} s, "
-          f"receiver {result['receiver_cpu_s']} s (over {args.seconds:g} s)")
+    for name, phase in (("no webhooks", a), ("webhooks", b), ("again, none", c)):
+        if phase:
+            print(f"CPU s during '{name}': " + ", ".join(
+                f"{k} {v:.1f}" for k, v in phase["cpu_s"].items()))
     for key, label in (("at_end_of_chat", "when the chat stopped"),
                        ("after_drain", f"after {result['drain_s']:g} s more")):
         d = result[key]

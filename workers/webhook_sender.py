@@ -98,11 +98,13 @@ class WebhookSender:
     FILL = 500  # payloads read into a lane at a time
     MAX_IN_FLIGHT = 1000
     DB_THREADS = 3
+    CPU_BURST_S = 0.05  # CPU time a capped sender may use at once after a pause
 
     def __init__(self, store: EventStore, db: Database, watcher: LogWatcher, box: SecretBox,
                  poster: Poster, policy: Policy, *, batch_size: int = 2000,
                  idle_wait_s: float = 0.5, clock: Callable[[], float] = time.time,
-                 cpu_policy: cpu.Policy = "normal") -> None:
+                 cpu_policy: cpu.Policy = "normal", cpu_share: float = 0.0,
+                 cpu_clock: Callable[[], float] = time.process_time) -> None:
         self.store = store
         self.db = db
         self.watcher = watcher
@@ -128,6 +130,13 @@ class WebhookSender:
         self.delivered = 0  # counters for the tests (/metrics has them by outcome)
         self.failed = 0
         self.cpu_policy = cpu_policy
+        # At most this much of one core (the whole process's CPU time), as a token bucket
+        # holding up to CPU_BURST_S of it; 0: no cap.
+        self.cpu_share = cpu_share
+        self.cpu_clock = cpu_clock
+        self._cpu_tokens = cpu_share * self.CPU_BURST_S
+        self._cpu_seen = (clock(), cpu_clock())
+        self._paused = False
         # Started now, from the thread that builds the sender, before `run` lowers the
         # event loop's thread: they keep that thread's (normal) priority.
         self._db_threads = cpu.prestarted_pool(self.DB_THREADS, "webhooks-db")
@@ -163,9 +172,10 @@ class WebhookSender:
                     return
                 await self.watcher.wait(1.0)
             await self._off(self._load)
+            group = cpu.own_scheduling_group(self.cpu_policy)
             priority = cpu.lower_this_thread(self.cpu_policy)
             log.info("webhooks.started", position=self.position, subscriptions=len(self.lanes),
-                     priority=priority)
+                     priority=priority, group=group)
             self._stopping = False
             while not stopping.is_set():
                 if not self.watcher.alive:
@@ -205,8 +215,28 @@ class WebhookSender:
             await self._off(self._prune)
         return read
 
+    def _cpu_allows(self) -> bool:
+        """False while the sender has used its share of the CPU (`cpu_share`): sends
+        wait until the bucket refills."""
+        if self.cpu_share <= 0:
+            return True
+        now, used = self.clock(), self.cpu_clock()
+        seen_at, seen_used = self._cpu_seen
+        self._cpu_seen = now, used
+        self._cpu_tokens = min(self._cpu_tokens + (now - seen_at) * self.cpu_share
+                               - (used - seen_used), self.cpu_share * self.CPU_BURST_S)
+        if self._cpu_tokens > 0:
+            self._paused = False
+            return True
+        if not self._paused:  # the main loop resumes the lanes when the bucket refills
+            self._paused = True
+            self.watcher.poke()
+        return False
+
     def _idle_wait(self) -> float:
         waits = [self.idle_wait_s]
+        if self._paused:
+            waits.append(-self._cpu_tokens / self.cpu_share)
         if self.pending or self.dirty:
             waits.append(self._flushed_at + self.FLUSH_EVERY_S - time.monotonic())
         now = self.clock()
@@ -298,6 +328,8 @@ class WebhookSender:
 
     def _dispatch(self) -> None:
         now = self.clock()
+        if not self._cpu_allows():
+            return
         for lane in self.lanes.values():
             if not self._dispatch_lane(lane, now):
                 return
@@ -333,7 +365,7 @@ class WebhookSender:
             # The lane goes on by itself while it holds due work; the main loop is woken
             # only for what needs it (a lane to fill from the table, a flush, a lane kept
             # waiting by the in-flight bound).
-            if self.lanes.get(lane.target.id) is lane:
+            if self.lanes.get(lane.target.id) is lane and self._cpu_allows():
                 self._dispatch_lane(lane, self.clock())
                 if not lane.queue and lane.scanned < self.position:
                     self.watcher.poke()

@@ -7,14 +7,25 @@ creator's: the threads that talk to the database are therefore started before th
 thread is lowered (`prestarted_pool`), so they stay at normal priority. Otherwise a
 lowered thread could be descheduled between a statement and its COMMIT while holding
 locks the chat path waits on (the event store's table lock, taken by every append).
+
+A thread's policy orders it only among the threads of its scheduling group. Where the
+kernel groups by session (autogroup: processes in the root cgroup, as on a plain host or
+VM, where every PostgreSQL backend is a group of its own), a lowered process started from
+the same session as the API still spends its session's share: the API then waits behind
+other groups for what the lowered process used. `own_scheduling_group` moves the process
+into a session of its own and lowers that group's weight. Under a container runtime or
+systemd (a cgroup per service) autogroup does not apply: the service's cgroup weight
+does (`cpu.weight`, `cpu.idle`; `cpu_shares` in docker-compose.yml).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Literal
 
 import structlog
@@ -51,6 +62,27 @@ def lower_this_thread(policy: Policy) -> str:
     except (OSError, AttributeError) as e:
         log.warning("cpu.not_lowered", policy=policy, error=str(e))
         return "normal"
+
+
+def own_scheduling_group(policy: Policy) -> str:
+    """Where sessions are scheduling groups (autogroup), puts this process in a session
+    of its own and lowers the group's weight (niceness 19 for "idle", 10 for "low");
+    says what it did. Call it before starting threads or child processes you mean to keep
+    in the caller's group: they would follow."""
+    if policy == "normal" or sys.platform != "linux":
+        return "unchanged"
+    try:
+        if Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip() != "1":
+            return "unchanged (no autogroup)"
+        # A session (or process group) leader already has a group of its own.
+        with contextlib.suppress(PermissionError):
+            os.setsid()
+        niceness = 19 if policy == "idle" else LOW_NICENESS
+        Path("/proc/self/autogroup").write_text(str(niceness))
+        return f"autogroup nice {niceness}"
+    except OSError as e:
+        log.warning("cpu.group_not_lowered", policy=policy, error=str(e))
+        return "unchanged"
 
 
 def this_thread_policy() -> str:

@@ -1,14 +1,16 @@
 """Outbound webhooks' parts on their own: the retry schedule, the address policy (when a
 URL is saved and when a delivery connects), signatures a Standard Webhooks library
-accepts, the sender's CPU priority kept off its database threads, and the delivery log
-built from batches of attempts, the compact kind included."""
+accepts, the sender's CPU priority kept off its database threads and its CPU cap, and the
+delivery log built from batches of attempts, the compact kind included."""
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,14 +22,16 @@ from domain.errors import Invalid
 from domain.integrations import clean_url, new_webhook_secret
 from domain.webhook_attempts import WebhookAttempts
 from infra.eventstore.event_store import EventStore
+from infra.eventstore.log_watcher import LogWatcher
 from infra.readstore.database import SqliteDatabase
 from infra.runtime import cpu
 from infra.webhooks import signing
 from infra.webhooks.delivery import GuardedResolver, Poster, Refused, public_address
+from infra.webhooks.secret_box import SecretBox
 from projections.base import migrate
 from projections.webhook_deliveries import KEEP, WebhookDeliveries, deliveries
 from projections.webhook_feed import delivery_id
-from workers.webhook_sender import Policy
+from workers.webhook_sender import Policy, WebhookSender
 
 from .support import World
 
@@ -119,7 +123,7 @@ async def test_the_poster_refuses_inner_addresses_before_connecting(url: str) ->
 def test_signatures_verify_with_the_standard_webhooks_library() -> None:
     secret = new_webhook_secret()
     body = json.dumps({"type": "chat.message.sent", "data": {"content": "héllo"}}).encode()
-    stamp = int(__import__("time").time())
+    stamp = int(time.time())
     headers = signing.headers(signing.secret_bytes(secret), "msg_1", stamp, body)
     assert Webhook(secret).verify(body, headers) == json.loads(body)
     with pytest.raises(WebhookVerificationError):
@@ -248,3 +252,60 @@ def test_a_version_1_batch_still_builds_the_log(store: EventStore, world: World,
     db = project(world, tmp_path)
     page, _ = deliveries(db, HOOK, before=None, limit=10)
     assert [(d["position"], d["outcome"]) for d in page] == [(8, "delivered")]
+
+
+# -- the sender's CPU cap ---------------------------------------------------------------------
+
+
+def test_a_capped_sender_pauses_once_it_has_used_its_share(store: EventStore,
+                                                           tmp_path: Path) -> None:
+    wall, used = [100.0], [5.0]  # the clock and the process's CPU time, moved by the test
+
+    def sender(share: float, name: str) -> WebhookSender:
+        return WebhookSender(store, SqliteDatabase(tmp_path / name), LogWatcher(),
+                             SecretBox("k" * 32), Poster(timeout_s=1.0, allow_private=True),
+                             Policy(), cpu_share=share, clock=lambda: wall[0],
+                             cpu_clock=lambda: used[0])
+
+    capped, uncapped = sender(0.25, "a.sqlite"), sender(0.0, "b.sqlite")
+    try:
+        assert capped._cpu_allows()
+        wall[0] += 1.0
+        used[0] += 0.2  # less than its share: goes on
+        assert capped._cpu_allows()
+        wall[0] += 0.1
+        used[0] += 0.1  # more than its share of that moment and what it had saved
+        assert not capped._cpu_allows() and capped._paused
+        assert uncapped._cpu_allows()
+        assert capped._idle_wait() == pytest.approx(0.25)  # when the lanes may resume
+        wall[0] += 0.2
+        assert not capped._cpu_allows()
+        wall[0] += 0.2
+        assert capped._cpu_allows() and not capped._paused
+        # What it saves while idle is bounded: a long pause buys no long burst.
+        wall[0] += 60.0
+        assert capped._cpu_allows()
+        used[0] += 0.05
+        assert not capped._cpu_allows()
+    finally:
+        capped.close()
+        uncapped.close()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="autogroup is Linux's")
+def test_a_lowered_process_gets_a_scheduling_group_of_its_own() -> None:
+    """Where sessions are scheduling groups, the process leaves its parent's session (what
+    it uses no longer counts against the API's group) and its group is niced."""
+    code = ("from infra.runtime.cpu import own_scheduling_group as own; import os; "
+            "print(own('idle')); print(open('/proc/self/autogroup').read().strip()); "
+            "print(os.getsid(0) == os.getpid())")
+    said, group, leader = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True,
+        cwd=Path(__file__).resolve().parents[2]).stdout.splitlines()
+    ours = Path("/proc/self/autogroup").read_text().strip()
+    if Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip() != "1":
+        assert said == "unchanged (no autogroup)"
+        return
+    assert said == "autogroup nice 19" and group.endswith("nice 19") and leader == "True"
+    assert group.split()[0] != ours.split()[0]  # not the caller's group
+    assert Path("/proc/self/autogroup").read_text().strip() == ours  # left as it was
