@@ -74,6 +74,10 @@ def own_scheduling_group(policy: Policy) -> str:
     try:
         if Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip() != "1":
             return "unchanged (no autogroup)"
+        if sys.stdin is not None and sys.stdin.isatty():
+            # Started from a terminal: a session of its own would no longer hear Ctrl-C,
+            # and lowering the terminal's own group would slow the operator's shell too.
+            return "unchanged (a terminal's session)"
         # A session (or process group) leader already has a group of its own.
         with contextlib.suppress(PermissionError):
             os.setsid()

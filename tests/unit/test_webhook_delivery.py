@@ -301,7 +301,7 @@ def test_a_lowered_process_gets_a_scheduling_group_of_its_own() -> None:
             "print(os.getsid(0) == os.getpid())")
     said, group, leader = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True,
-        cwd=Path(__file__).resolve().parents[2]).stdout.splitlines()
+        stdin=subprocess.DEVNULL, cwd=Path(__file__).resolve().parents[2]).stdout.splitlines()
     ours = Path("/proc/self/autogroup").read_text().strip()
     if Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip() != "1":
         assert said == "unchanged (no autogroup)"
@@ -309,3 +309,24 @@ def test_a_lowered_process_gets_a_scheduling_group_of_its_own() -> None:
     assert said == "autogroup nice 19" and group.endswith("nice 19") and leader == "True"
     assert group.split()[0] != ours.split()[0]  # not the caller's group
     assert Path("/proc/self/autogroup").read_text().strip() == ours  # left as it was
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="autogroup is Linux's")
+def test_a_sender_started_from_a_terminal_keeps_its_session() -> None:
+    """An operator's `aethex webhooks` in a terminal still hears Ctrl-C, and the terminal's
+    own group is not lowered."""
+    code = ("from infra.runtime.cpu import own_scheduling_group as own; import os; "
+            "print(own('idle')); print(os.getsid(0) == os.getpid())")
+    master, slave = os.openpty()
+    try:
+        said, leader = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True,
+            stdin=slave, start_new_session=False,
+            cwd=Path(__file__).resolve().parents[2]).stdout.splitlines()
+    finally:
+        os.close(master)
+        os.close(slave)
+    if Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip() != "1":
+        assert said == "unchanged (no autogroup)"
+        return
+    assert said == "unchanged (a terminal's session)" and leader == "False"
