@@ -276,7 +276,10 @@ class Services(ApiServices):
                 Poster(timeout_s=s.webhook_timeout_s, allow_private=s.webhook_allow_private),
                 Policy(timeout_s=s.webhook_timeout_s, retry_base_s=s.webhook_retry_base_s,
                        retry_max_s=s.webhook_retry_max_s, give_up_s=s.webhook_give_up_s),
-                batch_size=s.webhook_batch_size)
+                batch_size=s.webhook_batch_size,
+                # lowered only in `aethex webhooks`, where nothing latency-bound shares its loop
+                cpu_policy=s.webhook_cpu if workers == [WEBHOOKS] else "normal",
+                cpu_share=s.webhook_cpu_share)
             self.spawn(WEBHOOKS, self.webhook_sender.run)
         if PRODUCT_EVENTS in wanted:  # one at a time across processes (a leader lock)
             if not self.settings.posthog_key:
@@ -298,6 +301,7 @@ class Services(ApiServices):
         await self.supervisor.stop(timeout=5)
         if self.webhook_sender is not None:
             await self.webhook_sender.poster.close()
+            self.webhook_sender.close()
         if self.posthog is not None:
             await asyncio.to_thread(self.posthog.close)
         await self.bus.close()

@@ -136,6 +136,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     webhook_retry_max_s: float = 3600.0
     webhook_give_up_s: float = 86400.0
     webhook_batch_size: int = 2000
+    # The sender's CPU priority when it is a process of its own (`aethex webhooks`):
+    # "idle" (SCHED_IDLE), "low" (nice 10) or "normal"; inside `serve` it is always normal.
+    webhook_cpu: Literal["idle", "low", "normal"] = "idle"
+    # The most of one core the sender uses (its whole process's CPU time); 0: no cap.
+    webhook_cpu_share: float = 0.0
     # observability (docs/observability.md): each part is off until configured
     environment: str = ""
     release: str = ""

@@ -1,16 +1,19 @@
 """The delivery log the owner reads: one row per delivery (not per attempt), with its
 attempt count, last status, latency and next retry, built from the sender's
 `WebhookAttempts.Recorded` batches. It stays small: each subscription keeps its newest
-`KEEP` deliveries, and a deleted subscription's go with it."""
+`KEEP` deliveries, and a deleted subscription's go with it. A batch of events is applied
+as one upsert of each subscription's newest `KEEP` rows of it: an older row of the batch
+would be written only to be deleted by the trim in the same transaction."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
 
-from domain.webhook_attempts import attempt_row
+from domain.webhook_attempts import attempt_row, delivered_group
 from projections.base import Projection
 from projections.ports import Database, EventEnvelope, Tx
+from projections.webhook_feed import delivery_id
 
 KEEP = 200
 
@@ -49,27 +52,47 @@ class WebhookDeliveries(Projection):
     ]
 
     def apply(self, tx: Tx, events: Sequence[EventEnvelope]) -> None:
-        touched: set[str] = set()
+        # Rows by webhook, then by delivery id: a later attempt of a delivery replaces an
+        # earlier one of the same batch, as the upsert would.
+        rows: dict[str, dict[str, tuple[Any, ...]]] = {}
+
+        def write() -> None:
+            for webhook_id, found in rows.items():
+                newest = sorted(found.values(), key=lambda r: r[11], reverse=True)[:KEEP]
+                tx.executemany(_UPSERT, newest)
+                tx.execute(  # keep the newest KEEP of each
+                    "DELETE FROM webhook_deliveries WHERE webhook_id = ? AND first_seen < ("
+                    "SELECT first_seen FROM webhook_deliveries WHERE webhook_id = ? "
+                    "ORDER BY first_seen DESC LIMIT 1 OFFSET ?)", (webhook_id, webhook_id,
+                                                                   KEEP - 1))
+            rows.clear()
+
         for e in events:
             if e.type == "Channel.WebhookDeleted":
+                write()  # what came before the deletion goes with it
                 tx.execute("DELETE FROM webhook_deliveries WHERE webhook_id = ?",
                            (e.data["webhook_id"],))
                 continue
-            rows = []
+            for values in e.data["delivered"]:
+                g = delivered_group(values)
+                found = rows.setdefault(g["webhook_id"], {})
+                # Only a group's newest KEEP can be among its subscription's newest.
+                pairs = sorted(zip(g["positions"], g["latencies_ms"], strict=True),
+                               reverse=True)[:KEEP]
+                for position, latency_ms in pairs:
+                    did = delivery_id(g["webhook_id"], position)
+                    found[did] = (did, g["webhook_id"], g["channel_id"], position,
+                                  g["event_type"], 1, g["status"], latency_ms, "delivered",
+                                  None, g["note"] or "", position, e.timestamp)
             for values in e.data["attempts"]:
                 a = attempt_row(values)
-                rows.append((a["delivery_id"], a["webhook_id"], a["channel_id"], a["position"],
-                             a["event_type"], a["attempt"], a["status"], a["latency_ms"],
-                             a["outcome"], a["next_retry_at"], a["note"] or "",
-                             # newest first: by the event, a ping by when it was sent
-                             a["position"] or e.position, e.timestamp))
-                touched.add(a["webhook_id"])
-            tx.executemany(_UPSERT, rows)
-        for webhook_id in touched:  # keep the newest KEEP of each
-            tx.execute(
-                "DELETE FROM webhook_deliveries WHERE webhook_id = ? AND first_seen < ("
-                "SELECT first_seen FROM webhook_deliveries WHERE webhook_id = ? "
-                "ORDER BY first_seen DESC LIMIT 1 OFFSET ?)", (webhook_id, webhook_id, KEEP - 1))
+                rows.setdefault(a["webhook_id"], {})[a["delivery_id"]] = (
+                    a["delivery_id"], a["webhook_id"], a["channel_id"], a["position"],
+                    a["event_type"], a["attempt"], a["status"], a["latency_ms"],
+                    a["outcome"], a["next_retry_at"], a["note"] or "",
+                    # newest first: by the event, a ping by when it was sent
+                    a["position"] or e.position, e.timestamp)
+        write()
 
 
 def delivery_view(row: dict[str, Any]) -> dict[str, Any]:

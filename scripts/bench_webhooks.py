@@ -6,11 +6,21 @@ phase, `aethex webhooks`, each a process; PostgreSQL, RabbitMQ, Redis).
 For each phase: chat's own figures (HTTP send latency from each message's scheduled time,
 open loop, and the delay until a /ws viewer gets it); for the webhook phase also
 deliveries per second at the receiver and event -> delivery latency (the event's stored
-time to its arrival), p50/p99, and what was still undelivered at the end. The receiver is
-a process of its own (aiohttp) that checks one delivery in 100 with `standardwebhooks`.
+time to its arrival), p50/p99, what was still undelivered at the end, and the CPU time
+the sender and the receiver used while the chat ran. The receiver is a process of its own
+(aiohttp) that checks one delivery in 100 with `standardwebhooks`. Once the deliveries
+are drained (or `--drain` is over) the sender is stopped and the chat runs a third time
+without webhooks: the two phases without them show how much this machine's figures move
+on their own.
+
+The receiver stands for other machines, but here it shares the cores: `--receiver-cpu
+idle` runs it as the sender runs by default (a session and scheduling group of its own,
+niced, and SCHED_IDLE), so that what chat loses is the sender's doing, not the
+receiver's (`normal`, the default, counts both).
 
   scripts/bench-webhooks                       # 100 subscriptions, 500 msg/s, 10 s
   scripts/bench-webhooks --subscriptions 20 --rate 200 --seconds 5
+  scripts/bench-webhooks --sender-cpu normal --receiver-cpu idle
 """
 
 from __future__ import annotations
@@ -51,8 +61,14 @@ def pct(h: Histogram, q: float) -> float:
 
 # -- the receiver process ---------------------------------------------------------------
 
-def receiver_main(port: int) -> None:
+def receiver_main(port: int, cpu: str) -> None:
     from standardwebhooks.webhooks import Webhook
+
+    if cpu == "idle":  # before any thread starts: they inherit it
+        from infra.runtime.cpu import own_scheduling_group
+
+        own_scheduling_group("idle")
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
 
     secrets: dict[str, Webhook] = {}
     state: dict[str, Any] = {"n": 0, "bad": 0, "checked": 0, "latency": Histogram(),
@@ -167,9 +183,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
            "AETHEX_DATA_DIR": f"/tmp/{ns}", "AETHEX_CHAT_RATE_LIMIT": "none",
            "AETHEX_DATABASE_URL": DATABASE_URL, "AETHEX_RABBITMQ_URL": RABBITMQ_URL,
            "AETHEX_REDIS_URL": REDIS_URL, "AETHEX_WEBHOOK_ALLOW_PRIVATE": "1",
-           "AETHEX_WEBHOOKS_PER_CHANNEL": str(max(20, args.subscriptions))}
+           "AETHEX_WEBHOOKS_PER_CHANNEL": str(max(20, args.subscriptions)),
+           "AETHEX_WEBHOOK_CPU": args.sender_cpu,
+           "AETHEX_WEBHOOK_CPU_SHARE": str(args.sender_cpu_share)}
     procs = start_topology(env, port, "compose")
-    receiver = subprocess.Popen([sys.executable, __file__, "--receiver", str(rport)],
+    receiver = subprocess.Popen([sys.executable, __file__, "--receiver", str(rport),
+                                 args.receiver_cpu],
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     sender: subprocess.Popen[bytes] | None = None
     try:
@@ -187,8 +206,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             r = await http.post(f"{base}/api/streams/{channel}/start", json={}, headers=headers)
             stream = (await r.json())["id"]
             await asyncio.sleep(1)
-            without = await chat_phase(base, ws_url, stream, token, args.rate, args.seconds,
-                                       "plain")
+            pids = {"api": procs[0].pid, "relay": procs[1].pid, "project": procs[2].pid,
+                    "receiver": receiver.pid}
+            without = await measured(pids, chat_phase(base, ws_url, stream, token, args.rate,
+                                                      args.seconds, "plain"))
             made: dict[str, str] = {}
             for i in range(args.subscriptions):
                 r = await http.post(f"{base}/api/channels/{channel}/webhooks", json={
@@ -199,14 +220,17 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         receiver.stdin.write(json.dumps({"secrets": made}) + "\n")
         receiver.stdin.flush()
         assert receiver.stdout.readline().strip() == "ok"
-        # At a lower CPU priority than the chat path's processes, as a deployment that
-        # shares cores would run it (`--nice 0`: the same priority).
-        sender = subprocess.Popen(["nice", "-n", str(args.nice), sys.executable, "-m",
-                                   "entrypoints.cli", "webhooks"],
-                                  cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+        # At the CPU priority AETHEX_WEBHOOK_CPU gives it (--sender-cpu). The control
+        # (--idle-burn) is no sender but a busy loop per core at SCHED_IDLE: what merely
+        # using the cores chat leaves idle costs chat on this machine.
+        sender = subprocess.Popen(
+            [sys.executable, "-c", BURN, str(os.cpu_count() or 1)] if args.idle_burn else
+            [sys.executable, "-m", "entrypoints.cli", "webhooks"],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
         await asyncio.sleep(3)  # its start-up is not what is measured
         started = time.monotonic()
-        hooked = await chat_phase(base, ws_url, stream, token, args.rate, args.seconds, "hooked")
+        hooked = await measured({**pids, "sender": sender.pid}, chat_phase(
+            base, ws_url, stream, token, args.rate, args.seconds, "hooked"))
         expected = int(args.rate * args.seconds) * args.subscriptions
         at_end = _report(receiver)
         deadline = time.monotonic() + args.drain
@@ -214,11 +238,21 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         while drained["unique"] < expected and time.monotonic() < deadline:
             await asyncio.sleep(1)
             drained = _report(receiver)
+        drain_s = round(time.monotonic() - started - args.seconds, 1)
+        sender.terminate()
+        sender.wait(20)
+        again = None
+        if args.again:
+            await asyncio.sleep(1)
+            again = await measured(pids, chat_phase(base, ws_url, stream, token, args.rate,
+                                                    args.seconds, "again"))
         return {"rate": args.rate, "seconds": args.seconds,
-                "subscriptions": args.subscriptions, "without": without, "with": hooked,
+                "subscriptions": args.subscriptions, "sender_cpu": args.sender_cpu,
+                "sender_cpu_share": args.sender_cpu_share,
+                "receiver_cpu": args.receiver_cpu, "without": without, "with": hooked,
+                "again": again,
                 "expected_deliveries": expected, "at_end_of_chat": at_end,
-                "after_drain": drained, "drain_s": round(time.monotonic() - started
-                                                         - args.seconds, 1)}
+                "after_drain": drained, "drain_s": drain_s}
     finally:
         if sender is not None:
             sender.terminate()
@@ -230,6 +264,62 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         drop(ns)
 
 
+BURN = """
+import os, sys
+from infra.runtime.cpu import own_scheduling_group
+own_scheduling_group("idle")
+os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+parent = os.getpid()
+for _ in range(int(sys.argv[1]) - 1):
+    if os.fork() == 0:
+        break
+n = 0
+while True:
+    n += 1
+    if n % 1000000 == 0 and os.getpid() != parent and os.getppid() != parent:
+        os._exit(0)
+"""
+
+
+def _cpu_s(pid: int) -> float:
+    """User and system CPU seconds a process has used so far (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+SERVICES = {"postgres": "postgres", "beam.smp": "rabbitmq", "redis-server": "redis"}
+
+
+def _cpu_snapshot(pids: dict[str, int]) -> dict[str, float]:
+    """CPU seconds so far: of each named process, of the services' processes (summed by
+    service), and of the whole machine (`busy`: every process, the other users' too)."""
+    found = {name: _cpu_s(pid) for name, pid in pids.items()}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            comm = (entry / "comm").read_text().strip()
+        except OSError:
+            continue
+        service = SERVICES.get(comm)
+        if service is not None:
+            found[service] = found.get(service, 0.0) + _cpu_s(int(entry.name))
+    ticks = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    found["busy"] = (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+    return found
+
+
+async def measured(pids: dict[str, int], phase: Any) -> dict[str, Any]:
+    """A chat phase's figures and the CPU seconds each part used while it ran."""
+    before = _cpu_snapshot(pids)
+    result = await phase
+    after = _cpu_snapshot(pids)
+    return {**result, "cpu_s": {k: round(after[k] - before.get(k, 0.0), 2) for k in after}}
+
+
 def _report(receiver: subprocess.Popen[str]) -> dict[str, Any]:
     assert receiver.stdin is not None and receiver.stdout is not None
     receiver.stdin.write('{"report": true}\n')
@@ -238,8 +328,8 @@ def _report(receiver: subprocess.Popen[str]) -> dict[str, Any]:
 
 
 def main() -> None:
-    if len(sys.argv) == 3 and sys.argv[1] == "--receiver":
-        receiver_main(int(sys.argv[2]))
+    if len(sys.argv) == 4 and sys.argv[1] == "--receiver":
+        receiver_main(int(sys.argv[2]), sys.argv[3])
         return
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -248,23 +338,43 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--drain", type=float, default=60,
                         help="seconds to wait after the chat for the deliveries to finish")
-    parser.add_argument("--nice", type=int, default=10,
-                        help="the sender's niceness (0: as the other processes)")
+    parser.add_argument("--sender-cpu", choices=("idle", "low", "normal"), default="idle",
+                        help="the sender's AETHEX_WEBHOOK_CPU (idle: SCHED_IDLE, low: nice "
+                             "10, normal: as the other processes)")
+    parser.add_argument("--sender-cpu-share", type=float, default=0.0,
+                        help="the sender's AETHEX_WEBHOOK_CPU_SHARE (most of one core it "
+                             "uses; 0: no cap)")
+    parser.add_argument("--receiver-cpu", choices=("idle", "normal"), default="normal",
+                        help="the receiver's scheduling (idle: SCHED_IDLE)")
+    parser.add_argument("--idle-burn", action="store_true",
+                        help="control: instead of the sender, busy loops at SCHED_IDLE")
+    parser.add_argument("--no-again", dest="again", action="store_false",
+                        help="skip the third phase (chat again, the sender stopped)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     result = asyncio.run(run(args))
     if args.json:
         print(json.dumps(result, indent=1))
         return
-    a, b = result["without"], result["with"]
+    a, b, c = result["without"], result["with"], result["again"]
     print(f"chat {args.rate:g} msg/s for {args.seconds:g} s, {args.subscriptions} "
-          "subscriptions to chat.message.sent (second phase)")
-    print(f"{'':28}{'no webhooks':>14}{'webhooks':>14}{'ratio':>8}")
+          "subscriptions to chat.message.sent (second phase); sender "
+          f"{args.sender_cpu} (share {args.sender_cpu_share:g}), receiver {args.receiver_cpu}")
+    print(f"{'':24}{'no webhooks':>12}{'webhooks':>12}{'ratio':>7}"
+          + (f"{'again, none':>13}{'ratio':>7}" if c else ""))
     for key, label in (("send_p50", "chat send p50 (ms)"), ("send_p99", "chat send p99 (ms)"),
                        ("view_p50", "chat viewer p50 (ms)"), ("view_p99", "chat viewer p99 (ms)")):
-        print(f"{label:28}{a[key]:>14.1f}{b[key]:>14.1f}{b[key] / a[key]:>8.2f}")
-    print(f"{'send errors / viewer got':28}{a['errors']:>7}/{a['viewer_got']:<6}"
-          f"{b['errors']:>7}/{b['viewer_got']:<6}")
+        line = f"{label:24}{a[key]:>12.1f}{b[key]:>12.1f}{b[key] / a[key]:>7.2f}"
+        if c:
+            line += f"{c[key]:>13.1f}{c[key] / a[key]:>7.2f}"
+        print(line)
+    print(f"{'send errors / viewer got':24}{a['errors']:>5}/{a['viewer_got']:<6}"
+          f"{b['errors']:>5}/{b['viewer_got']:<6}"
+          + (f"{c['errors']:>7}/{c['viewer_got']:<6}" if c else ""))
+    for name, phase in (("no webhooks", a), ("webhooks", b), ("again, none", c)):
+        if phase:
+            print(f"CPU s during '{name}': " + ", ".join(
+                f"{k} {v:.1f}" for k, v in phase["cpu_s"].items()))
     for key, label in (("at_end_of_chat", "when the chat stopped"),
                        ("after_drain", f"after {result['drain_s']:g} s more")):
         d = result[key]

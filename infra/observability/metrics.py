@@ -38,6 +38,15 @@ TASK_RESTARTS = Counter(
     "aethex_task_restarts", "Supervised tasks restarted after a failure, by task", ["task"],
     registry=REGISTRY)
 
+WEBHOOK_ATTEMPTS = Counter(
+    "aethex_webhook_attempts", "Outbound webhook delivery attempts, by outcome (delivered, "
+    "retrying, refused, failed)", ["outcome"], registry=REGISTRY)
+WEBHOOK_LATENCY = Histogram(
+    "aethex_webhook_attempt_duration_seconds", "How long a receiver took to answer a "
+    "delivery attempt (or to fail), by outcome", ["outcome"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+    registry=REGISTRY)
+
 
 def count_chat_batch(size: int) -> None:
     """The chat group committer's batch hook: one batch of `size` SendMessage commands."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import signal
@@ -13,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from tests.harness import (
     LiveServer,
     embedded_settings,
+    free_port,
     fresh_production,
     production_env,
     running,
@@ -47,7 +50,9 @@ class Sender:
     """`aethex webhooks` as a process of its own, on the test's namespace."""
 
     def __init__(self, namespace: str, tmp_path: Path) -> None:
+        self.health_port = free_port()
         self.env = production_env(namespace, AETHEX_DATA_DIR=str(tmp_path / "sender"),
+                                  AETHEX_HEALTH_PORT=str(self.health_port),
                                   AETHEX_WEBHOOK_ALLOW_PRIVATE="1",
                                   AETHEX_WEBHOOK_RETRY_BASE_S="0.2",
                                   AETHEX_WEBHOOK_RETRY_MAX_S="0.5",
@@ -66,6 +71,25 @@ class Sender:
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             stop_processes(self.proc)
+
+    def metric(self, name: str, outcome: str) -> float:
+        """A sample of the process's `/metrics` with label outcome=`outcome` (0 if none)."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.health_port}/metrics",
+                                    timeout=10) as answer:
+            text = answer.read().decode()
+        for line in text.splitlines():
+            if line.startswith(f'{name}{{outcome="{outcome}"}} '):
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
+
+    def threads_at_idle_priority(self) -> dict[bool, int]:
+        """How many of the process's threads run at SCHED_IDLE (True) and how many not."""
+        assert self.proc is not None
+        counts = {True: 0, False: 0}
+        for tid in os.listdir(f"/proc/{self.proc.pid}/task"):
+            with contextlib.suppress(OSError):  # a thread that has just ended
+                counts[os.sched_getscheduler(int(tid)) == os.SCHED_IDLE] += 1
+        return counts
 
 
 @pytest.fixture(scope="module")
@@ -249,7 +273,10 @@ def _stamp(received: Any) -> Any:
     return datetime.fromtimestamp(int(received.headers["webhook-timestamp"]), UTC)
 
 
-async def test_ping_redelivery_and_a_gone_receiver(api: Api, receiver: Receiver) -> None:
+async def test_ping_redelivery_and_a_gone_receiver(
+        api: Api, receiver: Receiver, world: tuple[LiveServer, Sender]) -> None:
+    _, sender = world
+    failed_before = sender.metric("aethex_webhook_attempts_total", "failed")
     owner, channel_id, stream_id = await live_channel(api)
     hook = await subscribe(api, owner, channel_id, receiver.url("/ping"),
                            ["chat.message.sent"])
@@ -298,6 +325,15 @@ async def test_ping_redelivery_and_a_gone_receiver(api: Api, receiver: Receiver)
         assert time.monotonic() < deadline
         await asyncio.sleep(0.1)
     assert "410" in hook_now["disabledReason"]
+
+    # What the sender's /metrics says of its attempts, and the CPU priority it runs at:
+    # its event loop at SCHED_IDLE (AETHEX_WEBHOOK_CPU's default), its database threads not.
+    assert sender.metric("aethex_webhook_attempts_total", "failed") == failed_before + 1
+    assert sender.metric("aethex_webhook_attempts_total", "delivered") >= 3
+    assert sender.metric("aethex_webhook_attempt_duration_seconds_count", "delivered") >= 3
+    assert sender.proc is not None
+    assert os.sched_getscheduler(sender.proc.pid) == os.SCHED_IDLE
+    assert sender.threads_at_idle_priority()[False] >= 3
 
 
 async def test_owner_routes_refuse_others_and_bad_input_stores_nothing(
