@@ -264,6 +264,10 @@ async def test_a_ladder_of_renditions_is_an_hls_master_with_a_playable_variant_e
                 assert missing.status_code == 404
                 assert missing.headers["access-control-allow-origin"] == "*"
                 assert missing.headers["cache-control"] == "no-cache"
+                # a variant or segment not there yet: a 404 a browser's player can read
+                gone = await plain.get(f"{nginx.http_url}/hls/source/not-live-0.m3u8")
+                assert gone.status_code == 404
+                assert gone.headers["access-control-allow-origin"] == "*"
 
                 async def live() -> dict[str, Any] | None:
                     page = (await api.http.get(f"/api/channels/{channel['slug']}")).json()
