@@ -216,13 +216,15 @@ async def until_stream_readable(api: Api, stream_id: str, timeout: float = 20.0)
 # -- the compose topology ----------------------------------------------------------------
 
 
-def wait_ready(url: str, procs: list[subprocess.Popen[bytes]], timeout: float = 40) -> None:
+def wait_ready(url: str, procs: list[subprocess.Popen[bytes]], timeout: float = 40,
+               path: str = "/health/ready") -> None:
+    """Until `url` answers 200 at `path`; fails at once if one of `procs` exited."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         exited = [p.args for p in procs if p.poll() is not None]
         assert not exited, f"exited: {exited}"
         try:
-            if httpx.get(f"{url}/health/ready", timeout=1).status_code == 200:
+            if httpx.get(f"{url}{path}", timeout=1).status_code == 200:
                 return
         except httpx.HTTPError:
             pass

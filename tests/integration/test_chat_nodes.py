@@ -7,11 +7,9 @@ import asyncio
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.harness import (
@@ -24,6 +22,7 @@ from tests.harness import (
     stop_processes,
 )
 from tests.integration.client import Api, next_event
+from tests.integration.live_support import wait_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,25 +45,13 @@ def two_nodes(tmp_path: Path) -> Iterator[list[str]]:
                 env=env, stdout=subprocess.DEVNULL))
             urls.append(f"http://127.0.0.1:{port}")
             if i == 0:  # the first node creates the schema before the second starts
-                _wait_ready(urls[0], procs[0])
-        _wait_ready(urls[1], procs[1])
+                wait_ready(urls[0], procs[:1])
+        wait_ready(urls[1], procs[1:2])
         yield urls
     finally:
         stop_processes(*procs)
         drop_namespace(namespace)
 
-
-def _wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 40
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, "node exited"
-        try:
-            if httpx.get(f"{url}/health/ready", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"{url} not ready")
 
 
 async def test_messages_and_viewer_counts_cross_nodes(two_nodes: list[str]) -> None:
@@ -122,7 +109,7 @@ async def test_one_port_served_by_two_processes(tmp_path: Path) -> None:
     api = Api(url, url.replace("http", "ws"))
     sockets = []
     try:
-        _wait_ready(url, proc)
+        wait_ready(url, [proc])
         owner = await api.register()
         channel = await api.channel(owner)
         stream = await api.go_live(owner, channel["id"])

@@ -4,7 +4,6 @@ what ffmpeg cannot read is a MediaError; the VOD publisher refuses parts it does
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 from uuid import uuid4
@@ -12,6 +11,7 @@ from uuid import uuid4
 import pytest
 
 from infra.media import ffmpeg
+from tests.harness import REQUIRED
 from workers.vod_publisher import VodPublisher, allowed_gap_s
 
 
@@ -19,7 +19,7 @@ from workers.vod_publisher import VodPublisher, allowed_gap_s
 def _needs_ffmpeg() -> None:
     missing = ffmpeg.available()
     if missing is not None:  # in CI a missing tool is a failure, never a skip
-        if os.environ.get("AETHEX_REQUIRE_SERVICES") == "1":
+        if REQUIRED:
             pytest.fail(f"needs {missing} (.ci/run installs ffmpeg)")
         pytest.skip(f"needs {missing} (.ci/run installs ffmpeg)")
 

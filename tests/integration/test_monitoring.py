@@ -21,7 +21,7 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from entrypoints.probe import STEPS, Probe, ProbeMetrics, ProbeUser, parse_duration
-from tests.harness import LiveServer, embedded_settings, free_port, running
+from tests.harness import REQUIRED, LiveServer, embedded_settings, free_port, running
 
 ROOT = Path(__file__).resolve().parents[2]
 GRAFANA = ROOT / "docs" / "grafana"
@@ -198,7 +198,7 @@ def test_alert_rules_are_valid() -> None:
         assert rule["annotations"]["summary"]
     promtool = shutil.which("promtool")
     if promtool is None:
-        if os.environ.get("AETHEX_REQUIRE_SERVICES") == "1":
+        if REQUIRED:
             pytest.fail("promtool is missing: apt-get install prometheus")
         pytest.skip("promtool is not installed (Debian's prometheus package has it)")
     for args in (["check", "rules", "alerts.yml"], ["test", "rules", "alerts.test.yml"]):

@@ -11,7 +11,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import psycopg
 import pytest
 import socketio
@@ -28,6 +27,7 @@ from tests.harness import (
     stop_processes,
 )
 from tests.integration.client import Api
+from tests.integration.live_support import wait_ready
 from tests.receivers import CapturingServer, Span, otlp_spans
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,7 +50,7 @@ def traced(tmp_path: Path) -> Iterator[tuple[str, CapturingServer, str]]:
             procs.append(subprocess.Popen(
                 [sys.executable, "-m", "entrypoints.cli", "serve", "--port", str(port)],
                 cwd=ROOT, env={**env, "AETHEX_WORKERS": "none"}, stdout=subprocess.DEVNULL))
-            _wait_ready(url, procs[0])  # it made the schema
+            wait_ready(url, procs[:1], path="/health/live")  # it made the schema
             for command in (["relay"], ["project"]):
                 procs.append(subprocess.Popen([sys.executable, "-m", "entrypoints.cli",
                                                *command], cwd=ROOT, env=env))
@@ -59,18 +59,6 @@ def traced(tmp_path: Path) -> Iterator[tuple[str, CapturingServer, str]]:
             stop_processes(*procs)
             drop_namespace(namespace)
 
-
-def _wait_ready(url: str, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 40
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, "the API node exited"
-        try:
-            if httpx.get(f"{url}/health/live", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError(f"{url} not up")
 
 
 async def test_one_message_is_one_trace_across_three_processes(
