@@ -307,7 +307,9 @@ def test_a_lowered_process_gets_a_scheduling_group_of_its_own() -> None:
         assert said == "unchanged (no autogroup)"
         return
     assert said == "autogroup nice 19" and group.endswith("nice 19") and leader == "True"
-    assert group.split()[0] != ours.split()[0]  # not the caller's group
+    # The kernel prints nothing for a process in the default (root) group, as a CI runner
+    # started outside any session can be; any group the child names is then its own.
+    assert group.split()[0] != (ours.split() or [""])[0]  # not the caller's group
     assert Path("/proc/self/autogroup").read_text().strip() == ours  # left as it was
 
 
