@@ -168,9 +168,16 @@ def say(page: Any, text: str) -> None:
 def message_action(line: Any, name: str) -> None:
     """Clicks one of a chat message's actions, behind its ⋯ menu."""
     menu = line.locator("details.actions")
-    if not menu.evaluate("d => d.open"):
-        menu.locator("summary").click()
-    line.get_by_role("button", name=name).click()
+    button = line.get_by_role("button", name=name)
+    # A message arriving while the summary is clicked scrolls the log under the pointer:
+    # the click can land beside the summary and leave the menu shut. Open it until it is.
+    for _ in range(20):
+        if not menu.evaluate("d => d.open"):
+            menu.locator("summary").click()
+        if button.is_visible():
+            break
+        line.page.wait_for_timeout(250)
+    button.click()
 
 
 # How far the chat's scroll box is from its end, and from its top.
