@@ -13,6 +13,13 @@ COPY cannot return the positions it assigned, so the batch reserves them first: 
 lock, `setval` moves the log's sequence past the batch in one statement, and the rows are
 written with those positions explicitly. Anything that draws from the sequence (the
 library's INSERT, the next batch) draws past them.
+
+A small batch is the library's INSERT, sent with its BEGIN, lock, NOTIFY and COMMIT in one
+round trip. The library sends the COMMIT only once the INSERT's answer is back, so the
+table lock stays held while the client is off the CPU: a process at low priority on a busy
+machine (the webhook sender, recording its attempts) then kept every other writer, chat
+included, waiting for as long as the scheduler left it waiting. Sent together, the lock is
+held for the server's own work only, whoever the client is.
 """
 
 from __future__ import annotations
@@ -22,7 +29,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.postgres import (
+    PostgresAggregateRecorder,
+    PostgresApplicationRecorder,
+    PostgresDatastore,
+)
 from eventsourcing.utils import retry
 from psycopg.pq import TransactionStatus
 from psycopg.rows import tuple_row
@@ -84,8 +95,10 @@ class CopyingRecorder(PostgresApplicationRecorder):
     def insert_events(self, stored_events: Sequence[StoredEvent],
                       **kwargs: Any) -> Sequence[int] | None:
         n = len(stored_events)
-        if n < self.copy_from or self.datastore.enable_db_functions:
+        if self.datastore.enable_db_functions or not n:
             return _library_insert(self, stored_events, **kwargs)
+        if n < self.copy_from:
+            return self._insert_in_one_trip(stored_events)
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             try:
                 # BEGIN in the pipeline, with the lock, the NOTIFY and the reservation:
@@ -111,6 +124,31 @@ class CopyingRecorder(PostgresApplicationRecorder):
                         conn.execute("ROLLBACK")
                 raise
         return list(range(first, first + n))
+
+    def _insert_in_one_trip(self, stored_events: Sequence[StoredEvent]) -> list[int]:
+        """The library's INSERT ... RETURNING, in a transaction sent whole before any answer
+        is read (see the module docstring). An error (a duplicate version, the lock's
+        timeout) skips the rest of the pipeline, the COMMIT included: the transaction is
+        rolled back here and the error goes up as the library's."""
+        with self.datastore.get_connection() as conn:
+            try:
+                with conn.pipeline() as pipeline, conn.cursor() as curs, \
+                        conn.cursor() as inserted:
+                    curs.execute("BEGIN")
+                    self._lock_table(curs)
+                    self._notify_channel(curs)
+                    PostgresAggregateRecorder._insert_stored_events(self, inserted,
+                                                                    stored_events)
+                    curs.execute("COMMIT")
+                    pipeline.sync()  # the one round trip: sent, then every answer read
+                    ids = self._fetch_ids_after_insert_events(inserted, stored_events)
+            except BaseException:
+                if conn.info.transaction_status != TransactionStatus.IDLE and not conn.closed:
+                    with contextlib.suppress(Exception):
+                        conn.execute("ROLLBACK")
+                raise
+        assert ids is not None and len(ids) == len(stored_events)
+        return list(ids)
 
     @_retrying
     def select_rows(self, after: int, upto: int, limit: int,

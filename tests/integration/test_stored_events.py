@@ -5,6 +5,7 @@ format: a plain `eventsourcing` application, with none of our settings, reads it
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -12,6 +13,7 @@ from uuid import UUID
 import pytest
 from eventsourcing.application import Application
 from eventsourcing.persistence import JSONTranscoder
+from psycopg.pq import Trace
 
 from commands.ban_user import BanUser, ban_user
 from commands.send_message import Author, SendMessage, send_messages
@@ -179,3 +181,64 @@ def test_the_library_reads_what_we_store(settings: Settings, store: EventStore) 
         assert app.repository.get(channel.id).banned_until(viewer.id, message.created_on)[0]
     finally:
         app.close()
+
+
+def test_a_small_batch_is_sent_whole_before_any_answer_is_read(
+        settings: Settings, store: EventStore, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The table lock is held while the server works, never while the client is away: the
+    COMMIT leaves with the BEGIN, the lock and the INSERT, before the first answer is read
+    (libpq's own trace of the connection's messages, in order)."""
+    if not settings.production:
+        pytest.skip("SQLite has no table lock to hold")
+    world = World(store=store, hasher=FakeHasher())
+    _, batch = messages(world, 3)
+    datastore = store.app.recorder.datastore
+    real = datastore.get_connection
+    trace = tmp_path / "libpq.trace"
+
+    @contextmanager
+    def traced() -> Iterator[Any]:
+        with real() as conn, trace.open("w") as out:
+            conn.pgconn.trace(out.fileno())
+            conn.pgconn.set_trace_flags(Trace.SUPPRESS_TIMESTAMPS | Trace.REGRESS_MODE)
+            try:
+                yield conn
+            finally:
+                conn.pgconn.untrace()
+
+    monkeypatch.setattr(datastore, "get_connection", traced)
+    head = store.head()
+    positions = store.save_positions(*batch)
+    monkeypatch.undo()
+
+    assert sorted(positions.values()) == list(range(head + 1, head + 4))
+    lines = trace.read_text().splitlines()
+    sent = [i for i, line in enumerate(lines) if line.startswith("F")]
+    answered = [i for i, line in enumerate(lines) if line.startswith("B")]
+    commit = next(i for i in sent if '"COMMIT"' in lines[i])
+    lock = next(i for i in sent if "LOCK TABLE" in lines[i])
+    insert = next(i for i in sent if "INSERT INTO" in lines[i])
+    assert lock < insert < commit < answered[0], "\n".join(lines)
+
+
+def test_a_small_batch_with_a_stale_aggregate_stores_nothing(settings: Settings,
+                                                             store: EventStore) -> None:
+    """The one-trip INSERT keeps optimistic concurrency: the duplicate version fails the
+    whole transaction, which is rolled back, and the connection serves the next save."""
+    world = World(store=store, hasher=FakeHasher())
+    channel, batch = messages(world, 3)
+    stale = store.get(channel.id, Channel)
+    fresh = store.get(channel.id, Channel)
+    fresh.update(name="renamed first")
+    store.save(fresh)
+    stale.update(name="renamed second")
+    head = store.head()
+
+    for _ in range(3):  # again and again: no connection is left in a failed transaction
+        with pytest.raises(ConcurrentChange):
+            store.save_positions(*batch, stale)
+        assert store.head() == head
+    assert store.find(batch[0].id, ChatMessage) is None
+    positions = store.save_positions(*batch)
+    assert len(positions) == 3 and max(positions.values()) == store.head()
