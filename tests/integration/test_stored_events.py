@@ -183,14 +183,29 @@ def test_the_library_reads_what_we_store(settings: Settings, store: EventStore) 
         app.close()
 
 
+@pytest.fixture
+def pg_store(tmp_path: Path) -> Iterator[EventStore]:
+    """The event store on PostgreSQL only (SQLite has no table lock to hold)."""
+    require_services()
+    namespace = new_namespace()
+    try:
+        settings = production_settings(tmp_path, namespace)
+        open_read_db(settings).close()
+        es = EventStore(settings.eventsourcing_env())
+        try:
+            yield es
+        finally:
+            es.close()
+    finally:
+        drop_namespace(namespace)
+
+
 def test_a_small_batch_is_sent_whole_before_any_answer_is_read(
-        settings: Settings, store: EventStore, tmp_path: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        pg_store: EventStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The table lock is held while the server works, never while the client is away: the
     COMMIT leaves with the BEGIN, the lock and the INSERT, before the first answer is read
     (libpq's own trace of the connection's messages, in order)."""
-    if not settings.production:
-        pytest.skip("SQLite has no table lock to hold")
+    store = pg_store
     world = World(store=store, hasher=FakeHasher())
     _, batch = messages(world, 3)
     datastore = store.app.recorder.datastore
