@@ -188,7 +188,7 @@ def web_client_router(files: WebClientFiles) -> Router:
     def page(name: str) -> Response[bytes]:
         if files.missing():
             return _not_installed("The web client")
-        return Response(files.read(files.page(name)), media_type=HTML)
+        return Response(files.render(name), media_type=HTML)
 
     options: dict[str, Any] = {"include_in_schema": False, "opt": PUBLIC, "sync_to_thread": False}
 

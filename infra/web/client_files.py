@@ -9,6 +9,8 @@ Only the files named in `VENDOR` are served out of `node_modules`: a package's o
 
 from __future__ import annotations
 
+import html
+from dataclasses import dataclass
 from pathlib import Path
 
 # The name a page loads under /vendor/, and the installed file it is.
@@ -20,8 +22,31 @@ VENDOR = {
     "swagger-ui.css": "swagger-ui-dist/swagger-ui.css",
 }
 
-# A page's name (its route's) and its file under web/pages/.
-PAGES = ("home", "stream", "dashboard", "profile", "register", "login", "onboarding")
+
+
+@dataclass(frozen=True)
+class Page:
+    """A page's own part of the shared layout (`web/pages/_layout.html`): its title, and
+    whether its main column is the narrow one of the forms. The page's file under
+    web/pages/ holds what goes inside its `<main>`; the layout holds the rest (the head
+    with the stylesheet and the page's module script, the site header), once."""
+
+    title: str
+    narrow: bool = False
+
+
+# A page's name (its route's, its file's under web/pages/, its script's under
+# assets/js/pages/).
+PAGES: dict[str, Page] = {
+    "home": Page("Live now"),
+    "stream": Page("Stream"),
+    "dashboard": Page("Dashboard"),
+    "profile": Page("Your profile"),
+    "register": Page("Sign up", narrow=True),
+    "login": Page("Sign in", narrow=True),
+    "onboarding": Page("Set up your account", narrow=True),
+}
+LAYOUT = "_layout.html"
 
 MEDIA_TYPES = {".js": "text/javascript; charset=utf-8", ".mjs": "text/javascript; charset=utf-8",
                ".css": "text/css; charset=utf-8", ".html": "text/html; charset=utf-8",
@@ -58,9 +83,22 @@ class WebClientFiles:
         return data
 
     def page(self, name: str) -> Path:
+        """The file of a page's main content (a name not in `PAGES` is a KeyError)."""
         if name not in PAGES:
             raise KeyError(name)
         return self.root / "pages" / f"{name}.html"
+
+    def render(self, name: str) -> bytes:
+        """The whole page: the layout around the page's main content (both files read
+        through `read`, so an edit to either shows on the next request)."""
+        page = PAGES[name]
+        main = self.read(self.page(name)).decode()
+        layout = self.read(self.root / "pages" / LAYOUT).decode()
+        # The page's content goes in last, so that nothing in it is taken for a slot.
+        return (layout.replace("{{title}}", html.escape(page.title))
+                .replace("{{page}}", name)
+                .replace("{{main_class}}", ' class="narrow"' if page.narrow else "")
+                .replace("{{main}}", main)).encode()
 
     def vendor(self, name: str) -> Path | None:
         """The installed file served as /vendor/NAME, or None (unknown, or not installed)."""

@@ -115,6 +115,39 @@ def test_the_repository_holds_every_page() -> None:
     assert default_web_dir().name == "web"
 
 
+def test_each_page_is_its_content_in_the_one_layout() -> None:
+    """Every page is a whole document: its own title, script and main column around its
+    content, and the head and site header written once, in the layout."""
+    files = WebClientFiles()
+    for name, page in PAGES.items():
+        text = files.render(name).decode()
+        content = files.page(name).read_text()
+        assert text.startswith("<!doctype html>") and text.endswith("</html>\n"), name
+        assert f"<title>{page.title} · AeThex Live</title>" in text, name
+        assert f'<script type="module" src="/assets/js/pages/{name}.js"></script>' in text
+        assert (files.assets / "js" / "pages" / f"{name}.js").is_file(), name
+        main = '<main id="main" tabindex="-1"' + (' class="narrow"' if page.narrow else "") + ">"
+        assert f"{main}\n{content}</main>" in text, name
+        assert "{{" not in text.replace(content, ""), name  # no slot left unfilled
+        assert text.count('<header class="site-header">') == 1, name
+        assert "<head>" not in content and "<main" not in content, name
+
+
+def test_a_page_edited_on_disk_is_served_anew(tmp_path: Path) -> None:
+    root = tmp_path / "web"
+    (root / "pages").mkdir(parents=True)
+    (root / "pages" / "_layout.html").write_text(
+        "<title>{{title}}</title><main{{main_class}}>{{main}}</main>\n")
+    (root / "pages" / "login.html").write_text("<p>{{title}} is kept as written</p>\n")
+    files = WebClientFiles(root)
+    assert files.render("login") == (b'<title>Sign in</title><main class="narrow">'
+                                     b"<p>{{title}} is kept as written</p>\n</main>\n")
+    (root / "pages" / "login.html").write_text("<p>changed</p>\n")
+    assert b"<p>changed</p>" in files.render("login")
+    with pytest.raises(KeyError):
+        files.render("_layout")
+
+
 def test_a_web_dir_that_is_not_the_clients_is_refused(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="AETHEX_WEB_DIR"):
         load_settings({"AETHEX_WEB_DIR": str(tmp_path)})
