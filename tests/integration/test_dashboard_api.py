@@ -33,7 +33,7 @@ async def test_my_channels_lists_the_callers_channels_private_ones_too(api: Api)
         "slug": f"{first['slug']}-hidden", "name": "Hidden", "isPublic": False})
     assert r.status_code == 201, r.text
     hidden = r.json()
-    await api.channel(other)
+    theirs = await api.channel(other)
 
     r = await api.http.get("/api/auth/channels", headers=owner["headers"],
                            params={"after": hidden["position"]})
@@ -45,7 +45,7 @@ async def test_my_channels_lists_the_callers_channels_private_ones_too(api: Api)
 
     # Another caller sees their own, never these; without a token: 401.
     r = await api.http.get("/api/auth/channels", headers=other["headers"],
-                           params={"after": hidden["position"]})
+                           params={"after": theirs["position"]})  # their own write, read
     assert [c["creator"]["id"] for c in r.json()["items"]] == [other["id"]]
     assert_problem(await api.http.get("/api/auth/channels"), 401)
     fresh = await api.register()
