@@ -389,6 +389,12 @@ class ChatGateway:
             # Read while live updates are held: a join or leave after this read reaches
             # the client after the list, never before it.
             users = await self.roster.page(stream_id, limit=USERS_SNAPSHOT_SIZE)
+            count = await self.presence.count(stream_id)
+            # Everything the join reads is read before its first frame goes out: a store
+            # that goes away after that finds the join done, not half done.
+            chatter = await self.roster.chatter(stream["channelId"],
+                                                str(session.principal.user_id)) \
+                if session.principal is not None and first else None
         except BaseException:
             # A join either happens whole or not at all: a session left in the room,
             # holding its updates, would be fed nothing while it looks connected.
@@ -402,15 +408,20 @@ class ChatGateway:
                      if session.ignored else items)
         session.emit("chat:users", users)
         session.release(items)
-        count = await self.presence.count(stream_id)
         session.emit("stream:status", stream)
         session.emit("stream:viewers", {"streamId": stream_id, "count": count,
                                         "peak": max(count, stream["peakViewers"])})
-        if session.principal is not None and first:  # the user's first tab, on any node
-            chatter = await self.roster.chatter(stream["channelId"],
-                                                str(session.principal.user_id))
-            await self.services.bus.publish_live([LiveUpdate(
-                stream_id, "chat:user-joined", {**chatter, **user_view(session.principal)})])
+        if chatter is not None and session.principal is not None:  # the user's first tab
+            try:
+                await self.services.bus.publish_live([LiveUpdate(
+                    stream_id, "chat:user-joined",
+                    {**chatter, **user_view(session.principal)})])
+            except Exception as e:
+                if not is_outage(e):
+                    raise
+                # The viewer is in: only the others' notice is lost (they see the user in
+                # the next list they read).
+                log.warning("chat.join_unannounced", stream_id=stream_id, error=repr(e))
         return {"ok": True, "streamId": stream_id, "history": len(items)}
 
     async def _leave(self, session: ChatSession) -> None:
