@@ -105,10 +105,6 @@ class ChatSession:
         # but their results are awaited side by side (so a client can pipeline them).
         self.send_lock = asyncio.Lock()
         self.in_flight = asyncio.Semaphore(64)
-        # Set when a ban or timeout of this user reaches the room: sends are then
-        # refused here; the Channel aggregate refuses them anyway, on every node.
-        self.banned = False
-        self.banned_until: float | None = None  # time.time(); None with `banned`: no end
         # Users whose messages this user ignores: hidden from history and live.
         self.ignored: set[str] = set()
         self.ignores_loaded = False
@@ -288,13 +284,11 @@ class ChatGateway:
             if (session.principal is None or session.stream_id != update.stream_id
                     or str(session.principal.user_id) != data.get("userId")):
                 continue
-            if update.event == "chat:unbanned":
-                session.banned, session.banned_until = False, None
-                continue
-            until = data.get("untilEpoch")
-            session.banned = True
-            session.banned_until = float(until) if until is not None else None
-            session.emit("chat:error", {"code": "banned", "message": _ban_message(data)})
+            # Only told: whether a send is refused is the Channel's decision, in the store,
+            # which a ban or its lifting reaches before any room hears of it (a copy kept
+            # here would refuse a user just unbanned until the news arrived).
+            if update.event == "chat:banned":
+                session.emit("chat:error", {"code": "banned", "message": _ban_message(data)})
 
     async def handle(self, session: ChatSession, event: str, data: Any) -> Any:
         """Runs one client event; refusals become `chat:error` and an error ack."""
@@ -448,12 +442,6 @@ class ChatGateway:
             # Signed in at connect; the account may have been deleted since.
             principal = session.principal = await self.services.identities.still_active(
                 session.principal)
-            if session.banned:
-                if session.banned_until is not None and time.time() >= session.banned_until:
-                    session.banned, session.banned_until = False, None  # the timeout is over
-                else:
-                    self.refusals.note(UUID(session.stream_id), "banned")
-                    raise ChatError("banned", "you are banned from this channel's chat")
             try:
                 await self.limiter.enforce(str(principal.user_id))
             except RateLimited:
