@@ -35,6 +35,7 @@ from eventsourcing.postgres import (
     PostgresDatastore,
 )
 from eventsourcing.utils import retry
+from psycopg import Connection
 from psycopg.pq import TransactionStatus
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier, Literal
@@ -119,9 +120,7 @@ class CopyingRecorder(PostgresApplicationRecorder):
                                e.state))
                 curs.execute("COMMIT")
             except BaseException:
-                if conn.info.transaction_status != TransactionStatus.IDLE and not conn.closed:
-                    with contextlib.suppress(Exception):
-                        conn.execute("ROLLBACK")
+                _roll_back(conn)
                 raise
         return list(range(first, first + n))
 
@@ -143,9 +142,7 @@ class CopyingRecorder(PostgresApplicationRecorder):
                     pipeline.sync()  # the one round trip: sent, then every answer read
                     ids = self._fetch_ids_after_insert_events(inserted, stored_events)
             except BaseException:
-                if conn.info.transaction_status != TransactionStatus.IDLE and not conn.closed:
-                    with contextlib.suppress(Exception):
-                        conn.execute("ROLLBACK")
+                _roll_back(conn)
                 raise
         assert ids is not None and len(ids) == len(stored_events)
         return list(ids)
@@ -164,3 +161,11 @@ class CopyingRecorder(PostgresApplicationRecorder):
             else:
                 curs.execute(self._select_all, (after, upto, limit), prepare=True)
             return curs.fetchall()
+
+
+def _roll_back(conn: Connection[Any]) -> None:
+    """Ends a transaction our own BEGIN opened and a failure left open (the pool would
+    otherwise hand the connection out mid-transaction); a closed connection has none."""
+    if conn.info.transaction_status != TransactionStatus.IDLE and not conn.closed:
+        with contextlib.suppress(Exception):
+            conn.execute("ROLLBACK")

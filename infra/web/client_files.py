@@ -23,7 +23,6 @@ VENDOR = {
 }
 
 
-
 @dataclass(frozen=True)
 class Page:
     """A page's own part of the shared layout (`web/pages/_layout.html`): its title, and
