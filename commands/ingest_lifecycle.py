@@ -83,8 +83,8 @@ class _WithReceipt:
     def save(self, *aggregates: Aggregate) -> int:
         return self.inner.save(*self._with_extras(aggregates))
 
-    def save_positions(self, *aggregates: Aggregate) -> dict[UUID, int]:
-        return self.inner.save_positions(*self._with_extras(aggregates))
+    def save_each(self, *aggregates: Aggregate) -> list[int]:
+        return self.inner.save_each(*self._with_extras(aggregates))[:len(aggregates)]
 
 
 def binding_id(provider: str, external_id: str) -> UUID:

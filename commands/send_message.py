@@ -126,18 +126,20 @@ def send_messages(cmds: list[SendMessage], store: Store, now: datetime | None = 
     # Each stream's messages side by side in the log: the relay then sends them as one run.
     accepted.sort(key=lambda item: item[1].stream_id.int)
     if accepted:
+        messages = [m for _, m in accepted]
         try:
-            positions = store.save_positions(*(m for _, m in accepted))
+            positions = store.save_each(*messages)
         except DomainError:
-            positions = {}
+            positions = []
             for i, message in accepted:
                 try:
-                    positions[message.id] = store.save(message)
+                    positions.append(store.save(message))
                 except DomainError as e:
                     results[i] = e
-        for i, message in accepted:
-            if message.id in positions:
-                results[i] = MessageSent(message=message, position=positions[message.id])
+                    positions.append(0)
+        for (i, message), position in zip(accepted, positions, strict=True):
+            if position:
+                results[i] = MessageSent(message=message, position=position)
     return [r for r in results if r is not None]
 
 

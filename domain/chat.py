@@ -5,12 +5,13 @@ from __future__ import annotations
 import unicodedata
 from datetime import datetime
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from eventsourcing.domain import TZINFO, Aggregate
 from eventsourcing.utils import get_topic
 
 from domain.errors import Forbidden, Invalid, TooLong
+from domain.ids import new_id
 
 MAX_MESSAGE_LENGTH = 500
 
@@ -113,7 +114,7 @@ class ChatMessage(Aggregate):
         directly: the library's constructor finds out which argument goes where by
         reflection on every call, which was a tenth of a chat batch's time.
         `test_domain_chat` pins the two to the same objects."""
-        originator_id = uuid4()
+        originator_id = new_id()
         now = datetime.now(tz=TZINFO)
         event = cls.Sent.__new__(cls.Sent)
         # A frozen dataclass: its fields go in as its own __init__ puts them, in order.

@@ -102,13 +102,15 @@ def words(text: str) -> list[str]:
 
 
 @lru_cache(maxsize=256)
-@lru_cache(maxsize=256)
 def _matchers(terms: tuple[str, ...]) -> tuple[dict[str, str], tuple[tuple[str, tuple[str, ...],
-                                                                             frozenset[str]], ...]]:
+                                                                             frozenset[str]], ...],
+                                               re.Pattern[bytes]]:
     """Per term list, built once: one-word terms as a lookup from every accepted form to
-    the term, longer ones as (term, leading words, accepted forms of the last word)."""
+    the term, longer ones as (term, leading words, accepted forms of the last word), and
+    the stems any match needs (see `_may_match`)."""
     single: dict[str, str] = {}
     multi = []
+    stems: set[str] = set()
     for term in terms:
         pattern = tuple(words(term))
         if not pattern:  # no word in it ("!!!"): nothing a message could match
@@ -119,15 +121,65 @@ def _matchers(terms: tuple[str, ...]) -> tuple[dict[str, str], tuple[tuple[str, 
                 single.setdefault(form, term)
         else:
             multi.append((term, pattern[:-1], forms))
-    return single, tuple(multi)
+        stems.add(pattern[-1])
+    return single, tuple(multi), _stems_pattern(stems)
+
+
+def _stems_pattern(stems: set[str]) -> re.Pattern[bytes]:
+    """Finds any of the ASCII stems in squeezed ASCII text, each letter repeated any number
+    of times; a pattern that matches nothing when there is none (a folded ASCII text
+    holds only ASCII, so a stem with any other letter never matches it)."""
+    branches = sorted(_repeated_letters(stem.encode()) for stem in stems if stem.isascii())
+    return re.compile(b"|".join(branches) if branches else rb"(?!)")
+
+
+def _repeated_letters(stem: bytes) -> bytes:
+    """`f+u+c+k` written `ff*uu*cc*k`: the same language, but each branch begins with a
+    literal, which lets `re` skip to the places where one of them starts (five times
+    faster on ordinary chat)."""
+    letters = [re.escape(stem[i:i + 1]) for i in range(len(stem))]
+    return b"".join(c + c + b"*" for c in letters[:-1]) + letters[-1]
+
+
+# The ASCII half of the look-alike folding as a byte table (every ASCII character folds to
+# one ASCII character), and the bytes that are separators once folded.
+_ASCII_FOLD = bytes(ord(chr(c).translate(_LOOKALIKE)) for c in range(128)) + bytes(
+    range(128, 256))
+_ASCII_SEPARATORS = bytes(c for c in range(256)
+                          if not (c < 128 and chr(_ASCII_FOLD[c]).isalnum()))
+_TRAILING_BANG_ASCII = re.compile(rb"[!|]+(?![\w$@!|])")
+
+
+def _may_match(text: str, stems: re.Pattern[bytes]) -> bool:
+    """False when an ASCII text cannot hold any blocked term: most messages, told apart in
+    a few passes in C instead of `words`' dozen.
+
+    Every word `words` finds, and every run of single letters it joins, appears whole in
+    the text folded, with its separators dropped and its repeated letters collapsed; and
+    every accepted form of a term begins with its last word's stem. So a text whose
+    squeezed form holds no stem (its letters repeated any number of times) has no match.
+    A test checks this against `words` on random texts built to match and nearly match."""
+    if not text.isascii():
+        return True
+    folded = text.encode().lower()
+    if b"!" in folded or b"|" in folded:
+        folded = _TRAILING_BANG_ASCII.sub(b" ", folded)
+    return stems.search(folded.translate(_ASCII_FOLD, _ASCII_SEPARATORS)) is not None
 
 
 def blocked_term(text: str, terms: tuple[str, ...]) -> str | None:
     """The first term the text contains as whole folded words (with common endings)."""
     if not terms:
         return None
-    found = words(text)
-    single, multi = _matchers(terms)
+    single, multi, stems = _matchers(terms)
+    if not _may_match(text, stems):
+        return None
+    return _first_blocked(words(text), terms, single, multi)
+
+
+def _first_blocked(found: list[str], terms: tuple[str, ...], single: dict[str, str],
+                   multi: tuple[tuple[str, tuple[str, ...], frozenset[str]], ...],
+                   ) -> str | None:
     hits = [single[w] for w in found if w in single]
     for term, head, forms in multi:
         n = len(head)

@@ -105,7 +105,9 @@ def _tagged(value: Any) -> Any:
     if kind is float:
         if value != value or value in (float("inf"), float("-inf")):
             raise _Unknown  # json writes NaN and Infinity, msgspec null
-        return value
+        # As `json` writes it (`float.__repr__`): msgspec writes 1e300 where json writes
+        # 1e+300, the same number in other bytes.
+        return msgspec.Raw(float.__repr__(value).encode())
     if isinstance(value, (str, int)):  # StrEnum, IntEnum: json writes the value
         return str.__str__(value) if isinstance(value, str) else int(value)
     raise _Unknown

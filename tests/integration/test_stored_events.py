@@ -89,7 +89,7 @@ def test_a_batch_gets_consecutive_positions_in_the_log(settings: Settings,
     if settings.production:
         assert isinstance(store.app.recorder, CopyingRecorder)
     before = store.head()
-    positions = store.save_positions(*batch)
+    positions = dict(zip((m.id for m in batch), store.save_each(*batch), strict=True))
     after_batch = store.head()
     single = ChatMessage.sent(stream_id=batch[0].stream_id, channel_id=batch[0].channel_id,
                               author_id=batch[0].author_id, username="owner",
@@ -125,12 +125,12 @@ def test_a_stale_aggregate_fails_the_whole_batch(settings: Settings, store: Even
     head = store.head()
 
     with pytest.raises(ConcurrentChange):
-        store.save_positions(*batch, stale)
+        store.save_each(*batch, stale)
     assert store.head() == head  # nothing of the batch was stored
     assert store.find(batch[0].id, ChatMessage) is None
     # The same messages, without the stale channel, are stored whole, in one run (after
     # a gap on PostgreSQL: a sequence does not roll back, with COPY as with INSERT).
-    positions = sorted(store.save_positions(*batch).values())
+    positions = sorted(store.save_each(*batch))
     assert positions == list(range(positions[0], positions[0] + len(batch)))
     assert positions[0] > head and positions[-1] == store.head()
 
@@ -224,10 +224,10 @@ def test_a_small_batch_is_sent_whole_before_any_answer_is_read(
 
     monkeypatch.setattr(datastore, "get_connection", traced)
     head = store.head()
-    positions = store.save_positions(*batch)
+    positions = store.save_each(*batch)
     monkeypatch.undo()
 
-    assert sorted(positions.values()) == list(range(head + 1, head + 4))
+    assert positions == list(range(head + 1, head + 4))
     lines = trace.read_text().splitlines()
     sent = [i for i, line in enumerate(lines) if line.startswith("F")]
     answered = [i for i, line in enumerate(lines) if line.startswith("B")]
@@ -252,8 +252,8 @@ def test_a_small_batch_with_a_stale_aggregate_stores_nothing(settings: Settings,
 
     for _ in range(3):  # again and again: no connection is left in a failed transaction
         with pytest.raises(ConcurrentChange):
-            store.save_positions(*batch, stale)
+            store.save_each(*batch, stale)
         assert store.head() == head
     assert store.find(batch[0].id, ChatMessage) is None
-    positions = store.save_positions(*batch)
-    assert len(positions) == 3 and max(positions.values()) == store.head()
+    positions = store.save_each(*batch)
+    assert len(positions) == 3 and max(positions) == store.head()

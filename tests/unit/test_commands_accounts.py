@@ -37,8 +37,8 @@ class BlindFinds:
     def save(self, *aggregates: Any) -> int:
         return self.store.save(*aggregates)
 
-    def save_positions(self, *aggregates: Any) -> dict[UUID, int]:
-        return self.store.save_positions(*aggregates)
+    def save_each(self, *aggregates: Any) -> list[int]:
+        return self.store.save_each(*aggregates)
 
 
 # -- RegisterUser -------------------------------------------------------------------------

@@ -206,7 +206,7 @@ class OneByOneStore:
             raise Conflict("simulated clash")
         return self.store.save(*aggregates)
 
-    def save_positions(self, *aggregates: Any) -> dict[UUID, int]:
+    def save_each(self, *aggregates: Any) -> list[int]:
         raise Conflict("simulated batch clash")
 
 

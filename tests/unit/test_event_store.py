@@ -6,17 +6,19 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import inspect
+from typing import Any
 from uuid import uuid4
 
 import pytest
 from eventsourcing.application import Application
+from eventsourcing.persistence import EventStore as LibraryEventStore
 
 from domain.channel import Channel
 from domain.errors import Conflict, NotFound
 from domain.stream import Stream
 from domain.unique_name import UniqueName
 from domain.user import User
-from infra.eventstore.event_store import EventStore
+from infra.eventstore.event_store import AeThex, EventStore
 
 from .support import World
 
@@ -56,7 +58,7 @@ def test_saving_nothing_returns_zero(store: EventStore, channel: Channel) -> Non
     head = store.head()
     loaded = store.get(channel.id, Channel)
     assert store.save(loaded) == 0
-    assert store.save_positions(loaded) == {}
+    assert store.save_each(loaded) == [0]
     assert store.head() == head
 
 
@@ -83,28 +85,27 @@ def test_a_failed_save_keeps_the_pending_events_for_another(store: EventStore,
     user = User(email="x@example.com", username="someone", display_name="Someone",
                 password_hash="h")
     with pytest.raises(Conflict):
-        store.save_positions(user, stale)
+        store.save_each(user, stale)
     assert len(user.pending_events) == 1 and len(stale.pending_events) == 1
     assert store.find(user.id, User) is None
-    assert store.save_positions(user) == {user.id: store.head()}
+    assert store.save_each(user) == [store.head()]
     assert store.get(user.id, User).username == "someone"
 
 
-def test_save_positions_gives_each_aggregates_last_position(store: EventStore) -> None:
+def test_save_each_gives_each_aggregates_last_position_in_order(store: EventStore) -> None:
     head = store.head()
     a = UniqueName.claim("slug", "a", uuid4())
     c = Channel(owner_id=uuid4(), slug="ccc", name="c", description="", category="x",
                 tags=[], is_public=True, stream_key="k")
     c.go_live(uuid4())  # two events for c
-    positions = store.save_positions(a, c)
-    assert positions == {a.id: head + 1, c.id: head + 3}
+    assert store.save_each(c, a) == [head + 2, head + 3]
 
 
 def test_listeners_hear_each_save_once_with_its_position(store: EventStore) -> None:
     heard: list[int] = []
     store.on_saved(heard.append)
     p1 = store.save(UniqueName.claim("slug", "a", uuid4()))
-    store.save_positions(
+    store.save_each(
         UniqueName.claim("slug", "b", uuid4()), UniqueName.claim("slug", "c", uuid4())
     )
     store.save(store.get(UniqueName.create_id("slug", "a"), UniqueName))  # nothing to save
@@ -136,15 +137,18 @@ def test_read_with_stop_reports_the_stop_as_scanned(store: EventStore, channel: 
     assert upto == 2  # a full page: only scanned up to its last event
 
 
-# The library's `Application.save` that `AeThex.save` copies, as of the pinned version.
-PINNED_SAVE = ("9.5.6", "4e9747d14b8fd046")
+# The library's `Application.save`, `Application._record` and event store `put` that
+# `AeThex.save` and `AeThex.append` follow, as of the pinned version.
+PINNED_SAVE = ("9.5.6", "4e9747d14b8fd046", "104c6186b29d5059", "7cbbe45730a0d3b9")
 
 
 def test_the_save_override_is_pinned_to_the_library_it_copies() -> None:
     """`AeThex.save` reuses the library's private steps; a new eventsourcing release whose
-    `save` differs must fail here until the override is checked against it."""
-    body = hashlib.sha256(inspect.getsource(Application.save).encode()).hexdigest()[:16]
-    assert (importlib.metadata.version("eventsourcing"), body) == PINNED_SAVE
+    `save`, `_record` or `put` differs must fail here until the override is checked
+    against it."""
+    bodies = tuple(hashlib.sha256(inspect.getsource(f).encode()).hexdigest()[:16]
+                   for f in (Application.save, Application._record, LibraryEventStore.put))
+    assert (importlib.metadata.version("eventsourcing"), *bodies) == PINNED_SAVE
     for step in ("_record", "_take_snapshots", "_notify", "notify"):
         assert callable(getattr(Application, step))
 
@@ -158,3 +162,31 @@ def test_the_save_override_records_what_the_library_save_would(store: EventStore
     assert [r.notification.id for r in theirs] == [ours[-1].notification.id + 1]
     assert store.find(first.id, UniqueName) is not None
     assert store.find(second.id, UniqueName) is not None
+
+
+def test_recordings_name_what_was_stored(store: EventStore) -> None:
+    """The override's recordings are the library's: each event with its notification,
+    as the log holds it."""
+    claim = UniqueName.claim("k", "c", uuid4())
+    event = claim.pending_events[0]
+    [recording] = store.app.save(claim)
+    stored = store.app.recorder.select_notifications(start=recording.notification.id,
+                                                     limit=1)
+    assert recording.domain_event is event and [recording.notification] == stored
+
+
+def test_append_hands_recordings_to_a_subclass_that_wants_them(store: EventStore) -> None:
+    heard: list[Any] = []
+
+    class Listening(AeThex):
+        def _notify(self, recordings: list[Any]) -> None:
+            heard.extend(recordings)
+
+    app = Listening(env=dict(store.app.env))
+    try:
+        claim = UniqueName.claim("k", "d", uuid4())
+        positions, appended = app.append(claim, UniqueName.claim("k", "e", uuid4()))
+        assert appended == 2 and [r.notification.id for r in heard] == positions
+        assert heard[0].notification.originator_id == claim.id
+    finally:
+        app.close()

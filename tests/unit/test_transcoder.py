@@ -40,6 +40,7 @@ STATES: list[dict[str, Any]] = [
      "money": Decimal("1.50"), "tuple": (1, "a"), "offset": datetime(
          2026, 1, 2, 3, 4, 5, tzinfo=timezone(timedelta(hours=5, minutes=30)))},
     {"float": float("nan"), "inf": float("inf")},  # json writes NaN; msgspec would not
+    {"large": 1e300, "small": -2.5e-7, "zero": -0.0, "in a list": [1e22, 0.1]},  # 1e+300
     {"keys": {1: "int key"}},  # json turns the key into text
     {"_type_": "looks", "_data_": "tagged but is not registered"} | {"extra": 1},
 ]
