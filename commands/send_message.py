@@ -56,11 +56,45 @@ def _followed_since(store: Store, user_id: UUID, channel_id: UUID) -> datetime |
     return follow.modified_on if follow is not None and follow.active else None
 
 
+class _Standing(msgspec.Struct, frozen=True):
+    """What a batch decides once per author and channel: whether the author is staff
+    (exempt from slow mode, followers-only and link blocking), their badges, and when
+    they began to follow (read only for followers-only chats)."""
+
+    staff: bool
+    badges: tuple[str, ...]
+    followed_since: datetime | None
+
+
+def _standing(author: Author, channel: Channel, now: datetime, store: Store | None,
+              subscribers: SubscriberCache | None) -> _Standing:
+    """Refuses a banned author or a bot token that may not write; else their standing."""
+    if author.bot:  # its own channel only, while the token stands
+        channel.bot(author.id, "chat:write")
+    banned, until = channel.banned_until(author.id, now)
+    if banned:
+        raise Banned("you are banned from this channel's chat" + (
+            f" until {until.isoformat()} (a timeout)" if until else ""), field="content")
+    staff = channel.may_moderate(author.id)
+    badges = _badges(author.id, channel)
+    if not author.bot and subscribers is not None and store is not None \
+            and subscribers.is_subscriber(store, author.id, channel.id, now):
+        badges.append("subscriber")
+    followed_since = None
+    if not staff and channel.filters.followers_only and store is not None:
+        followed_since = _followed_since(store, author.id, channel.id)
+    return _Standing(staff, tuple(badges), followed_since)
+
+
 def _decide(
     cmd: SendMessage, streams: dict[UUID, Stream | None], channels: dict[UUID, Channel],
     now: datetime, store: Store | None = None, last_sent: SlowModeClock | None = None,
     subscribers: SubscriberCache | None = None,
+    standings: dict[tuple[int, int, bool], _Standing] | None = None,
 ) -> ChatMessage:
+    """One command's message, or the DomainError that refuses it. `standings` keeps each
+    author's standing for the rest of the batch (the channel's state does not change
+    within it): in a busy chat most authors send more than once a batch."""
     content = clean_content(cmd.content)
     stream = streams.get(cmd.stream_id)
     if stream is None:
@@ -71,32 +105,28 @@ def _decide(
         raise Conflict(f"the stream {state}; chat is closed", field="streamId",
                        code="stream_offline")
     channel = channels[stream.channel_id]
-    if cmd.author.bot:  # its own channel only, while the token stands
-        channel.bot(cmd.author.id, "chat:write")
-    banned, until = channel.banned_until(cmd.author.id, now)
-    if banned:
-        raise Banned("you are banned from this channel's chat" + (
-            f" until {until.isoformat()} (a timeout)" if until else ""), field="content")
+    author = cmd.author
+    key = (stream.channel_id.int, author.id.int, author.bot)
+    standing = standings.get(key) if standings is not None else None
+    if standing is None:
+        standing = _standing(author, channel, now, store, subscribers)
+        if standings is not None:
+            standings[key] = standing
     filters = channel.filters
-    staff = channel.may_moderate(cmd.author.id)  # exempt from slow, followers-only, links
-    check_content(content, filters, allow_links=staff)
-    if not staff:
+    check_content(content, filters, allow_links=standing.staff)
+    if not standing.staff:
         if filters.followers_only and store is not None:
-            check_followers_only(filters, _followed_since(store, cmd.author.id, channel.id), now)
+            check_followers_only(filters, standing.followed_since, now)
         if filters.slow_mode_s and last_sent is not None:
-            check_slow_mode(filters, last_sent.get(channel.id, cmd.author.id), now)
-            last_sent.mark(channel.id, cmd.author.id, now)
-    badges = _badges(cmd.author.id, channel)
-    if not cmd.author.bot and subscribers is not None and store is not None \
-            and subscribers.is_subscriber(store, cmd.author.id, channel.id, now):
-        badges.append("subscriber")
+            check_slow_mode(filters, last_sent.get(channel.id, author.id), now)
+            last_sent.mark(channel.id, author.id, now)
     return ChatMessage.sent(
         stream_id=stream.id,
         channel_id=stream.channel_id,
-        author_id=cmd.author.id,
-        username=cmd.author.username,
-        display_name=cmd.author.display_name,
-        badges=badges,
+        author_id=author.id,
+        username=author.username,
+        display_name=author.display_name,
+        badges=list(standing.badges),
         content=content,
     )
 
@@ -117,14 +147,17 @@ def send_messages(cmds: list[SendMessage], store: Store, now: datetime | None = 
 
     results: list[MessageSent | DomainError | None] = [None] * len(cmds)
     accepted: list[tuple[int, ChatMessage]] = []
+    standings: dict[tuple[int, int, bool], _Standing] = {}
     for i, cmd in enumerate(cmds):
         try:
             accepted.append((i, _decide(cmd, streams, channels, now, store, last_sent,
-                                         subscribers)))
+                                         subscribers, standings)))
         except DomainError as e:
             results[i] = e
-    # Each stream's messages side by side in the log: the relay then sends them as one run.
-    accepted.sort(key=lambda item: item[1].stream_id.int)
+    if len(streams) > 1:
+        # Each stream's messages side by side in the log: the relay then sends them as
+        # one run.
+        accepted.sort(key=lambda item: item[1].stream_id.int)
     if accepted:
         messages = [m for _, m in accepted]
         try:

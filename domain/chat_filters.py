@@ -9,6 +9,7 @@ import unicodedata
 from datetime import datetime, timedelta
 from functools import lru_cache
 from operator import itemgetter
+from typing import Any
 
 import msgspec
 
@@ -246,8 +247,27 @@ def check_content(content: str, filters: ChatFilters, *, allow_links: bool = Fal
     """Refuses content with a blocked term or, when links are blocked, a link."""
     if filters.block_links and not allow_links and has_link(content):
         raise Filtered("links_blocked", "links are not allowed in this chat")
-    if blocked_term(content, filters.terms()) is not None:
+    terms = filters.terms()
+    if terms and _may_match(content, _matchers_of(filters, terms)[2]) and \
+            _first_blocked(words(content), terms, *_matchers_of(filters, terms)[:2]) is not None:
         raise Filtered("filtered", "your message contains a term this channel blocks")
+
+
+# The matchers of the filters objects seen last, by identity (a batch checks every message
+# against its channel's one object): `_matchers`' cache would hash the whole term list, up
+# to 250 terms, for every message. The object itself is kept, so an id is never mistaken.
+_BY_FILTERS: dict[int, tuple[ChatFilters, tuple[Any, ...]]] = {}
+
+
+def _matchers_of(filters: ChatFilters, terms: tuple[str, ...]) -> tuple[Any, ...]:
+    entry = _BY_FILTERS.get(id(filters))
+    if entry is not None and entry[0] is filters:
+        return entry[1]
+    if len(_BY_FILTERS) >= 64:
+        _BY_FILTERS.clear()
+    matchers = _matchers(terms)
+    _BY_FILTERS[id(filters)] = (filters, matchers)
+    return matchers
 
 
 def check_slow_mode(filters: ChatFilters, last_sent: datetime | None, now: datetime) -> None:

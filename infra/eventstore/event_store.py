@@ -44,8 +44,8 @@ class AeThex(Application[UUID]):
         here, and calls its private `_take_snapshots` and `_notify`: a test pins that body
         and the version, so an upgrade that changes either fails until this is looked at
         again."""
-        processing_event, _ = self._collect(objs, kwargs)
-        stored, positions = self._put(processing_event)
+        processing_event, _, taken = self._collect(objs, kwargs)
+        stored, positions = self._put(processing_event, taken)
         recordings = _recordings(processing_event.events, stored, positions)
         self._take_snapshots(processing_event)
         self._notify(recordings)
@@ -59,8 +59,8 @@ class AeThex(Application[UUID]):
         a tenth of a chat message's save), which nothing of ours reads. Their only reader,
         `_notify`, does nothing unless a subclass gives it something to do, and then it
         gets them."""
-        processing_event, counts = self._collect(aggregates, {})
-        stored, positions = self._put(processing_event)
+        processing_event, counts, taken = self._collect(aggregates, {})
+        stored, positions = self._put(processing_event, taken)
         self._take_snapshots(processing_event)
         if type(self)._notify is not Application._notify:
             self._notify(_recordings(processing_event.events, stored, positions))
@@ -73,23 +73,27 @@ class AeThex(Application[UUID]):
         return last, len(positions)
 
     def _collect(self, objs: tuple[Any, ...], kwargs: dict[str, Any],
-                 ) -> tuple[ProcessingEvent[UUID], list[int]]:
-        """The events to save, and how many each object gave. The aggregates are kept by
+                 ) -> tuple[ProcessingEvent[UUID], list[int], list[tuple[Aggregate, list[Any]]]]:
+        """The events to save, how many each object gave, and what was taken from which
+        aggregate (so that a failed save can give it back). The aggregates are kept by
         id only where a step after the save reads them (the cache, snapshots)."""
         processing_event: ProcessingEvent[UUID] = ProcessingEvent()
         events = processing_event.events
         counts: list[int] = []
+        taken: list[tuple[Aggregate, list[Any]]] = []
         by_id = self.snapshots is not None or (
             self.repository.cache is not None and not self.repository.fastforward)
         for obj in objs:
-            if isinstance(obj, Aggregate):
+            # `isinstance` against the library's ABC-based class costs a Python call per
+            # object; the classes already seen are known by a set lookup.
+            if type(obj) in _AGGREGATE_TYPES or isinstance(obj, Aggregate):
+                _AGGREGATE_TYPES.add(type(obj))
                 pending = obj.collect_events()
                 events.extend(pending)
                 counts.append(len(pending))
+                taken.append((obj, pending))
                 if by_id:
                     processing_event.aggregates[obj.id] = obj
-                elif pending:  # so that a failed save can give them back
-                    processing_event.aggregates[pending[0].originator_id] = obj
             elif obj is not None:
                 before = len(events)
                 processing_event.collect_events(obj)
@@ -99,9 +103,10 @@ class AeThex(Application[UUID]):
         processing_event.saved_kwargs.update(kwargs)
         if tracing.ON:  # where the events came from, stored with them
             tracing.stamp(events)
-        return processing_event, counts
+        return processing_event, counts, taken
 
     def _put(self, processing_event: ProcessingEvent[UUID],
+             taken: list[tuple[Aggregate, list[Any]]],
              ) -> tuple[list[StoredEvent], Sequence[int]]:
         """The library's `_record`: the events mapped, inserted, and the cache updated."""
         events = processing_event.events
@@ -114,10 +119,8 @@ class AeThex(Application[UUID]):
             # The events were taken from their aggregates: a save that failed gives them
             # back, so that the same aggregates can be saved again (alone or with others,
             # as the chat batch's fallback does).
-            for event in reversed(events):
-                aggregate = processing_event.aggregates.get(event.originator_id)
-                if isinstance(aggregate, Aggregate):
-                    aggregate.pending_events.insert(0, event)
+            for aggregate, pending in taken:
+                aggregate.pending_events[:0] = pending
             raise
         if len(positions) != len(events):
             raise AssertionError("the recorder returned a position for each event")
@@ -125,6 +128,10 @@ class AeThex(Application[UUID]):
             for aggregate_id, aggregate in processing_event.aggregates.items():
                 self.repository.cache.put(aggregate_id, aggregate)
         return stored, positions
+
+
+# Aggregate classes seen by `_collect` (a handful: one per kind of aggregate).
+_AGGREGATE_TYPES: set[type] = set()
 
 
 def _recordings(events: list[Any], stored: list[StoredEvent], positions: Sequence[int],

@@ -68,6 +68,17 @@ def _datetime(value: datetime) -> msgspec.Raw | dict[str, str]:
     return {"_type_": "datetime_iso", "_data_": value.isoformat()}
 
 
+def _str_list(value: Any) -> Any:
+    """A list of strings as it is (msgspec writes it as json does), anything else the
+    general way."""
+    if type(value) is list:
+        for item in value:
+            if type(item) is not str:
+                return _tagged(value)
+        return value
+    return _tagged(value)
+
+
 def stored_event(originator_id: Any, originator_version: int, topic: str,
                  state: bytes) -> StoredEvent:
     """`StoredEvent(...)` without its frozen `__setattr__` per field (a third of the
@@ -142,8 +153,8 @@ def compile_encoder(cls: type) -> Encoder | None:
     namespace: dict[str, Any] = {
         "encode_json": _encode, "Unknown": _Unknown, "stored_event": stored_event,
         "TOPIC": get_topic(cls), "tagged": _tagged, "uuid_raw": uuid_raw, "UUID": UUID,
-        "datetime": datetime, "as_datetime": _datetime, "str": str, "int": int,
-        "bool": bool, "type": type, "len": len,
+        "datetime": datetime, "as_datetime": _datetime, "str_list": _str_list, "str": str,
+        "int": int, "bool": bool, "type": type, "len": len,
     }
     exec("\n".join(lines), namespace)  # the source above, made of field names
     encoder: Encoder = namespace["encode"]
@@ -159,6 +170,8 @@ def _value(hint: Any, var: str) -> str:
         return f"(uuid_raw({var}) if type({var}) is UUID else tagged({var}))"
     if kinds == {datetime}:
         return f"(as_datetime({var}) if type({var}) is datetime else tagged({var}))"
+    if kinds == {list[str]}:
+        return f"str_list({var})"
     for kind in (str, int, bool):
         if kinds == {kind}:
             # bool is not int's exact type, and an enum not str's: those go the long way

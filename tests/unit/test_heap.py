@@ -13,8 +13,10 @@ def test_settle_freezes_what_lives_now_and_later_garbage_is_still_collected() ->
         def __init__(self) -> None:
             self.me = self
 
+    threshold = gc.get_threshold()
     try:
         frozen = heap.settle()
+        assert gc.get_threshold() == (heap.YOUNG_THRESHOLD, *threshold[1:])
         assert frozen == gc.get_freeze_count() > 1000  # this process's modules, at least
         assert sum(gc.get_count()) < 100  # the generations start (nearly) empty
         Cycle()  # unreachable once made: only the collector can free a cycle
@@ -22,3 +24,4 @@ def test_settle_freezes_what_lives_now_and_later_garbage_is_still_collected() ->
         assert gc.get_freeze_count() == frozen
     finally:
         gc.unfreeze()  # the test process goes on as it was
+        gc.set_threshold(*threshold)
