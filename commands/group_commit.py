@@ -5,7 +5,13 @@ Sync callers (`submit`) get a `concurrent.futures.Future`. Async callers (`await
 committer(command)`) get an `asyncio.Future` of their own loop, and the writer thread wakes
 each event loop once per batch (one `call_soon_threadsafe`) to settle all of that loop's
 callers, rather than once per caller: a loop wake-up is a self-pipe write plus a context
-switch, which dominated the send path under load."""
+switch, which dominated the send path under load.
+
+`run_batch` may return, instead of the results, a function that gives them: its save
+begun, waiting only for the database. A second thread then waits for it and settles the
+batch's callers, in the order the batches came, while the writer decides the next batch:
+the database's work on one batch and the interpreter's on the next overlap. At most one
+batch waits for that thread; the writer waits beyond that."""
 
 from __future__ import annotations
 
@@ -33,6 +39,9 @@ log = structlog.get_logger(__name__)
 _Item = tuple[Any, Any, "asyncio.AbstractEventLoop | None", float]
 # What the writer hands to one loop: each future with its result or exception.
 _Outcomes = list[tuple["asyncio.Future[Any]", object]]
+# What a batch's run gives: its results, or a function that waits for them.
+Results = Sequence[Any]
+Finish = Callable[[], Results]
 
 
 class GroupCommitter(Generic[C, R]):
@@ -40,7 +49,8 @@ class GroupCommitter(Generic[C, R]):
 
     def __init__(
         self,
-        run_batch: Callable[[list[C]], Sequence[R | BaseException]],
+        run_batch: Callable[[list[C]], Sequence[R | BaseException]
+                            | Callable[[], Sequence[R | BaseException]]],
         *,
         window_s: float = 0.002,
         max_batch: int = 1000,
@@ -54,8 +64,12 @@ class GroupCommitter(Generic[C, R]):
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._closed = False
         self._lock = threading.Lock()
+        self._finishing: queue.Queue[object] = queue.Queue(maxsize=1)
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
+        self._finisher = threading.Thread(target=self._finish_loop, name=f"{name}-finish",
+                                          daemon=True)
         self._thread.start()
+        self._finisher.start()
 
     def _put(self, item: _Item) -> None:
         with self._lock:  # so nothing lands behind the stop marker
@@ -83,29 +97,38 @@ class GroupCommitter(Generic[C, R]):
 
     @property
     def alive(self) -> bool:
-        """Whether the writer thread runs (what readiness checks): it outlives any batch."""
-        return self._thread.is_alive() and not self._closed
+        """Whether the writer and finishing threads run (what readiness checks): they
+        outlive any batch."""
+        return self._thread.is_alive() and self._finisher.is_alive() and not self._closed
 
     def revive(self) -> bool:
-        """Starts a new writer thread if the last one died (a batch's failure never ends
-        it, but a bug in the writer itself would); True if it had to. Queued commands are
-        kept: the new writer takes them."""
+        """Starts a new writer or finishing thread where the last one died (a batch's
+        failure never ends them, but a bug in them would); True if it had to. Queued
+        commands and batches are kept: the new threads take them."""
         with self._lock:
-            if self._closed or self._thread.is_alive():
+            if self._closed:
                 return False
-            self._thread = threading.Thread(target=self._loop, name=self._thread.name,
-                                            daemon=True)
-            self._thread.start()
-            return True
+            revived = False
+            if not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._loop, name=self._thread.name,
+                                                daemon=True)
+                self._thread.start()
+                revived = True
+            if not self._finisher.is_alive():
+                self._finisher = threading.Thread(target=self._finish_loop,
+                                                  name=self._finisher.name, daemon=True)
+                self._finisher.start()
+                revived = True
+            return revived
 
     async def watch(self, stopping: asyncio.Event, every_s: float = 0.5) -> None:
-        """A supervised task: revives the writer when it died, and then fails, so the
-        death is logged and counted like any task's."""
+        """A supervised task: revives the writer or finishing thread when one died, and
+        then fails, so the death is logged and counted like any task's."""
         while not stopping.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), every_s)
             if self.revive():
-                raise RuntimeError("the group-commit writer thread died; a new one runs")
+                raise RuntimeError("a group-commit thread died; a new one runs")
 
     def close(self, timeout: float = 10.0) -> None:
         with self._lock:
@@ -113,7 +136,12 @@ class GroupCommitter(Generic[C, R]):
                 return
             self._closed = True
             self._queue.put(_STOP)
+        deadline = time.monotonic() + timeout
         self._thread.join(timeout)
+        # The writer has handed on its last batch: the finisher ends after it.
+        with contextlib.suppress(queue.Full):
+            self._finishing.put(_STOP, timeout=max(0.0, deadline - time.monotonic()))
+        self._finisher.join(max(0.0, deadline - time.monotonic()))
 
     def _gather(self, first: _Item) -> tuple[list[_Item], bool]:
         """The batch closes a window after its first command was queued: under load, what
@@ -153,11 +181,35 @@ class GroupCommitter(Generic[C, R]):
     def _execute(self, batch: list[_Item]) -> None:
         """Never raises: the writer thread must outlive any one batch."""
         try:
-            results: list[object] = list(self._run_batch([item[0] for item in batch]))
+            outcome = self._run_batch([item[0] for item in batch])
+        except BaseException as e:  # the whole batch failed: every caller hears why
+            _deliver(batch, [e] * len(batch))
+            return
+        if callable(outcome):  # its save is begun: the finisher waits for it
+            self._finishing.put((batch, outcome))
+            return
+        self._settle_batch(batch, outcome)
+
+    def _finish_loop(self) -> None:
+        while True:
+            item = self._finishing.get()
+            if item is _STOP:
+                return
+            batch, finish = item  # type: ignore[misc]
+            try:
+                results = finish()
+            except BaseException as e:  # the whole batch failed: every caller hears why
+                _deliver(batch, [e] * len(batch))
+                continue
+            self._settle_batch(batch, results)
+
+    def _settle_batch(self, batch: list[_Item], outcome: Results) -> None:
+        try:
+            results: list[object] = list(outcome)
             if len(results) != len(batch):
                 raise RuntimeError(f"run_batch returned {len(results)} results for "
                                    f"{len(batch)} commands")
-        except BaseException as e:  # the whole batch failed: every caller hears why
+        except BaseException as e:
             _deliver(batch, [e] * len(batch))
             return
         _deliver(batch, results)

@@ -86,6 +86,10 @@ class _WithReceipt:
     def save_each(self, *aggregates: Aggregate) -> list[int]:
         return self.inner.save_each(*self._with_extras(aggregates))[:len(aggregates)]
 
+    def start_save_each(self, *aggregates: Aggregate) -> Callable[[], list[int]]:
+        saving = self.inner.start_save_each(*self._with_extras(aggregates))
+        return lambda: saving()[:len(aggregates)]
+
 
 def binding_id(provider: str, external_id: str) -> UUID:
     """The claim binding a provider's live input (Mux live stream, Cloudflare input) to a

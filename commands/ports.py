@@ -3,6 +3,7 @@ implements `Store`; tests may pass it over SQLite in memory)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal, Protocol, TypeVar
 from uuid import UUID
 
@@ -17,6 +18,7 @@ class Store(Protocol):
     def find(self, aggregate_id: UUID, kind: type[A]) -> A | None: ...
     def save(self, *aggregates: Aggregate) -> int: ...
     def save_each(self, *aggregates: Aggregate) -> list[int]: ...
+    def start_save_each(self, *aggregates: Aggregate) -> Callable[[], list[int]]: ...
 
 
 class PasswordHasher(Protocol):

@@ -6,6 +6,7 @@ each command still gets its own result or error. `send_message` is the one-at-a-
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -131,11 +132,13 @@ def _decide(
     )
 
 
-def send_messages(cmds: list[SendMessage], store: Store, now: datetime | None = None,
+def start_sending(cmds: list[SendMessage], store: Store, now: datetime | None = None,
                   last_sent: SlowModeClock | None = None,
                   subscribers: SubscriberCache | None = None,
-                  ) -> list[MessageSent | DomainError]:
-    """Decides every command, then saves all accepted messages in one transaction."""
+                  ) -> Callable[[], list[MessageSent | DomainError]]:
+    """Decides every command and starts saving the accepted messages in one transaction;
+    the function it returns waits for the save to end (from any thread) and gives each
+    command its result or error. The group commit decides its next batch meanwhile."""
     now = now or datetime.now(UTC)
     streams: dict[UUID, Stream | None] = {}
     channels: dict[UUID, Channel] = {}
@@ -158,22 +161,42 @@ def send_messages(cmds: list[SendMessage], store: Store, now: datetime | None = 
         # Each stream's messages side by side in the log: the relay then sends them as
         # one run.
         accepted.sort(key=lambda item: item[1].stream_id.int)
+    saving: Callable[[], list[int]] | None = None
     if accepted:
-        messages = [m for _, m in accepted]
         try:
-            positions = store.save_each(*messages)
+            saving = store.start_save_each(*(m for _, m in accepted))
         except DomainError:
-            positions = []
-            for i, message in accepted:
+            saving = None
+
+    def finish() -> list[MessageSent | DomainError]:
+        if accepted:
+            positions: list[int] | None = None
+            if saving is not None:
                 try:
-                    positions.append(store.save(message))
-                except DomainError as e:
-                    results[i] = e
-                    positions.append(0)
-        for (i, message), position in zip(accepted, positions, strict=True):
-            if position:
-                results[i] = MessageSent(message=message, position=position)
-    return [r for r in results if r is not None]
+                    positions = saving()
+                except DomainError:
+                    positions = None
+            if positions is None:  # the batch failed as a whole: each message alone
+                positions = []
+                for i, message in accepted:
+                    try:
+                        positions.append(store.save(message))
+                    except DomainError as e:
+                        results[i] = e
+                        positions.append(0)
+            for (i, message), position in zip(accepted, positions, strict=True):
+                if position:
+                    results[i] = MessageSent(message=message, position=position)
+        return [r for r in results if r is not None]
+    return finish
+
+
+def send_messages(cmds: list[SendMessage], store: Store, now: datetime | None = None,
+                  last_sent: SlowModeClock | None = None,
+                  subscribers: SubscriberCache | None = None,
+                  ) -> list[MessageSent | DomainError]:
+    """Decides every command, then saves all accepted messages in one transaction."""
+    return start_sending(cmds, store, now, last_sent, subscribers)()
 
 
 def send_message(cmd: SendMessage, store: Store) -> MessageSent:

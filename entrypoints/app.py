@@ -120,7 +120,7 @@ def create_app(services: Services, *, announce: bool = False, settle_heap: bool 
 
             await services.bus.subscribe_events(["User.#"], on_user_events)
 
-        def on_commit(results: list[Any]) -> None:  # the writer thread, once per batch
+        def on_commit(results: list[Any]) -> None:  # group commit's finisher, per batch
             loop.call_soon_threadsafe(feed.committed, results)
 
         services.chat_listeners.append(on_commit)

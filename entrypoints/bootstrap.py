@@ -14,7 +14,7 @@ from commands.bus import retrying
 from commands.chat_refusals import RefusalTally
 from commands.group_commit import GroupCommitter
 from commands.ingest_lifecycle import IngestConfig, IngestLifecycle
-from commands.send_message import MessageSent, SendMessage, send_messages
+from commands.send_message import MessageSent, SendMessage, start_sending
 from commands.slow_mode import LastSent, SlowModeClock
 from commands.subscribers import SubscriberCache
 from commands.webhooks import WebhookRules
@@ -144,7 +144,7 @@ class Services(ApiServices):
         # (workers/chat_refusal_recorder.py): the failed-message rate's other half.
         self.refusals = RefusalTally()
         # Told of every batch of messages as soon as its transaction has committed (on the
-        # writer thread): the API node pushes them to its rooms from there.
+        # group commit's finishing thread): the API node pushes them to its rooms from there.
         self.chat_listeners: list[Callable[[list[MessageSent]], None]] = []
         # Traced only when tracing is on (entrypoints/observability.py), so off costs nothing.
         committer = TracedGroupCommitter if tracing.ON else GroupCommitter
@@ -178,26 +178,41 @@ class Services(ApiServices):
         self.runners: dict[str, ProjectorRunner] = {}
         self.started = False
 
-    def _send_batch(self, cmds: list[SendMessage]) -> list[MessageSent | DomainError]:
-        try:
-            results = send_messages(cmds, self.store, last_sent=self.last_sent,
-                                    subscribers=self.subscribers)
-        except Exception:  # the whole batch failed (the store): every send in it did
+    def _send_batch(self, cmds: list[SendMessage],
+                    ) -> Callable[[], list[MessageSent | DomainError]]:
+        """Decides the batch and begins its save; the function returned (run by the group
+        commit's finishing thread) waits for the save, counts refusals and hands what was
+        stored to the live push."""
+        def failed() -> None:  # the whole batch failed (the store): every send in it did
             for cmd in cmds:
                 self.refusals.note(cmd.stream_id, "error")
+
+        try:
+            saving = start_sending(cmds, self.store, last_sent=self.last_sent,
+                                   subscribers=self.subscribers)
+        except Exception:
+            failed()
             raise
-        sent = [r for r in results if isinstance(r, MessageSent)]
-        if len(sent) < len(results):  # only a refusal costs anything here
-            for cmd, result in zip(cmds, results, strict=True):
-                if isinstance(result, DomainError):
-                    self.refusals.note(cmd.stream_id, result.code)
-        if sent:
-            for listener in list(self.chat_listeners):
-                try:
-                    listener(sent)
-                except Exception:  # a listener must not fail the senders: they are stored
-                    log.exception("chat.listener_failed")
-        return results
+
+        def finish() -> list[MessageSent | DomainError]:
+            try:
+                results = saving()
+            except Exception:
+                failed()
+                raise
+            sent = [r for r in results if isinstance(r, MessageSent)]
+            if len(sent) < len(results):  # only a refusal costs anything here
+                for cmd, result in zip(cmds, results, strict=True):
+                    if isinstance(result, DomainError):
+                        self.refusals.note(cmd.stream_id, result.code)
+            if sent:
+                for listener in list(self.chat_listeners):
+                    try:
+                        listener(sent)
+                    except Exception:  # a listener must not fail the senders: stored
+                        log.exception("chat.listener_failed")
+            return results
+        return finish
 
     def _bus_state(self) -> str:
         connection = getattr(self.bus, "connection", None)

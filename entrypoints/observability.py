@@ -74,11 +74,18 @@ class TracedGroupCommitter(GroupCommitter[C, R]):
         self._remember(command)
         return super().submit(command)
 
-    def _traced(self, run_batch: Callable[[list[C]], Sequence[R | BaseException]],
-                ) -> Callable[[list[C]], Sequence[R | BaseException]]:
-        def run(commands: list[C]) -> Sequence[R | BaseException]:
+    def _traced(self, run_batch: Callable[[list[C]], Any]) -> Callable[[list[C]], Any]:
+        def run(commands: list[C]) -> Any:
             parents = [self._origins.pop(id(c), None) for c in commands]
             with tracing.span("group commit", parents=parents,
                               attributes={"aethex.batch": len(commands)}):
-                return run_batch(commands)
+                outcome = run_batch(commands)
+                batch = tracing.current()
+            if not callable(outcome):
+                return outcome
+
+            def finish() -> Any:  # on the finishing thread, still within the batch
+                with tracing.within(batch):
+                    return outcome()
+            return finish
         return run

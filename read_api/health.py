@@ -27,7 +27,7 @@ class HealthController(Controller):
 
     @get("/ready", operation_id="getReadiness", responses={**problems(), **NOT_READY})
     async def ready(self, process: NamedDependency[ProcessState]) -> Response[Readiness]:
-        """503 when a store or the bus does not answer, the chat writer thread is gone, a
+        """503 when a store or the bus does not answer, the chat writer threads are gone, a
         supervised task has kept failing for longer than AETHEX_STALL_S, or a projector
         (or the relay) this process runs is stalled. `stalled` lists every stalled
         projection whichever process runs it; those of other processes are reported

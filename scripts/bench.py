@@ -53,7 +53,13 @@ from commands.create_channel import CreateChannel, create_channel  # noqa: E402
 from commands.go_live import GoLive, go_live  # noqa: E402
 from commands.group_commit import GroupCommitter  # noqa: E402
 from commands.register_user import RegisterUser, register_user  # noqa: E402
-from commands.send_message import Author, SendMessage, send_message, send_messages  # noqa: E402
+from commands.send_message import (  # noqa: E402
+    Author,
+    SendMessage,
+    send_message,
+    send_messages,
+    start_sending,
+)
 from entrypoints.bootstrap import Services  # noqa: E402
 from infra.observability.logging import configure_logging  # noqa: E402
 from infra.runtime.heap import settle  # noqa: E402
@@ -369,7 +375,9 @@ def bench_group_commit(messages: int, threads: int, senders: Sequence[int],
             # the two sides do the same work; the full count where it is API-like.
             n = baseline_n if concurrency <= threads else messages
             sizes: list[int] = []
-            committer = GroupCommitter(lambda cmds: send_messages(cmds, services.store),
+            # As the API node runs it (entrypoints/bootstrap.py): the next batch decided
+            # while the last one's rows are taken by the server.
+            committer = GroupCommitter(lambda cmds: start_sending(cmds, services.store),
                                        window_s=0.002, max_batch=max_batch,
                                        on_batch=sizes.append)
 
@@ -852,7 +860,7 @@ async def _api(base: str, seconds: float, connections: int) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--messages", type=int, default=20000,
+    parser.add_argument("--messages", type=int, default=100_000,
                         help="commit: messages for the many-senders group commit")
     parser.add_argument("--threads", type=int, default=16,
                         help="commit: threads saving one message each at a time (baseline)")

@@ -45,7 +45,7 @@ class AeThex(Application[UUID]):
         and the version, so an upgrade that changes either fails until this is looked at
         again."""
         processing_event, _, taken = self._collect(objs, kwargs)
-        stored, positions = self._put(processing_event, taken)
+        stored, positions = self._start_put(processing_event, taken)()
         recordings = _recordings(processing_event.events, stored, positions)
         self._take_snapshots(processing_event)
         self._notify(recordings)
@@ -59,18 +59,30 @@ class AeThex(Application[UUID]):
         a tenth of a chat message's save), which nothing of ours reads. Their only reader,
         `_notify`, does nothing unless a subclass gives it something to do, and then it
         gets them."""
+        return self.start_append(*aggregates)()
+
+    def start_append(self, *aggregates: Aggregate,
+                     ) -> Callable[[], tuple[list[int], int]]:
+        """`append` in two steps, where the recorder can (`start_insert_events`): this one
+        maps the events and sends them, the function it returns waits for the database
+        and gives what `append` gives. Either step that fails gives the aggregates their
+        events back."""
         processing_event, counts, taken = self._collect(aggregates, {})
-        stored, positions = self._put(processing_event, taken)
-        self._take_snapshots(processing_event)
-        if type(self)._notify is not Application._notify:
-            self._notify(_recordings(processing_event.events, stored, positions))
-        self.notify(processing_event.events)
-        last: list[int] = []
-        seen = 0
-        for n in counts:
-            seen += n
-            last.append(positions[seen - 1] if n else 0)
-        return last, len(positions)
+        finish_put = self._start_put(processing_event, taken)
+
+        def finish() -> tuple[list[int], int]:
+            stored, positions = finish_put()
+            self._take_snapshots(processing_event)
+            if type(self)._notify is not Application._notify:
+                self._notify(_recordings(processing_event.events, stored, positions))
+            self.notify(processing_event.events)
+            last: list[int] = []
+            seen = 0
+            for n in counts:
+                seen += n
+                last.append(positions[seen - 1] if n else 0)
+            return last, len(positions)
+        return finish
 
     def _collect(self, objs: tuple[Any, ...], kwargs: dict[str, Any],
                  ) -> tuple[ProcessingEvent[UUID], list[int], list[tuple[Aggregate, list[Any]]]]:
@@ -105,29 +117,50 @@ class AeThex(Application[UUID]):
             tracing.stamp(events)
         return processing_event, counts, taken
 
-    def _put(self, processing_event: ProcessingEvent[UUID],
-             taken: list[tuple[Aggregate, list[Any]]],
-             ) -> tuple[list[StoredEvent], Sequence[int]]:
-        """The library's `_record`: the events mapped, inserted, and the cache updated."""
+    def _start_put(self, processing_event: ProcessingEvent[UUID],
+                   taken: list[tuple[Aggregate, list[Any]]],
+                   ) -> Callable[[], tuple[list[StoredEvent], Sequence[int]]]:
+        """The library's `_record` (the events mapped, inserted, the cache updated), the
+        insert begun here and ended by the function returned."""
         events = processing_event.events
-        try:
-            stored = list(map(self.mapper.to_stored_event, events))
-            positions = self.recorder.insert_events(
-                stored, tracking=processing_event.tracking, **processing_event.saved_kwargs
-            ) or []
-        except BaseException:
+
+        def give_back() -> None:
             # The events were taken from their aggregates: a save that failed gives them
             # back, so that the same aggregates can be saved again (alone or with others,
             # as the chat batch's fallback does).
             for aggregate, pending in taken:
                 aggregate.pending_events[:0] = pending
+
+        try:
+            stored = list(map(self.mapper.to_stored_event, events))
+            start = getattr(self.recorder, "start_insert_events", None)
+            if start is not None and processing_event.tracking is None \
+                    and not processing_event.saved_kwargs:
+                inserted = start(stored)
+            else:
+                positions = self.recorder.insert_events(
+                    stored, tracking=processing_event.tracking,
+                    **processing_event.saved_kwargs) or []
+
+                def inserted() -> Sequence[int]:
+                    return positions
+        except BaseException:
+            give_back()
             raise
-        if len(positions) != len(events):
-            raise AssertionError("the recorder returned a position for each event")
-        if self.repository.cache and not self.repository.fastforward:
-            for aggregate_id, aggregate in processing_event.aggregates.items():
-                self.repository.cache.put(aggregate_id, aggregate)
-        return stored, positions
+
+        def finish() -> tuple[list[StoredEvent], Sequence[int]]:
+            try:
+                positions = inserted()
+            except BaseException:
+                give_back()
+                raise
+            if len(positions) != len(events):
+                raise AssertionError("the recorder returned a position for each event")
+            if self.repository.cache and not self.repository.fastforward:
+                for aggregate_id, aggregate in processing_event.aggregates.items():
+                    self.repository.cache.put(aggregate_id, aggregate)
+            return stored, positions
+        return finish
 
 
 # Aggregate classes seen by `_collect` (a handful: one per kind of aggregate).
@@ -177,17 +210,33 @@ class EventStore:
     def _append(self, aggregates: tuple[Aggregate, ...]) -> list[int]:
         """Saves atomically; each aggregate's last position, in order (0 for none). A
         save that fails leaves each aggregate's pending events as they were
-        (`AeThex.append`), so the caller may save it again."""
+        (`AeThex.start_append`), so the caller may save it again."""
+        return self.start_save_each(*aggregates)()
+
+    def start_save_each(self, *aggregates: Aggregate) -> Callable[[], list[int]]:
+        """`save_each` in two steps: this one sends the events (on PostgreSQL a large
+        batch is written but not yet taken by the server), the function it returns waits
+        for the database, from any thread, and gives what `save_each` gives. Meanwhile
+        the caller may do other work; nothing is stored until that function has
+        returned."""
         try:
-            positions, appended = self.app.append(*aggregates)
+            finish = self.app.start_append(*aggregates)
         except IntegrityError as e:
             raise ConcurrentChange("the change conflicts with a concurrent change") from e
-        if appended:
-            metrics.EVENTS_APPENDED.inc(appended)
-            last = max(positions)
-            for listener in list(self._listeners):
-                listener(last)
-        return positions
+
+        def saved() -> list[int]:
+            try:
+                positions, appended = finish()
+            except IntegrityError as e:
+                raise ConcurrentChange("the change conflicts with a concurrent change") \
+                    from e
+            if appended:
+                metrics.EVENTS_APPENDED.inc(appended)
+                last = max(positions)
+                for listener in list(self._listeners):
+                    listener(last)
+            return positions
+        return saved
 
     def save(self, *aggregates: Aggregate) -> int:
         """Saves atomically; returns the position of the last event (0 if none)."""

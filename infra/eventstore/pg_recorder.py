@@ -14,6 +14,11 @@ lock, `setval` moves the log's sequence past the batch in one statement, and the
 written with those positions explicitly. Anything that draws from the sequence (the
 library's INSERT, the next batch) draws past them.
 
+A large batch can also be saved in two steps (`start_insert_events`): the rows are written
+on one thread, and another waits for the server to take them and commits, while the first
+goes on with other work (the group commit decides its next batch). The lock is held from
+the reservation to the COMMIT, as before; the next batch's lock waits behind it.
+
 A small batch is the library's INSERT, sent with its BEGIN, lock, NOTIFY and COMMIT in one
 round trip. The library sends the COMMIT only once the INSERT's answer is back, so the
 table lock stays held while the client is off the CPU: a process at low priority on a busy
@@ -25,7 +30,8 @@ held for the server's own work only, whoever the client is.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
@@ -100,29 +106,67 @@ class CopyingRecorder(PostgresApplicationRecorder):
             return _library_insert(self, stored_events, **kwargs)
         if n < self.copy_from:
             return self._insert_in_one_trip(stored_events)
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+        return self._start_copy(stored_events).finish()
+
+    def start_insert_events(self, stored_events: Sequence[StoredEvent],
+                            ) -> Callable[[], Sequence[int]]:
+        """`insert_events` in two steps: this one sends everything of a large batch but
+        the end of its COPY and waits for nothing but the lock; the function it returns
+        waits for the server to take the rows, commits, and gives the positions. In
+        between, the caller's thread may do other work (the group commit decides its next
+        batch) while the server works. A small batch is inserted here, whole."""
+        n = len(stored_events)
+        if self.datastore.enable_db_functions or n < self.copy_from:
+            positions = self.insert_events(stored_events)
+            return lambda: positions or []
+        copying = _retrying(self._start_copy)(stored_events)
+
+        def finish() -> Sequence[int]:
             try:
-                # BEGIN in the pipeline, with the lock, the NOTIFY and the reservation:
-                # one round trip before the COPY, as the library's INSERT takes one.
-                with conn.pipeline():
-                    curs.execute("BEGIN")
-                    self._lock_table(curs)
-                    self._notify_channel(curs)
-                    curs.execute(self._reserve, (n, n), prepare=True)
-                row = curs.fetchone()
-                assert row is not None
-                first: int = row["first"]
-                with curs.copy(self._copy) as copy:
-                    copy.set_types(["int8", self._id_type, "int8", "text", "bytea"])
-                    write = copy.write_row
-                    for position, e in enumerate(stored_events, first):
-                        write((position, e.originator_id, e.originator_version, e.topic,
-                               e.state))
-                curs.execute("COMMIT")
+                return copying.finish()
+            except (InterfaceError, OperationalError):
+                # The connection broke before the answer: nothing is committed that the
+                # server could not say, so the batch goes again, the usual way (a
+                # duplicate, if the COMMIT did land, fails as any duplicate does).
+                return self.insert_events(stored_events) or []
+        return finish
+
+    def _start_copy(self, stored_events: Sequence[StoredEvent]) -> _Copying:
+        """BEGIN, the lock, the NOTIFY and the reservation in one round trip, then every
+        row written; cleaned up (rolled back, the connection returned) if any of it
+        fails."""
+        n = len(stored_events)
+        stack = contextlib.ExitStack()
+        conn: Connection[Any] = stack.enter_context(self.datastore.get_connection())
+        try:
+            curs = stack.enter_context(conn.cursor())
+            # BEGIN in the pipeline, with the lock, the NOTIFY and the reservation: one
+            # round trip before the COPY, as the library's INSERT takes one.
+            with conn.pipeline():
+                curs.execute("BEGIN")
+                self._lock_table(curs)
+                self._notify_channel(curs)
+                curs.execute(self._reserve, (n, n), prepare=True)
+            row = curs.fetchone()
+            assert row is not None
+            first: int = row["first"]
+            copying = curs.copy(self._copy)
+            copy = copying.__enter__()
+            try:
+                copy.set_types(["int8", self._id_type, "int8", "text", "bytea"])
+                write = copy.write_row
+                for position, e in enumerate(stored_events, first):
+                    write((position, e.originator_id, e.originator_version, e.topic,
+                           e.state))
             except BaseException:
-                _roll_back(conn)
+                copying.__exit__(*sys.exc_info())
                 raise
-        return list(range(first, first + n))
+        except BaseException:
+            _roll_back(conn)
+            if not stack.__exit__(*sys.exc_info()):  # the library's errors, translated
+                raise
+            raise  # pragma: no cover - the stack never swallows an error
+        return _Copying(stack, conn, curs, copying, list(range(first, first + n)))
 
     def _insert_in_one_trip(self, stored_events: Sequence[StoredEvent]) -> list[int]:
         """The library's INSERT ... RETURNING, in a transaction sent whole before any answer
@@ -161,6 +205,29 @@ class CopyingRecorder(PostgresApplicationRecorder):
             else:
                 curs.execute(self._select_all, (after, upto, limit), prepare=True)
             return curs.fetchall()
+
+
+class _Copying:
+    """A COPY whose rows are all written: `finish` ends it, commits, and returns the
+    connection to the pool, from any thread (the one that started it does not touch it
+    again)."""
+
+    def __init__(self, stack: contextlib.ExitStack, conn: Connection[Any], curs: Any,
+                 copying: Any, positions: list[int]) -> None:
+        self._stack, self._conn, self._curs = stack, conn, curs
+        self._copying, self.positions = copying, positions
+
+    def finish(self) -> list[int]:
+        try:
+            self._copying.__exit__(None, None, None)  # the end of the COPY, and its answer
+            self._curs.execute("COMMIT")
+        except BaseException:
+            _roll_back(self._conn)
+            if not self._stack.__exit__(*sys.exc_info()):  # the library's errors
+                raise
+            raise  # pragma: no cover - the stack never swallows an error
+        self._stack.close()
+        return self.positions
 
 
 def _roll_back(conn: Connection[Any]) -> None:

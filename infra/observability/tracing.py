@@ -150,6 +150,27 @@ def span(name: str, *, parents: Iterable[str | None] = (), kind: str = "internal
 
 
 @contextlib.contextmanager
+def within(traceparent: str | None) -> Iterator[None]:
+    """Makes `traceparent` the current context inside the block, without a span of its
+    own: work that a span began, ended on another thread (the group commit's finishing
+    thread), makes its spans that span's children."""
+    if not ON or traceparent is None:
+        yield
+        return
+    from opentelemetry import context, trace
+
+    parsed = parse(traceparent)
+    if parsed is None:
+        yield
+        return
+    token = context.attach(trace.set_span_in_context(trace.NonRecordingSpan(parsed)))
+    try:
+        yield
+    finally:
+        context.detach(token)
+
+
+@contextlib.contextmanager
 def spans(name: str, *, parents: Iterable[str | None], kind: str = "internal",
           attributes: Mapping[str, Any] | None = None) -> Iterator[dict[str, str]]:
     """One span in each trace among `parents` (traceparents; None and repeats skipped; at

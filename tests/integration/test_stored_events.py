@@ -4,6 +4,7 @@ format: a plain `eventsourcing` application, with none of our settings, reads it
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -257,3 +258,85 @@ def test_a_small_batch_with_a_stale_aggregate_stores_nothing(settings: Settings,
     assert store.find(batch[0].id, ChatMessage) is None
     positions = store.save_each(*batch)
     assert len(positions) == 3 and max(positions) == store.head()
+
+
+def visible_head(store: EventStore) -> int:
+    """The log's head as another session sees it (committed rows only)."""
+    recorder = store.app.recorder
+    with recorder.datastore.get_connection() as conn:
+        row = conn.execute(f'SELECT max(notification_id) AS head FROM '
+                           f'"{recorder.datastore.schema}"."{recorder.events_table_name}"'
+                           ).fetchone()
+        assert row is not None
+        return row["head"] or 0
+
+
+def test_a_save_begun_is_stored_only_when_finished_and_others_wait_behind_it(
+        pg_store: EventStore) -> None:
+    """The group commit begins a batch's save on its writer thread and finishes it on
+    another: nothing is visible until then, a save from elsewhere meanwhile waits for
+    the lock and lands after it, and the positions are the ones the log holds."""
+    store = pg_store
+    world = World(store=store, hasher=FakeHasher())
+    _, batch = messages(world, CopyingRecorder.copy_from + 5)
+    head = store.head()
+    heard: list[int] = []
+    store.on_saved(heard.append)
+    saving = store.start_save_each(*batch)
+    assert visible_head(store) == head and heard == []
+
+    other = ChatMessage.sent(stream_id=batch[0].stream_id, channel_id=batch[0].channel_id,
+                             author_id=batch[0].author_id, username="owner",
+                             display_name="Owner", badges=[], content="meanwhile")
+    later: list[int] = []
+    writer = threading.Thread(target=lambda: later.append(store.save(other)))
+    writer.start()
+    writer.join(0.3)
+    assert writer.is_alive() and later == []  # held at the lock the batch holds
+
+    finished: list[list[int]] = []
+    finisher = threading.Thread(target=lambda: finished.append(saving()))
+    finisher.start()
+    finisher.join(30)
+    writer.join(30)
+    [positions] = finished
+    assert positions == list(range(head + 1, head + len(batch) + 1))
+    assert later == [head + len(batch) + 1] == [store.head()]
+    by_position = {n.id: n.originator_id for n in log(store)}
+    assert [by_position[p] for p in positions] == [m.id for m in batch]
+    assert heard[0] == positions[-1]
+
+
+def test_a_connection_lost_before_the_answer_stores_the_batch_once(
+        pg_store: EventStore) -> None:
+    """The server drops the connection between the rows and the COMMIT (a restart): the
+    begun transaction is gone, and finishing sends the batch again on a new connection,
+    so it is stored, once."""
+    store = pg_store
+    world = World(store=store, hasher=FakeHasher())
+    _, batch = messages(world, CopyingRecorder.copy_from + 5)
+    head = store.head()
+    datastore = store.app.recorder.datastore
+    real = datastore.get_connection
+    pids: list[int] = []
+
+    @contextmanager
+    def remembered() -> Iterator[Any]:
+        with real() as conn:
+            pids.append(conn.info.backend_pid)
+            yield conn
+
+    datastore.get_connection = remembered  # type: ignore[method-assign]
+    try:
+        saving = store.start_save_each(*batch)
+    finally:
+        del datastore.get_connection
+    with real() as conn:
+        conn.execute("SELECT pg_terminate_backend(%s)", (pids[-1],))
+    positions = saving()
+    assert len(positions) == len(batch) and positions[-1] == store.head()
+    # Sent again: the first reservation went with its transaction (a sequence never
+    # rolls back), so the batch stands after it.
+    assert positions[0] > head + len(batch)
+    stored = [n for n in log(store) if n.id > head]
+    assert sorted(n.originator_id for n in stored) == sorted(m.id for m in batch)

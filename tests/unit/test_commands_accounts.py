@@ -40,6 +40,9 @@ class BlindFinds:
     def save_each(self, *aggregates: Any) -> list[int]:
         return self.store.save_each(*aggregates)
 
+    def start_save_each(self, *aggregates: Any) -> Any:
+        return self.store.start_save_each(*aggregates)
+
 
 # -- RegisterUser -------------------------------------------------------------------------
 

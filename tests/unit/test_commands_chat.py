@@ -190,8 +190,9 @@ class OneByOneStore:
     """The real store, except that a batch save fails (as on a clash with a concurrent
     writer), and saving a message whose content is "boom" fails too."""
 
-    def __init__(self, store: EventStore) -> None:
+    def __init__(self, store: EventStore, fails: str = "at start") -> None:
         self.store = store
+        self.fails = fails
         self.single_saves = 0
 
     def get(self, aggregate_id: UUID, kind: type[Any], *, what: str | None = None) -> Any:
@@ -207,14 +208,28 @@ class OneByOneStore:
         return self.store.save(*aggregates)
 
     def save_each(self, *aggregates: Any) -> list[int]:
-        raise Conflict("simulated batch clash")
+        return self.start_save_each(*aggregates)()
+
+    def start_save_each(self, *aggregates: Any) -> Any:
+        if self.fails == "at start":
+            raise Conflict("simulated batch clash")
+        # Sent, then refused when the database answers: the store gives the aggregates
+        # their events back, as the real one does.
+        taken = [(a, a.collect_events()) for a in aggregates]
+
+        def refused() -> list[int]:
+            for a, pending in taken:
+                a.pending_events[:0] = pending
+            raise Conflict("simulated batch clash")
+        return refused
 
 
+@pytest.mark.parametrize("fails", ["at start", "when the database answers"])
 def test_batch_falls_back_to_one_save_per_message_when_the_batch_save_fails(
-    store: EventStore, world: World, owner: User, channel: Channel
+    store: EventStore, world: World, owner: User, channel: Channel, fails: str
 ) -> None:
     stream = world.live_stream(channel)
-    flaky = OneByOneStore(store)
+    flaky = OneByOneStore(store, fails)
     contents = ["one", "boom", "three"]
     results = send_messages(
         [SendMessage(stream_id=stream.id, author=author(owner), content=c) for c in contents],

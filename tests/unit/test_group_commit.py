@@ -221,3 +221,86 @@ def test_commands_that_queued_behind_a_running_batch_go_without_a_further_window
         assert started[0] - submitted >= window * 0.9
     finally:
         gc.close()
+
+
+class TwoSteps:
+    """A run_batch that returns a function waiting for a gate: a save begun, whose
+    database has not answered yet."""
+
+    def __init__(self) -> None:
+        self.started: list[list[int]] = []
+        self.finished: list[list[int]] = []
+        self.gates: list[threading.Event] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, commands: list[int]) -> object:
+        gate = threading.Event()
+        with self.lock:
+            self.started.append(list(commands))
+            self.gates.append(gate)
+
+        def finish() -> list[object]:
+            assert gate.wait(WAIT)
+            if -1 in commands:
+                raise ValueError("the database refused the batch")
+            with self.lock:
+                self.finished.append(list(commands))
+            return [c * 2 for c in commands]
+        return finish
+
+    def wait_started(self, n: int) -> None:
+        deadline = time.monotonic() + WAIT
+        while len(self.started) < n:
+            assert time.monotonic() < deadline, f"{n} batches never started"
+            time.sleep(0.001)
+
+
+def test_the_next_batch_starts_while_the_last_one_waits_for_the_database() -> None:
+    steps = TwoSteps()
+    gc: GroupCommitter[int, int] = GroupCommitter(steps, window_s=0.001)  # type: ignore[arg-type]
+    try:
+        first = gc.submit(1)
+        steps.wait_started(1)
+        second = gc.submit(2)
+        steps.wait_started(2)  # begun while the first still waits
+        assert not first.done() and not second.done() and steps.finished == []
+        steps.gates[1].set()
+        time.sleep(0.02)
+        assert not second.done()  # settled in the order the batches came
+        steps.gates[0].set()
+        assert first.result(WAIT) == 2 and second.result(WAIT) == 4
+        assert steps.finished == [[1], [2]]
+    finally:
+        for gate in steps.gates:
+            gate.set()
+        gc.close()
+    assert not gc._thread.is_alive() and not gc._finisher.is_alive()
+
+
+def test_a_batch_refused_when_the_database_answers_fails_its_callers_only() -> None:
+    steps = TwoSteps()
+    gc: GroupCommitter[int, int] = GroupCommitter(steps, window_s=0.001)  # type: ignore[arg-type]
+    try:
+        bad = gc.submit(-1)
+        steps.wait_started(1)
+        good = gc.submit(3)
+        steps.wait_started(2)
+        for gate in steps.gates:
+            gate.set()
+        with pytest.raises(ValueError, match="refused"):
+            bad.result(WAIT)
+        assert good.result(WAIT) == 6
+        assert gc.alive
+    finally:
+        gc.close()
+
+
+def test_close_waits_for_the_batch_the_database_still_holds() -> None:
+    steps = TwoSteps()
+    gc: GroupCommitter[int, int] = GroupCommitter(steps, window_s=0.001)  # type: ignore[arg-type]
+    future = gc.submit(5)
+    steps.wait_started(1)
+    threading.Timer(0.05, steps.gates[0].set).start()
+    gc.close()
+    assert future.result(0) == 10
+    assert not gc._finisher.is_alive()

@@ -264,3 +264,28 @@ async def test_a_writer_thread_that_died_is_revived_and_its_death_counted() -> N
     finally:
         await supervisor.stop()
         gc.close()
+
+
+async def test_a_finishing_thread_that_died_is_revived() -> None:
+    """The thread that waits for begun saves is watched like the writer."""
+    from commands.group_commit import _STOP
+    from infra.runtime.supervisor import Supervisor
+
+    def begun(commands: list[int]) -> Any:
+        return lambda: [c * 2 for c in commands]
+
+    gc: GroupCommitter[int, int] = GroupCommitter(begun, window_s=0.001)
+    supervisor = Supervisor(backoff_initial_s=0.01, backoff_max_s=0.02)
+    handle = supervisor.spawn("group-commit-writer",
+                              lambda: gc.watch(supervisor.stopping, every_s=0.01))
+    try:
+        gc._finishing.put(_STOP)  # the finishing thread ends while the committer is open
+        deadline = time.monotonic() + WAIT
+        while gc.alive:
+            assert time.monotonic() < deadline, "the finishing thread never ended"
+            await asyncio.sleep(0.001)
+        assert await asyncio.wait_for(gc(21), WAIT) == 42
+        assert gc.alive and handle.failures == 1
+    finally:
+        await supervisor.stop()
+        gc.close()
