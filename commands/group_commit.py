@@ -11,7 +11,11 @@ switch, which dominated the send path under load.
 begun, waiting only for the database. A second thread then waits for it and settles the
 batch's callers, in the order the batches came, while the writer decides the next batch:
 the database's work on one batch and the interpreter's on the next overlap. At most one
-batch waits for that thread; the writer waits beyond that."""
+batch waits for that thread; the writer waits beyond that. A function whose `ready` is
+true (`commands.ports.Begun`: the save is done already, as for a small batch) is called
+by the writer itself when no earlier batch is still waiting: handing it over would only
+add a wait for the interpreter lock, which on a busy API node is much of a chat message's
+latency."""
 
 from __future__ import annotations
 
@@ -65,6 +69,8 @@ class GroupCommitter(Generic[C, R]):
         self._closed = False
         self._lock = threading.Lock()
         self._finishing: queue.Queue[object] = queue.Queue(maxsize=1)
+        self._unfinished = 0  # batches handed to the finisher and not yet settled
+        self._unfinished_lock = threading.Lock()
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self._finisher = threading.Thread(target=self._finish_loop, name=f"{name}-finish",
                                           daemon=True)
@@ -115,6 +121,8 @@ class GroupCommitter(Generic[C, R]):
                 self._thread.start()
                 revived = True
             if not self._finisher.is_alive():
+                with self._unfinished_lock:  # what the dead one held is lost with it
+                    self._unfinished = self._finishing.qsize()
                 self._finisher = threading.Thread(target=self._finish_loop,
                                                   name=self._finisher.name, daemon=True)
                 self._finisher.start()
@@ -185,9 +193,22 @@ class GroupCommitter(Generic[C, R]):
         except BaseException as e:  # the whole batch failed: every caller hears why
             _deliver(batch, [e] * len(batch))
             return
-        if callable(outcome):  # its save is begun: the finisher waits for it
-            self._finishing.put((batch, outcome))
-            return
+        if callable(outcome):
+            with self._unfinished_lock:
+                # Done already, and no batch before it still waiting: settled here, with
+                # no hand-over. Otherwise behind those, in order: their messages reach
+                # the rooms first, as their positions come first.
+                here = getattr(outcome, "ready", False) and not self._unfinished
+                if not here:
+                    self._unfinished += 1
+            if not here:  # its save is begun: the finisher waits for it
+                self._finishing.put((batch, outcome))
+                return
+            try:
+                outcome = outcome()
+            except BaseException as e:
+                _deliver(batch, [e] * len(batch))
+                return
         self._settle_batch(batch, outcome)
 
     def _finish_loop(self) -> None:
@@ -197,11 +218,15 @@ class GroupCommitter(Generic[C, R]):
                 return
             batch, finish = item  # type: ignore[misc]
             try:
-                results = finish()
-            except BaseException as e:  # the whole batch failed: every caller hears why
-                _deliver(batch, [e] * len(batch))
-                continue
-            self._settle_batch(batch, results)
+                try:
+                    results = finish()
+                except BaseException as e:  # the whole batch failed: every caller hears
+                    _deliver(batch, [e] * len(batch))
+                    continue
+                self._settle_batch(batch, results)
+            finally:
+                with self._unfinished_lock:
+                    self._unfinished -= 1
 
     def _settle_batch(self, batch: list[_Item], outcome: Results) -> None:
         try:

@@ -31,7 +31,7 @@ from commands.end_stream import EndStream, end_stream
 from commands.ingest_connected import IngestConnected, IngestResult, ingest_connected
 from commands.ingest_disconnected import IngestDisconnected, ingest_disconnected
 from commands.playback import PlaybackPlan
-from commands.ports import IngestSignal, Store
+from commands.ports import Begun, IngestSignal, Store
 from commands.store_recording import StoreRecording, store_recording
 from domain.channel import Channel
 from domain.errors import Conflict, DomainError, NotFound
@@ -86,9 +86,9 @@ class _WithReceipt:
     def save_each(self, *aggregates: Aggregate) -> list[int]:
         return self.inner.save_each(*self._with_extras(aggregates))[:len(aggregates)]
 
-    def start_save_each(self, *aggregates: Aggregate) -> Callable[[], list[int]]:
+    def start_save_each(self, *aggregates: Aggregate) -> Begun[list[int]]:
         saving = self.inner.start_save_each(*self._with_extras(aggregates))
-        return lambda: saving()[:len(aggregates)]
+        return Begun(lambda: saving()[:len(aggregates)], ready=saving.ready)
 
 
 def binding_id(provider: str, external_id: str) -> UUID:

@@ -4,13 +4,33 @@ implements `Store`; tests may pass it over SQLite in memory)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal, Protocol, TypeVar
+from typing import Generic, Literal, Protocol, TypeVar
 from uuid import UUID
 
 import msgspec
 from eventsourcing.domain import Aggregate
 
 A = TypeVar("A", bound=Aggregate)
+T = TypeVar("T")
+
+
+class Begun(Generic[T]):
+    """Work begun whose end may wait for the database: calling it ends the work (once,
+    from any thread) and gives its result. `ready` says the call will not wait: the work
+    is already done (a batch too small to save in two steps, a store without them)."""
+
+    __slots__ = ("_end", "ready")
+
+    def __init__(self, end: Callable[[], T], *, ready: bool = False) -> None:
+        self._end = end
+        self.ready = ready
+
+    def __call__(self) -> T:
+        return self._end()
+
+    @classmethod
+    def done(cls, value: T) -> Begun[T]:
+        return cls(lambda: value, ready=True)
 
 
 class Store(Protocol):
@@ -18,7 +38,7 @@ class Store(Protocol):
     def find(self, aggregate_id: UUID, kind: type[A]) -> A | None: ...
     def save(self, *aggregates: Aggregate) -> int: ...
     def save_each(self, *aggregates: Aggregate) -> list[int]: ...
-    def start_save_each(self, *aggregates: Aggregate) -> Callable[[], list[int]]: ...
+    def start_save_each(self, *aggregates: Aggregate) -> Begun[list[int]]: ...
 
 
 class PasswordHasher(Protocol):

@@ -6,13 +6,12 @@ each command still gets its own result or error. `send_message` is the one-at-a-
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
 from uuid import UUID
 
 import msgspec
 
-from commands.ports import Store
+from commands.ports import Begun, Store
 from commands.slow_mode import SlowModeClock
 from commands.subscribers import SubscriberCache
 from domain.channel import Channel
@@ -135,10 +134,11 @@ def _decide(
 def start_sending(cmds: list[SendMessage], store: Store, now: datetime | None = None,
                   last_sent: SlowModeClock | None = None,
                   subscribers: SubscriberCache | None = None,
-                  ) -> Callable[[], list[MessageSent | DomainError]]:
+                  ) -> Begun[list[MessageSent | DomainError]]:
     """Decides every command and starts saving the accepted messages in one transaction;
-    the function it returns waits for the save to end (from any thread) and gives each
-    command its result or error. The group commit decides its next batch meanwhile."""
+    what it returns waits for the save to end (from any thread) and gives each command
+    its result or error. The group commit decides its next batch meanwhile (unless the
+    save is already done: `ready`)."""
     now = now or datetime.now(UTC)
     streams: dict[UUID, Stream | None] = {}
     channels: dict[UUID, Channel] = {}
@@ -161,7 +161,7 @@ def start_sending(cmds: list[SendMessage], store: Store, now: datetime | None = 
         # Each stream's messages side by side in the log: the relay then sends them as
         # one run.
         accepted.sort(key=lambda item: item[1].stream_id.int)
-    saving: Callable[[], list[int]] | None = None
+    saving: Begun[list[int]] | None = None
     if accepted:
         try:
             saving = store.start_save_each(*(m for _, m in accepted))
@@ -188,7 +188,7 @@ def start_sending(cmds: list[SendMessage], store: Store, now: datetime | None = 
                 if position:
                     results[i] = MessageSent(message=message, position=position)
         return [r for r in results if r is not None]
-    return finish
+    return Begun(finish, ready=saving is None or saving.ready)
 
 
 def send_messages(cmds: list[SendMessage], store: Store, now: datetime | None = None,

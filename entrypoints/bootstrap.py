@@ -14,6 +14,7 @@ from commands.bus import retrying
 from commands.chat_refusals import RefusalTally
 from commands.group_commit import GroupCommitter
 from commands.ingest_lifecycle import IngestConfig, IngestLifecycle
+from commands.ports import Begun
 from commands.send_message import MessageSent, SendMessage, start_sending
 from commands.slow_mode import LastSent, SlowModeClock
 from commands.subscribers import SubscriberCache
@@ -179,7 +180,7 @@ class Services(ApiServices):
         self.started = False
 
     def _send_batch(self, cmds: list[SendMessage],
-                    ) -> Callable[[], list[MessageSent | DomainError]]:
+                    ) -> Begun[list[MessageSent | DomainError]]:
         """Decides the batch and begins its save; the function returned (run by the group
         commit's finishing thread) waits for the save, counts refusals and hands what was
         stored to the live push."""
@@ -212,7 +213,7 @@ class Services(ApiServices):
                     except Exception:  # a listener must not fail the senders: stored
                         log.exception("chat.listener_failed")
             return results
-        return finish
+        return Begun(finish, ready=saving.ready)
 
     def _bus_state(self) -> str:
         connection = getattr(self.bus, "connection", None)

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from commands.bus import CommandBus
 from commands.group_commit import GroupCommitter
+from commands.ports import Begun
 from infra.observability import tracing
 from infra.observability.sentry import start_sentry, stop_sentry
 from infra.settings import Settings
@@ -87,5 +88,5 @@ class TracedGroupCommitter(GroupCommitter[C, R]):
             def finish() -> Any:  # on the finishing thread, still within the batch
                 with tracing.within(batch):
                     return outcome()
-            return finish
+            return Begun(finish, ready=getattr(outcome, "ready", False))
         return run

@@ -12,6 +12,7 @@ from eventsourcing.application import AggregateNotFoundError, Application, Proce
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Notification, Recording, StoredEvent
 
+from commands.ports import Begun
 from domain.catalogue import topics_for
 from domain.errors import ConcurrentChange, NotFound
 from infra.eventstore.envelope import EventEnvelope, decode_event
@@ -61,8 +62,7 @@ class AeThex(Application[UUID]):
         gets them."""
         return self.start_append(*aggregates)()
 
-    def start_append(self, *aggregates: Aggregate,
-                     ) -> Callable[[], tuple[list[int], int]]:
+    def start_append(self, *aggregates: Aggregate) -> Begun[tuple[list[int], int]]:
         """`append` in two steps, where the recorder can (`start_insert_events`): this one
         maps the events and sends them, the function it returns waits for the database
         and gives what `append` gives. Either step that fails gives the aggregates their
@@ -82,7 +82,7 @@ class AeThex(Application[UUID]):
                 seen += n
                 last.append(positions[seen - 1] if n else 0)
             return last, len(positions)
-        return finish
+        return Begun(finish, ready=finish_put.ready)
 
     def _collect(self, objs: tuple[Any, ...], kwargs: dict[str, Any],
                  ) -> tuple[ProcessingEvent[UUID], list[int], list[tuple[Aggregate, list[Any]]]]:
@@ -119,7 +119,7 @@ class AeThex(Application[UUID]):
 
     def _start_put(self, processing_event: ProcessingEvent[UUID],
                    taken: list[tuple[Aggregate, list[Any]]],
-                   ) -> Callable[[], tuple[list[StoredEvent], Sequence[int]]]:
+                   ) -> Begun[tuple[list[StoredEvent], Sequence[int]]]:
         """The library's `_record` (the events mapped, inserted, the cache updated), the
         insert begun here and ended by the function returned."""
         events = processing_event.events
@@ -134,16 +134,14 @@ class AeThex(Application[UUID]):
         try:
             stored = list(map(self.mapper.to_stored_event, events))
             start = getattr(self.recorder, "start_insert_events", None)
+            inserted: Begun[Sequence[int]]
             if start is not None and processing_event.tracking is None \
                     and not processing_event.saved_kwargs:
                 inserted = start(stored)
             else:
-                positions = self.recorder.insert_events(
+                inserted = Begun.done(self.recorder.insert_events(
                     stored, tracking=processing_event.tracking,
-                    **processing_event.saved_kwargs) or []
-
-                def inserted() -> Sequence[int]:
-                    return positions
+                    **processing_event.saved_kwargs) or [])
         except BaseException:
             give_back()
             raise
@@ -160,7 +158,7 @@ class AeThex(Application[UUID]):
                 for aggregate_id, aggregate in processing_event.aggregates.items():
                     self.repository.cache.put(aggregate_id, aggregate)
             return stored, positions
-        return finish
+        return Begun(finish, ready=inserted.ready)
 
 
 # Aggregate classes seen by `_collect` (a handful: one per kind of aggregate).
@@ -213,7 +211,7 @@ class EventStore:
         (`AeThex.start_append`), so the caller may save it again."""
         return self.start_save_each(*aggregates)()
 
-    def start_save_each(self, *aggregates: Aggregate) -> Callable[[], list[int]]:
+    def start_save_each(self, *aggregates: Aggregate) -> Begun[list[int]]:
         """`save_each` in two steps: this one sends the events (on PostgreSQL a large
         batch is written but not yet taken by the server), the function it returns waits
         for the database, from any thread, and gives what `save_each` gives. Meanwhile
@@ -236,7 +234,7 @@ class EventStore:
                 for listener in list(self._listeners):
                     listener(last)
             return positions
-        return saved
+        return Begun(saved, ready=finish.ready)
 
     def save(self, *aggregates: Aggregate) -> int:
         """Saves atomically; returns the position of the last event (0 if none)."""

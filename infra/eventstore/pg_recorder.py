@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
@@ -45,6 +45,8 @@ from psycopg import Connection
 from psycopg.pq import TransactionStatus
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier, Literal
+
+from commands.ports import Begun
 
 # A row of the log as `select_rows` gives it: position, aggregate id (as text), version,
 # topic, state.
@@ -109,7 +111,7 @@ class CopyingRecorder(PostgresApplicationRecorder):
         return self._start_copy(stored_events).finish()
 
     def start_insert_events(self, stored_events: Sequence[StoredEvent],
-                            ) -> Callable[[], Sequence[int]]:
+                            ) -> Begun[Sequence[int]]:
         """`insert_events` in two steps: this one sends everything of a large batch but
         the end of its COPY and waits for nothing but the lock; the function it returns
         waits for the server to take the rows, commits, and gives the positions. In
@@ -117,8 +119,7 @@ class CopyingRecorder(PostgresApplicationRecorder):
         batch) while the server works. A small batch is inserted here, whole."""
         n = len(stored_events)
         if self.datastore.enable_db_functions or n < self.copy_from:
-            positions = self.insert_events(stored_events)
-            return lambda: positions or []
+            return Begun.done(self.insert_events(stored_events) or [])
         copying = _retrying(self._start_copy)(stored_events)
 
         def finish() -> Sequence[int]:
@@ -129,7 +130,7 @@ class CopyingRecorder(PostgresApplicationRecorder):
                 # server could not say, so the batch goes again, the usual way (a
                 # duplicate, if the COMMIT did land, fails as any duplicate does).
                 return self.insert_events(stored_events) or []
-        return finish
+        return Begun(finish)
 
     def _start_copy(self, stored_events: Sequence[StoredEvent]) -> _Copying:
         """BEGIN, the lock, the NOTIFY and the reservation in one round trip, then every

@@ -9,6 +9,7 @@ import pytest
 
 from commands.delete_message import DeleteMessage, delete_message
 from commands.end_stream import EndStream, end_stream
+from commands.ports import Begun
 from commands.revoke_moderator import RevokeModerator, revoke_moderator
 from commands.send_message import MessageSent, SendMessage, send_message, send_messages
 from domain.channel import Channel
@@ -221,7 +222,7 @@ class OneByOneStore:
             for a, pending in taken:
                 a.pending_events[:0] = pending
             raise Conflict("simulated batch clash")
-        return refused
+        return Begun(refused)
 
 
 @pytest.mark.parametrize("fails", ["at start", "when the database answers"])

@@ -304,3 +304,40 @@ def test_close_waits_for_the_batch_the_database_still_holds() -> None:
     gc.close()
     assert future.result(0) == 10
     assert not gc._finisher.is_alive()
+
+
+def test_a_batch_already_saved_is_settled_by_the_writer_when_nothing_waits() -> None:
+    """No hand-over for a save that is done (a small batch): the writer settles it, and
+    behind a batch still waiting for the database it waits its turn."""
+    from commands.group_commit import _STOP
+    from commands.ports import Begun
+
+    gate = threading.Event()
+
+    def run(commands: list[int]) -> object:
+        if commands == [1]:
+            return lambda: [2] if gate.wait(WAIT) else []
+        return Begun.done([c * 2 for c in commands])
+
+    gc: GroupCommitter[int, int] = GroupCommitter(run, window_s=0.001)  # type: ignore[arg-type]
+    try:
+        first = gc.submit(1)
+        deadline = time.monotonic() + WAIT
+        while not gc._unfinished:
+            assert time.monotonic() < deadline
+            time.sleep(0.001)
+        behind = gc.submit(2)
+        time.sleep(0.05)
+        assert not behind.done()  # its messages must not reach the rooms before the first's
+        gate.set()
+        assert first.result(WAIT) == 2 and behind.result(WAIT) == 4
+        # Nothing waits now: with no finisher at all, a done save is still settled.
+        while gc._unfinished:
+            assert time.monotonic() < deadline
+            time.sleep(0.001)
+        gc._finishing.put(_STOP)
+        gc._finisher.join(WAIT)
+        assert gc.submit(3).result(WAIT) == 6
+    finally:
+        gate.set()
+        gc.close()
