@@ -45,7 +45,7 @@ class Costs:
     # server (rows/s), of which the group commit reaches a share.
     store_rows_per_s: float = 40_000
     # One writer (an API node's group-commit thread), CPU-bound in Python.
-    writer_per_core: float = 30_000
+    writer_per_core: float = 38_000
     relay_per_core: float = 100_000
     projector_per_core: float = 80_000
     # Per API node core: socket frames written per second (a frame is one write to one
