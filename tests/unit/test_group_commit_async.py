@@ -239,53 +239,33 @@ async def test_enqueue_keeps_the_order_of_submission_and_settles_later(
     assert wake_ups.count == 1
 
 
-async def test_a_writer_thread_that_died_is_revived_and_its_death_counted() -> None:
-    """Nothing a batch does ends the writer; should the writer end anyway, the supervised
-    watch starts a new one, which takes what was queued meanwhile, and fails once, so the
-    death is logged and counted."""
+@pytest.mark.parametrize("thread", ["writer", "finisher"])
+async def test_a_group_commit_thread_that_died_is_revived_and_its_death_counted(
+        thread: str) -> None:
+    """Nothing a batch does ends the writer or the thread that waits for begun saves;
+    should one end anyway, the supervised watch starts a new one, which takes what was
+    queued meanwhile, and fails once, so the death is logged and counted."""
     from commands.group_commit import _STOP
     from infra.runtime.supervisor import Supervisor
 
-    gc: GroupCommitter[int, int] = GroupCommitter(lambda cs: [c * 2 for c in cs],
-                                                  window_s=0.001)
-    supervisor = Supervisor(backoff_initial_s=0.01, backoff_max_s=0.02)
-    stopping = supervisor.stopping
-    handle = supervisor.spawn("group-commit-writer", lambda: gc.watch(stopping, every_s=0.01))
-    try:
-        gc._queue.put(_STOP)  # the writer ends while the committer is still open
-        deadline = time.monotonic() + WAIT
-        while gc.alive:
-            assert time.monotonic() < deadline, "the writer never ended"
-            await asyncio.sleep(0.001)
-        later = gc.submit(2)  # queued while no writer runs
-        assert await asyncio.wait_for(asyncio.wrap_future(later), WAIT) == 4
-        assert gc.alive
-        assert handle.failures == 1 and "died" in (handle.last_error or "")
-    finally:
-        await supervisor.stop()
-        gc.close()
-
-
-async def test_a_finishing_thread_that_died_is_revived() -> None:
-    """The thread that waits for begun saves is watched like the writer."""
-    from commands.group_commit import _STOP
-    from infra.runtime.supervisor import Supervisor
-
-    def begun(commands: list[int]) -> Any:
+    def begun(commands: list[int]) -> Any:  # a save begun: the finisher ends it
         return lambda: [c * 2 for c in commands]
 
     gc: GroupCommitter[int, int] = GroupCommitter(begun, window_s=0.001)
     supervisor = Supervisor(backoff_initial_s=0.01, backoff_max_s=0.02)
-    handle = supervisor.spawn("group-commit-writer",
-                              lambda: gc.watch(supervisor.stopping, every_s=0.01))
+    stopping = supervisor.stopping
+    handle = supervisor.spawn("group-commit-writer", lambda: gc.watch(stopping, every_s=0.01))
     try:
-        gc._finishing.put(_STOP)  # the finishing thread ends while the committer is open
+        # The thread ends while the committer is still open.
+        (gc._queue if thread == "writer" else gc._finishing).put(_STOP)
         deadline = time.monotonic() + WAIT
         while gc.alive:
-            assert time.monotonic() < deadline, "the finishing thread never ended"
+            assert time.monotonic() < deadline, f"the {thread} never ended"
             await asyncio.sleep(0.001)
-        assert await asyncio.wait_for(gc(21), WAIT) == 42
-        assert gc.alive and handle.failures == 1
+        later = gc.submit(2)  # queued while the thread is gone
+        assert await asyncio.wait_for(asyncio.wrap_future(later), WAIT) == 4
+        assert gc.alive
+        assert handle.failures == 1 and "died" in (handle.last_error or "")
     finally:
         await supervisor.stop()
         gc.close()
