@@ -43,9 +43,8 @@ log = structlog.get_logger(__name__)
 _Item = tuple[Any, Any, "asyncio.AbstractEventLoop | None", float]
 # What the writer hands to one loop: each future with its result or exception.
 _Outcomes = list[tuple["asyncio.Future[Any]", object]]
-# What a batch's run gives: its results, or a function that waits for them.
+# What a batch's run gives, or the function that waits for it gives: its results.
 Results = Sequence[Any]
-Finish = Callable[[], Results]
 
 
 class GroupCommitter(Generic[C, R]):
