@@ -66,7 +66,7 @@ class _Standing(msgspec.Struct, frozen=True):
     followed_since: datetime | None
 
 
-def _standing(author: Author, channel: Channel, now: datetime, store: Store | None,
+def _standing(author: Author, channel: Channel, now: datetime, store: Store,
               subscribers: SubscriberCache | None) -> _Standing:
     """Refuses a banned author or a bot token that may not write; else their standing."""
     if author.bot:  # its own channel only, while the token stands
@@ -77,20 +77,19 @@ def _standing(author: Author, channel: Channel, now: datetime, store: Store | No
             f" until {until.isoformat()} (a timeout)" if until else ""), field="content")
     staff = channel.may_moderate(author.id)
     badges = _badges(author.id, channel)
-    if not author.bot and subscribers is not None and store is not None \
+    if not author.bot and subscribers is not None \
             and subscribers.is_subscriber(store, author.id, channel.id, now):
         badges.append("subscriber")
     followed_since = None
-    if not staff and channel.filters.followers_only and store is not None:
+    if not staff and channel.filters.followers_only:
         followed_since = _followed_since(store, author.id, channel.id)
     return _Standing(staff, tuple(badges), followed_since)
 
 
 def _decide(
     cmd: SendMessage, streams: dict[UUID, Stream | None], channels: dict[UUID, Channel],
-    now: datetime, store: Store | None = None, last_sent: SlowModeClock | None = None,
-    subscribers: SubscriberCache | None = None,
-    standings: dict[tuple[int, int, bool], _Standing] | None = None,
+    now: datetime, store: Store, last_sent: SlowModeClock | None,
+    subscribers: SubscriberCache | None, standings: dict[tuple[int, int, bool], _Standing],
 ) -> ChatMessage:
     """One command's message, or the DomainError that refuses it. `standings` keeps each
     author's standing for the rest of the batch (the channel's state does not change
@@ -107,15 +106,13 @@ def _decide(
     channel = channels[stream.channel_id]
     author = cmd.author
     key = (stream.channel_id.int, author.id.int, author.bot)
-    standing = standings.get(key) if standings is not None else None
+    standing = standings.get(key)
     if standing is None:
-        standing = _standing(author, channel, now, store, subscribers)
-        if standings is not None:
-            standings[key] = standing
+        standing = standings[key] = _standing(author, channel, now, store, subscribers)
     filters = channel.filters
     check_content(content, filters, allow_links=standing.staff)
     if not standing.staff:
-        if filters.followers_only and store is not None:
+        if filters.followers_only:
             check_followers_only(filters, standing.followed_since, now)
         if filters.slow_mode_s and last_sent is not None:
             check_slow_mode(filters, last_sent.get(channel.id, author.id), now)

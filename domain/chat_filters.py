@@ -9,7 +9,6 @@ import unicodedata
 from datetime import datetime, timedelta
 from functools import lru_cache
 from operator import itemgetter
-from typing import Any
 
 import msgspec
 
@@ -102,10 +101,14 @@ def words(text: str) -> list[str]:
     return out
 
 
+# A term list's matchers: one-word forms to their term; (term, leading words, forms of the
+# last word) for longer terms; the stems any match needs.
+_Multi = tuple[tuple[str, tuple[str, ...], frozenset[str]], ...]
+_Matchers = tuple[dict[str, str], _Multi, re.Pattern[bytes]]
+
+
 @lru_cache(maxsize=256)
-def _matchers(terms: tuple[str, ...]) -> tuple[dict[str, str], tuple[tuple[str, tuple[str, ...],
-                                                                             frozenset[str]], ...],
-                                               re.Pattern[bytes]]:
+def _matchers(terms: tuple[str, ...]) -> _Matchers:
     """Per term list, built once: one-word terms as a lookup from every accepted form to
     the term, longer ones as (term, leading words, accepted forms of the last word), and
     the stems any match needs (see `_may_match`)."""
@@ -172,15 +175,18 @@ def blocked_term(text: str, terms: tuple[str, ...]) -> str | None:
     """The first term the text contains as whole folded words (with common endings)."""
     if not terms:
         return None
-    single, multi, stems = _matchers(terms)
+    return _blocked(text, terms, _matchers(terms))
+
+
+def _blocked(text: str, terms: tuple[str, ...], matchers: _Matchers) -> str | None:
+    single, multi, stems = matchers
     if not _may_match(text, stems):
         return None
     return _first_blocked(words(text), terms, single, multi)
 
 
 def _first_blocked(found: list[str], terms: tuple[str, ...], single: dict[str, str],
-                   multi: tuple[tuple[str, tuple[str, ...], frozenset[str]], ...],
-                   ) -> str | None:
+                   multi: _Multi) -> str | None:
     hits = [single[w] for w in found if w in single]
     for term, head, forms in multi:
         n = len(head)
@@ -248,18 +254,17 @@ def check_content(content: str, filters: ChatFilters, *, allow_links: bool = Fal
     if filters.block_links and not allow_links and has_link(content):
         raise Filtered("links_blocked", "links are not allowed in this chat")
     terms = filters.terms()
-    if terms and _may_match(content, _matchers_of(filters, terms)[2]) and \
-            _first_blocked(words(content), terms, *_matchers_of(filters, terms)[:2]) is not None:
+    if terms and _blocked(content, terms, _matchers_of(filters, terms)) is not None:
         raise Filtered("filtered", "your message contains a term this channel blocks")
 
 
 # The matchers of the filters objects seen last, by identity (a batch checks every message
 # against its channel's one object): `_matchers`' cache would hash the whole term list, up
 # to 250 terms, for every message. The object itself is kept, so an id is never mistaken.
-_BY_FILTERS: dict[int, tuple[ChatFilters, tuple[Any, ...]]] = {}
+_BY_FILTERS: dict[int, tuple[ChatFilters, _Matchers]] = {}
 
 
-def _matchers_of(filters: ChatFilters, terms: tuple[str, ...]) -> tuple[Any, ...]:
+def _matchers_of(filters: ChatFilters, terms: tuple[str, ...]) -> _Matchers:
     entry = _BY_FILTERS.get(id(filters))
     if entry is not None and entry[0] is filters:
         return entry[1]

@@ -205,12 +205,6 @@ class EventStore:
         except NotFound:
             return None
 
-    def _append(self, aggregates: tuple[Aggregate, ...]) -> list[int]:
-        """Saves atomically; each aggregate's last position, in order (0 for none). A
-        save that fails leaves each aggregate's pending events as they were
-        (`AeThex.start_append`), so the caller may save it again."""
-        return self.start_save_each(*aggregates)()
-
     def start_save_each(self, *aggregates: Aggregate) -> Begun[list[int]]:
         """`save_each` in two steps: this one sends the events (on PostgreSQL a large
         batch is written but not yet taken by the server), the function it returns waits
@@ -238,12 +232,14 @@ class EventStore:
 
     def save(self, *aggregates: Aggregate) -> int:
         """Saves atomically; returns the position of the last event (0 if none)."""
-        return max(self._append(aggregates), default=0)
+        return max(self.save_each(*aggregates), default=0)
 
     def save_each(self, *aggregates: Aggregate) -> list[int]:
         """Saves atomically; returns each aggregate's last event position, in the order
-        given (0 for one with nothing to save)."""
-        return self._append(aggregates)
+        given (0 for one with nothing to save). A save that fails leaves each aggregate's
+        pending events as they were (`AeThex.start_append`), so the caller may save it
+        again."""
+        return self.start_save_each(*aggregates)()
 
     def head(self) -> int:
         return self.app.recorder.max_notification_id() or 0

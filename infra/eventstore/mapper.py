@@ -21,51 +21,30 @@ from __future__ import annotations
 import dataclasses
 import typing
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import msgspec
 from eventsourcing.persistence import (
-    DatetimeAsISO,
-    DecimalAsStr,
     Mapper,
     StoredEvent,
-    UUIDAsHex,
 )
 from eventsourcing.utils import get_topic
 
-from infra.eventstore.transcoder import MsgspecTranscoder, _tagged, _Unknown
+from infra.eventstore.transcoder import (
+    MsgspecTranscoder,
+    _tagged,
+    _Unknown,
+    datetime_tag,
+    uuid_tag,
+)
 
 _encode = msgspec.json.Encoder().encode
 _new = object.__new__
 
 # An event's encoder: its stored event, or None where the library's way must decide.
 Encoder = Callable[[Any], "StoredEvent | None"]
-
-# The tagged form of a UUID as raw JSON, by its value: the ids events refer to recur, and
-# msgspec copies a `Raw` as it is. Bounded: cleared when full.
-_UUID_RAW: dict[int, msgspec.Raw] = {}
-_UUID_RAW_MAX = 65536
-
-
-def uuid_raw(value: UUID) -> msgspec.Raw:
-    raw = _UUID_RAW.get(value.int)
-    if raw is None:
-        if len(_UUID_RAW) >= _UUID_RAW_MAX:
-            _UUID_RAW.clear()
-        raw = _UUID_RAW[value.int] = msgspec.Raw(
-            b'{"_type_":"uuid_hex","_data_":"' + value.hex.encode() + b'"}')
-    return raw
-
-
-def _datetime(value: datetime) -> msgspec.Raw | dict[str, str]:
-    """The tagged form of a datetime. msgspec writes what `isoformat` does (a test compares
-    them on random values), in a tenth of its time, except that it names UTC `Z`."""
-    if value.tzinfo is UTC:
-        return msgspec.Raw(b'{"_type_":"datetime_iso","_data_":' + _encode(value)[:-2]
-                           + b'+00:00"}')
-    return {"_type_": "datetime_iso", "_data_": value.isoformat()}
 
 
 def _str_list(value: Any) -> Any:
@@ -99,12 +78,8 @@ class CompiledMapper(Mapper[Any]):
 
     def _plain(self) -> bool:
         """Whether an encoder here writes exactly what the transcoder would."""
-        names = getattr(self.transcoder, "names", {})
         return (isinstance(self.transcoder, MsgspecTranscoder) and not self.compressor
-                and not self.cipher and all(
-                    type(names.get(name)) is cls for name, cls in (
-                        ("uuid_hex", UUIDAsHex), ("datetime_iso", DatetimeAsISO),
-                        ("decimal_str", DecimalAsStr))))
+                and not self.cipher and self.transcoder.has_the_defaults())
 
     def to_stored_event(self, domain_event: Any) -> StoredEvent:
         cls = type(domain_event)
@@ -152,8 +127,8 @@ def compile_encoder(cls: type) -> Encoder | None:
     ]
     namespace: dict[str, Any] = {
         "encode_json": _encode, "Unknown": _Unknown, "stored_event": stored_event,
-        "TOPIC": get_topic(cls), "tagged": _tagged, "uuid_raw": uuid_raw, "UUID": UUID,
-        "datetime": datetime, "as_datetime": _datetime, "str_list": _str_list, "str": str,
+        "TOPIC": get_topic(cls), "tagged": _tagged, "uuid_tag": uuid_tag, "UUID": UUID,
+        "datetime": datetime, "datetime_tag": datetime_tag, "str_list": _str_list, "str": str,
         "int": int, "bool": bool, "type": type, "len": len,
     }
     exec("\n".join(lines), namespace)  # the source above, made of field names
@@ -167,9 +142,9 @@ def _value(hint: Any, var: str) -> str:
     kinds = {t for t in typing.get_args(hint) if t is not type(None)} \
         if typing.get_origin(hint) in (typing.Union, _UnionType) else {hint}
     if kinds == {UUID}:
-        return f"(uuid_raw({var}) if type({var}) is UUID else tagged({var}))"
+        return f"(uuid_tag({var}) if type({var}) is UUID else tagged({var}))"
     if kinds == {datetime}:
-        return f"(as_datetime({var}) if type({var}) is datetime else tagged({var}))"
+        return f"(datetime_tag({var}) if type({var}) is datetime else tagged({var}))"
     if kinds == {list[str]}:
         return f"str_list({var})"
     for kind in (str, int, bool):

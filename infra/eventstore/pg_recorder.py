@@ -163,10 +163,8 @@ class CopyingRecorder(PostgresApplicationRecorder):
                 copying.__exit__(*sys.exc_info())
                 raise
         except BaseException:
-            _roll_back(conn)
-            if not stack.__exit__(*sys.exc_info()):  # the library's errors, translated
-                raise
-            raise  # pragma: no cover - the stack never swallows an error
+            _abandon(stack, conn)
+            raise
         return _Copying(stack, conn, curs, copying, list(range(first, first + n)))
 
     def _insert_in_one_trip(self, stored_events: Sequence[StoredEvent]) -> list[int]:
@@ -223,12 +221,18 @@ class _Copying:
             self._copying.__exit__(None, None, None)  # the end of the COPY, and its answer
             self._curs.execute("COMMIT")
         except BaseException:
-            _roll_back(self._conn)
-            if not self._stack.__exit__(*sys.exc_info()):  # the library's errors
-                raise
-            raise  # pragma: no cover - the stack never swallows an error
+            _abandon(self._stack, self._conn)
+            raise
         self._stack.close()
         return self.positions
+
+
+def _abandon(stack: contextlib.ExitStack, conn: Connection[Any]) -> None:
+    """In an `except` block: rolls back, returns the connection, and raises the error the
+    datastore's context translates the one being handled into (the library's own, such as
+    its `IntegrityError` for a duplicate version), if it does."""
+    _roll_back(conn)
+    stack.__exit__(*sys.exc_info())
 
 
 def _roll_back(conn: Connection[Any]) -> None:

@@ -11,7 +11,7 @@ else) goes to the library's code, unchanged.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -56,21 +56,31 @@ _DEFAULTS = (("uuid_hex", UUIDAsHex), ("datetime_iso", DatetimeAsISO),
              ("decimal_str", DecimalAsStr))
 
 
-# The tagged form of a UUID, by its value: the ids an event refers to (its stream, channel,
-# author) recur from event to event, and a lookup by the UUID's int costs less than
-# formatting its hex and making the object again. Bounded: cleared when full. The objects
-# are only read (encoded), never handed out.
-_UUID_TAGS: dict[int, dict[str, str]] = {}
+# The tagged form of a UUID as raw JSON, by its value: the ids an event refers to (its
+# stream, channel, author) recur from event to event, a lookup by the UUID's int costs less
+# than formatting its hex again, and msgspec copies a `Raw` as it is. Bounded: cleared when
+# full.
+_UUID_TAGS: dict[int, msgspec.Raw] = {}
 _UUID_TAGS_MAX = 65536
 
 
-def _uuid_tag(value: UUID) -> dict[str, str]:
+def uuid_tag(value: UUID) -> msgspec.Raw:
     tag = _UUID_TAGS.get(value.int)
     if tag is None:
         if len(_UUID_TAGS) >= _UUID_TAGS_MAX:
             _UUID_TAGS.clear()
-        tag = _UUID_TAGS[value.int] = {"_type_": "uuid_hex", "_data_": value.hex}
+        tag = _UUID_TAGS[value.int] = msgspec.Raw(
+            b'{"_type_":"uuid_hex","_data_":"' + value.hex.encode() + b'"}')
     return tag
+
+
+def datetime_tag(value: datetime) -> msgspec.Raw | dict[str, str]:
+    """The tagged form of a datetime. msgspec writes what `isoformat` does (a test compares
+    them on random values) in a tenth of its time, except that it names UTC `Z`."""
+    if value.tzinfo is UTC:
+        return msgspec.Raw(b'{"_type_":"datetime_iso","_data_":' + _encode(value)[:-2]
+                           + b'+00:00"}')
+    return {"_type_": "datetime_iso", "_data_": value.isoformat()}
 
 
 class _Unknown(Exception):
@@ -88,9 +98,9 @@ def _tagged(value: Any) -> Any:
     if kind in _NATIVE:
         return value
     if kind is UUID:
-        return _uuid_tag(value)
+        return uuid_tag(value)
     if kind is datetime:
-        return {"_type_": "datetime_iso", "_data_": value.isoformat()}
+        return datetime_tag(value)
     if kind is list or kind is tuple:
         return [_tagged(v) for v in value]
     if kind is dict:
@@ -134,9 +144,9 @@ class MsgspecTranscoder(JSONTranscoder):
                     if kind is str or kind is int or v is None or kind is bool:
                         state[k] = v
                     elif kind is UUID:
-                        state[k] = _UUID_TAGS.get(v.int) or _uuid_tag(v)
+                        state[k] = _UUID_TAGS.get(v.int) or uuid_tag(v)
                     elif kind is datetime:
-                        state[k] = {"_type_": "datetime_iso", "_data_": v.isoformat()}
+                        state[k] = datetime_tag(v)
                     elif type(k) is str:
                         state[k] = _tagged(v)
                     else:
@@ -146,8 +156,13 @@ class MsgspecTranscoder(JSONTranscoder):
         except _Unknown:
             return super().encode(obj)
 
+    def has_the_defaults(self) -> bool:
+        """Whether UUIDs, datetimes and decimals go by the library's own transcodings (the
+        ones this transcoder's shortcuts write and read)."""
+        return all(type(self.names.get(name)) is cls for name, cls in _DEFAULTS)
+
     def decode(self, data: bytes) -> Any:
-        if all(type(self.names.get(name)) is cls for name, cls in _DEFAULTS):
+        if self.has_the_defaults():
             try:
                 state = _decode_flat(data)
             except (msgspec.ValidationError, msgspec.DecodeError):
